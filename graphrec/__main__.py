@@ -1,0 +1,4 @@
+"""Run graphrec as `python -m graphrec`."""
+from graphrec.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Dataset readers: one module per source, each producing a `records.Dataset`."""
