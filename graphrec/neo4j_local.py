@@ -256,7 +256,9 @@ class LocalNeo4j:
         cmd = [java, "-cp", f"{lib}/*", ADMIN_CLASS, "dbms", "set-initial-password", self.password]
         done = subprocess.run(cmd, capture_output=True, text=True, env=self._env(), check=False)
         if done.returncode != 0:
-            raise LocalNeo4jError(f"setting the initial password failed: {done.stderr.strip()[-1000:]}")
+            reason = _java_error_summary(done.stdout + done.stderr)
+            conf = self.conf_dir / "neo4j.conf"
+            raise LocalNeo4jError(f"preparing {self.home} failed (check {conf}): {reason}")
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of the console log and `neo4j.log`, for error messages."""
@@ -320,8 +322,10 @@ class LocalNeo4j:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 self.pid_file.unlink(missing_ok=True)
+                tail = self.log_tail()
                 raise LocalNeo4jError(
-                    f"Neo4j exited with code {proc.returncode} while starting:\n{self.log_tail()}"
+                    f"Neo4j exited with code {proc.returncode} while starting: "
+                    f"{_java_error_summary(tail)}\n{tail}"
                 )
             try:
                 with GraphDatabase.driver(self.uri, auth=("neo4j", self.password)) as driver:
@@ -366,6 +370,13 @@ class LocalNeo4j:
             "data_dir": str(self.data_dir),
             "log_file": str(self.log_file),
         }
+
+
+def _java_error_summary(output: str) -> str:
+    """The most telling line of a Java stack trace: the last `Caused by:`, else the first line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    causes = [line.removeprefix("Caused by: ") for line in lines if line.startswith("Caused by:")]
+    return causes[-1] if causes else (lines[0] if lines else "no output")
 
 
 def _reap(pid: int) -> None:
