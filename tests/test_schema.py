@@ -40,7 +40,7 @@ def test_quote_accepts_only_the_identifier_pattern(name: str) -> None:
             quote(name)
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40))
+@given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40))
 def test_no_quoted_identifier_can_break_out_of_its_backticks(name: str) -> None:
     try:
         quoted = quote(name)
