@@ -22,6 +22,10 @@ app = typer.Typer(
 )
 neo4j_app = typer.Typer(help="Run a local Neo4j Community server without Docker (jars from Maven Central).")
 app.add_typer(neo4j_app, name="neo4j")
+load_app = typer.Typer(help="Load a dataset into Neo4j (constraints first, UNWIND batches, idempotent).")
+app.add_typer(load_app, name="load")
+datasets_app = typer.Typer(help="Fetch public datasets into the cache (checksum-verified).")
+app.add_typer(datasets_app, name="datasets")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 HomeOption = Annotated[
@@ -151,6 +155,533 @@ def run_cypher(
     else:
         ui.out.print(ui.table(rows, title=file))
         ui.err.print(f"{len(rows)} rows")
+
+
+BatchSizeOption = Annotated[
+    int | None,
+    typer.Option("--batch-size", min=1, help="Rows per UNWIND transaction; default GRAPHREC_BATCH_SIZE."),
+]
+SkipBadOption = Annotated[
+    bool,
+    typer.Option("--skip-bad", help="Skip malformed lines, count them and report why, instead of stopping."),
+]
+
+
+def _run_load(dataset: Any, batch_size: int | None, mapping: Path | None, json_out: bool) -> None:
+    """Load a `records.Dataset` into the configured Neo4j and print counts per label and type (or --json).
+
+    Shared by every `graphrec load ...` command: errors (bad input, Neo4j, a failed batch) end in `fail()`.
+    """
+    from graphrec.datasets.records import BadInput
+    from graphrec.load import LoadError, load_dataset, summary_rows
+
+    settings = settings_or_exit()
+    try:
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            size = batch_size or settings.batch_size
+            summary = load_dataset(graph, dataset, size, show_progress=not json_out)
+    except BadInput as exc:
+        raise fail(f"{exc} (use --skip-bad to skip such lines)") from exc
+    except (Neo4jUnavailable, LoadError, MappingError, Neo4jError) as exc:
+        raise fail(str(exc)) from exc
+    if json_out:
+        ui.emit_json(summary.to_dict())
+        return
+    ui.err.print(ui.table(summary_rows(summary), title=f"graph after loading {summary.dataset}"))
+    for example in summary.bad.get("examples", []):
+        ui.err.print(f"[yellow]skipped:[/] {example}", highlight=False)
+    ui.err.print(summary.one_line(), highlight=False)
+
+
+@load_app.command("movielens")
+def load_movielens(
+    path: Annotated[
+        Path | None,
+        typer.Option(
+            "--path",
+            help="MovieLens-100K folder: RecBole atomic files (ml-100k.inter, ...) or GroupLens "
+            "(u.data, ...); default GRAPHREC_DATA_DIR/ml-100k.",
+        ),
+    ] = None,
+    skip_bad: SkipBadOption = False,
+    batch_size: BatchSizeOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Load MovieLens-100K: users, movies with genres, ratings, and the Freebase knowledge graph (if any)."""
+    from graphrec.datasets import movielens
+    from graphrec.datasets.records import BadInput
+
+    folder = path or settings_or_exit().data_dir / "ml-100k"
+    try:
+        dataset = movielens.read(folder, skip_bad=skip_bad)
+    except movielens.LayoutError as exc:
+        raise fail(str(exc)) from exc
+    except BadInput as exc:
+        raise fail(f"{exc} (use --skip-bad to skip such lines)") from exc
+    _run_load(dataset, batch_size, mapping, json_out)
+
+
+_SYNTHETIC_HELP = (
+    "Generate and load a deterministic synthetic shop: a year (2025) of VIEWED, CLICKED, PURCHASED and "
+    "RATED interactions.\n\n"
+    "Planted structure: Zipf item popularity; taste communities (user `segment` = item `community`, 80% of "
+    "picks stay inside); a view > click > purchase funnel; ratings higher inside the community; busier "
+    "weekends and evenings; items whose `seasonal_peak` is christmas or summer. Users get country, city, "
+    "lat/lon, age and gender; items categories, price and title. Interactions stream in chunks, so "
+    "millions fit in little memory."
+)
+
+
+@load_app.command("synthetic", help=_SYNTHETIC_HELP)
+def load_synthetic(
+    *,
+    users: Annotated[int, typer.Option("--users", min=1, help="Number of users (u1, u2, ...).")] = 1_000,
+    items: Annotated[int, typer.Option("--items", min=1, help="Number of items (i1, i2, ...).")] = 500,
+    interactions: Annotated[
+        int,
+        typer.Option("--interactions", min=0, help="Exact number of interaction rows (<= users*items/2)."),
+    ] = 20_000,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Random seed: the same seed gives the same data.")
+    ] = 0,
+    communities: Annotated[
+        int | None,
+        typer.Option("--communities", min=1, help="Taste communities; default about sqrt(items)/2 (2-20)."),
+    ] = None,
+    batch_size: BatchSizeOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Generate a synthetic shop (`graphrec.datasets.synthetic`) and load it."""
+    from graphrec.datasets import synthetic
+
+    try:
+        dataset = synthetic.generate(users, items, interactions, seed=seed, communities=communities)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    _run_load(dataset, batch_size, mapping, json_out)
+
+
+_CSV_HELP = (
+    "Load interactions from CSV, with optional user and item feature files.\n\n"
+    "The whole input is checked before anything is written: a bad line stops the load, naming file, line and "
+    "what was expected, unless --skip-bad skips it (the summary counts skipped lines by reason). Without a "
+    "feature file, users or items are created from the ids the interactions name."
+)
+
+
+@load_app.command("csv", help=_CSV_HELP)
+def load_csv(
+    *,
+    interactions: Annotated[
+        Path,
+        typer.Option(
+            "--interactions",
+            exists=True,
+            dir_okay=False,
+            help="CSV with header user_id,item_id,type[,timestamp][,weight]; type view|click|purchase|rating "
+            "(or a mapped type), timestamp unix seconds or ISO-8601, weight a number (a rating's value).",
+        ),
+    ],
+    users: Annotated[
+        Path | None,
+        typer.Option(
+            "--users",
+            exists=True,
+            dir_okay=False,
+            help="User features: an id column plus feature columns; every user_id must be listed.",
+        ),
+    ] = None,
+    items: Annotated[
+        Path | None,
+        typer.Option(
+            "--items",
+            exists=True,
+            dir_okay=False,
+            help="Item features: id plus feature columns; a|b|c makes a list (e.g. categories).",
+        ),
+    ] = None,
+    skip_bad: SkipBadOption = False,
+    batch_size: BatchSizeOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Read CSV interactions and features (`graphrec.datasets.csv_files`) and load them."""
+    from graphrec.datasets import csv_files
+    from graphrec.datasets.records import BadInput
+
+    settings = settings_or_exit()
+    types = [inter.name for inter in mapping_or_exit(mapping, settings).interactions]
+    try:
+        dataset = csv_files.read(interactions, users, items, skip_bad=skip_bad, known_types=types)
+    except BadInput as exc:
+        raise fail(f"{exc} (use --skip-bad to skip such lines)") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read the CSV input: {exc}") from exc
+    _run_load(dataset, batch_size, mapping, json_out)
+
+
+@datasets_app.command("download")
+def datasets_download(
+    name: Annotated[str, typer.Argument(help="Dataset to fetch; known: movielens-100k.")],
+    *,
+    dest: Annotated[
+        Path | None, typer.Option("--dest", help="Folder to keep it in; default GRAPHREC_CACHE_DIR/datasets.")
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Download from this mirror instead.")] = None,
+    sha256: Annotated[
+        str | None, typer.Option("--sha256", help="Expected SHA-256 of the zip (for a --url mirror).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Download again even if already cached.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Download a dataset zip, verify its SHA-256, and extract it into the cache; prints the folder."""
+    from graphrec.datasets import download
+
+    settings = settings_or_exit()
+    try:
+        result = download.fetch(
+            name,
+            dest=dest or download.default_dest(settings),
+            url=url,
+            sha256=sha256,
+            force=force,
+            show_progress=not json_out,
+        )
+    except download.DownloadError as exc:
+        raise fail(str(exc)) from exc
+    if json_out:
+        ui.emit_json(result.to_dict())
+    else:
+        ui.err.print(result.one_line(), highlight=False)
+        ui.out.print(str(result.folder))
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on; default GRAPHREC_API_HOST or 127.0.0.1.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port; default GRAPHREC_API_PORT or 8000.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Worker processes, one Neo4j driver each; default 1.")
+    ] = None,
+) -> None:
+    """Serve the GraphQL API (/graphql, /healthz, /readyz, /metrics) with uvicorn until Ctrl-C or SIGTERM.
+
+    Configuration comes from NEO4J_* and GRAPHREC_API_* variables (API keys, CORS origins, limits,
+    GRAPHREC_API_ENV=development for GraphiQL and introspection).
+    """
+    from api.serve import serve as run_server
+    from api.settings import ApiSettings
+
+    try:
+        settings = ApiSettings()
+    except ValueError as exc:
+        raise fail(f"bad configuration: {exc}") from exc
+    run_server(settings, host=host, port=port, workers=workers)
+
+
+@app.command("demo")
+def demo(json_out: JsonOption = False) -> None:
+    """The quick-start main job: load MovieLens-100K (or synthetic data) and show a few analysis queries."""
+    from graphrec import demo as demo_job
+    from graphrec.load import LoadError
+
+    settings = settings_or_exit()
+    try:
+        with Graph.connect(settings, mapping_or_exit(None, settings)) as graph:
+            result = demo_job.run(graph, settings, show_progress=not json_out)
+    except (Neo4jUnavailable, LoadError, MappingError, Neo4jError) as exc:
+        raise fail(str(exc)) from exc
+    if json_out:
+        ui.emit_json({"dataset": result.dataset, "load": result.load.to_dict(), "analyses": result.analyses})
+        return
+    for title, rows in result.analyses.items():
+        ui.out.print(ui.table(rows[:12], title=title))
+    ui.err.print(result.load.one_line(), highlight=False)
+
+
+def _split_list(values: list[str] | None) -> list[str]:
+    """Values of a repeatable option, each of which may itself be comma-separated."""
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+@app.command("sync")
+def sync_command(
+    *,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep interactions at or after this time: 2024-01-31, an ISO datetime, unix seconds."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Keep interactions before this time (exclusive); same formats as --since."),
+    ] = None,
+    types: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated interaction types to keep, e.g. rated,clicked (default: all)."),
+    ] = None,
+    seed_users: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--seed-users", help="Keep only the k-hop neighbourhood of these user ids (comma-separated)."
+        ),
+    ] = None,
+    seed_items: Annotated[
+        list[str] | None,
+        typer.Option("--seed-items", help="Item ids to seed the k-hop neighbourhood with (comma-separated)."),
+    ] = None,
+    hops: Annotated[int, typer.Option(min=0, help="Interaction hops kept around the seeds.")] = 2,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the HeteroData, feature layout and summary to this .pt file."),
+    ] = None,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size", min=1, help="About how many edges per streamed record (memory grows with it)."
+        ),
+    ] = 50_000,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Stream the graph into PyTorch Geometric (a time window, some types, or seeds' k-hop neighbourhood).
+
+    Prints counts per node and edge type and the speed; --out saves the result for `train`, read it back with
+    graphrec.sync.load_sync.
+    """
+    from graphrec.sync import SyncError, SyncOptions, parse_time, sync_graph
+
+    settings = settings_or_exit()
+    try:
+        options = SyncOptions(
+            since=parse_time(since) if since else None,
+            until=parse_time(until) if until else None,
+            types=_split_list([types]) if types else None,
+            seed_users=_split_list(seed_users),
+            seed_items=_split_list(seed_items),
+            hops=hops,
+            batch_size=batch_size,
+        )
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            result = sync_graph(graph, options, show_progress=not json_out)
+        if out is not None:
+            result.save(out)
+    except (Neo4jUnavailable, SyncError, MappingError, Neo4jError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    if json_out:
+        layout = {t: result.encoder.layout(t) for t in result.encoder.node_types}
+        ui.emit_json({**result.summary.to_dict(), "features": layout, "out": str(out) if out else None})
+        return
+    ui.err.print(result.summary.one_line(), highlight=False)
+    if out is not None:
+        ui.err.print(f"saved to {out}")
+
+
+index_app = typer.Typer(help="Vector indexes on the embeddings: states, sizes, model versions.")
+app.add_typer(index_app, name="index")
+
+
+@app.command("writeback")
+def writeback_command(
+    model_dir: Annotated[Path, typer.Argument(help="A model directory written by `graphrec train`.")],
+    *,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Embeddings a transaction.")] = 5_000,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=32, help="Transactions in flight (the server decodes them in parallel).")
+    ] = 3,
+    keep: Annotated[int, typer.Option(min=2, help="Model versions kept, the active one included.")] = 2,
+    activate: Annotated[
+        bool, typer.Option("--activate/--no-activate", help="Switch to the new version once it is indexed.")
+    ] = True,
+    hnsw_m: Annotated[int, typer.Option("--hnsw-m", min=1, max=512, help="HNSW links per node.")] = 16,
+    ef_construction: Annotated[
+        int, typer.Option("--ef-construction", min=1, max=3200, help="HNSW candidates while building.")
+    ] = 100,
+    quantization: Annotated[
+        bool, typer.Option("--quantization/--no-quantization", help="Quantized copy of vectors in the index.")
+    ] = True,
+    index_timeout: Annotated[
+        float, typer.Option("--index-timeout", min=1, help="Seconds to wait for the indexes to be ONLINE.")
+    ] = 600.0,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Write a model's embeddings into Neo4j as a new version, index them, then make it the active one.
+
+    Embeddings are float32 properties `embedding_v<N>` on users and items, recorded on a (:GraphrecModel)
+    node. Run it again after a crash: it resumes the unfinished version without rewriting what is done,
+    and the active version keeps serving until the new one is complete and its indexes are ONLINE.
+    """
+    from graphrec.model_dir import ModelArtifacts
+    from graphrec.vector_index import IndexOptions, IndexTimeout
+    from graphrec.versions import VersionError
+    from graphrec.writeback import WritebackError, WritebackOptions, writeback
+
+    settings = settings_or_exit()
+    try:
+        artifacts = ModelArtifacts.load(model_dir)
+        options = WritebackOptions(
+            batch_size=batch_size,
+            concurrency=concurrency,
+            keep=keep,
+            activate=activate,
+            show_progress=not json_out,
+            index=IndexOptions(
+                m=hnsw_m, ef_construction=ef_construction, quantization=quantization, timeout=index_timeout
+            ),
+        )
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            summary = writeback(graph, artifacts, options, source=model_dir.resolve())
+    except (Neo4jUnavailable, MappingError, Neo4jError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    except (WritebackError, IndexTimeout, VersionError) as exc:
+        raise fail(f"{exc} (the active version is unchanged)") from exc
+    if json_out:
+        ui.emit_json(summary.to_dict())
+    else:
+        ui.err.print(summary.one_line(), highlight=False)
+
+
+@index_app.command("status")
+def index_status_command(mapping: MappingOption = None, json_out: JsonOption = False) -> None:
+    """List vector indexes: state, population, label and property, nodes indexed, model version served."""
+    from graphrec.vector_index import index_status
+
+    settings = settings_or_exit()
+    try:
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            rows = index_status(graph)
+    except (Neo4jUnavailable, MappingError, Neo4jError) as exc:
+        raise fail(str(exc)) from exc
+    if json_out:
+        ui.emit_json(rows)
+    elif rows:
+        ui.out.print(ui.table(rows, title="vector indexes"))
+    else:
+        ui.err.print("No vector indexes: run `graphrec writeback MODEL_DIR` first.")
+
+
+def _item_filter(conditions: list[str] | None, allow: list[str] | None, deny: list[str] | None) -> Any:
+    from graphrec.recommend import ItemFilter, parse_condition
+
+    try:
+        parsed = [parse_condition(text) for text in conditions or []]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--filter") from exc
+    return ItemFilter(parsed, _split_list(allow) if allow else None, _split_list(deny) or None)
+
+
+FilterOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--filter",
+        help="Item condition PROPERTY OP VALUE (OP: = != < <= > >= in contains), e.g. year>=1990, "
+        "'genres contains Comedy', 'year in 1994,1995'. Repeat to AND them.",
+    ),
+]
+AllowOption = Annotated[list[str] | None, typer.Option("--allow", help="Only these item ids (comma list).")]
+DenyOption = Annotated[list[str] | None, typer.Option("--deny", help="Never these item ids (comma list).")]
+ExactOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--exact/--ann", help="Force the exact cosine scan or the vector index (default: exact below 10k)."
+    ),
+]
+
+
+def _print_recommendations(results: list[Any], json_out: bool, title: str) -> None:
+    if json_out:
+        ui.emit_json([r.to_dict() for r in results])
+        return
+    rows = [
+        {"item": r.item_id, "score": r.score, "source": r.source, "title": r.item.get("title", "")}
+        for r in results
+    ]
+    ui.out.print(ui.table(rows, title=title))
+    sources = sorted({r.source for r in results})
+    version = results[0].version if results else None
+    ui.err.print(f"{len(results)} items, served by {', '.join(sources) or '-'} (model v{version})")
+
+
+@app.command("recommend")
+def recommend_command(
+    *,
+    user: Annotated[str, typer.Option("--user", help="The user's id.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=1000, help="How many items.")] = 20,
+    conditions: FilterOption = None,
+    allow: AllowOption = None,
+    deny: DenyOption = None,
+    at: Annotated[
+        str | None,
+        typer.Option(help="A date (2026-12-24): boost items whose interactions peak in that season."),
+    ] = None,
+    segment: Annotated[
+        str | None,
+        typer.Option(help="User property whose peers' popularity serves a user without an embedding."),
+    ] = None,
+    exact: ExactOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Top-k items a user has not interacted with, from the active model (vector index or exact cosine).
+
+    A user without an embedding gets the items most popular (among users of the same --segment); the
+    output says which path served the list.
+    """
+    from datetime import date
+
+    from graphrec.recommend import UnknownNode, recommend_for_user
+
+    settings = settings_or_exit()
+    try:
+        when = date.fromisoformat(at) if at else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"expected a date like 2026-12-24, got {at!r}", param_hint="--at") from exc
+    item_filter = _item_filter(conditions, allow, deny)
+    try:
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            results = recommend_for_user(
+                graph, user, k, filters=item_filter, at=when, exact=exact, segment=segment
+            )
+    except UnknownNode as exc:
+        raise fail(str(exc), code=4) from exc
+    except (Neo4jUnavailable, MappingError, Neo4jError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    _print_recommendations(results, json_out, f"recommendations for user {user}")
+
+
+@app.command("similar")
+def similar_command(
+    *,
+    item: Annotated[str, typer.Option("--item", help="The item's id.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=1000, help="How many items.")] = 20,
+    conditions: FilterOption = None,
+    allow: AllowOption = None,
+    deny: DenyOption = None,
+    exact: ExactOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """The k items closest to an item in the active model's embedding space (the item itself left out)."""
+    from graphrec.recommend import UnknownNode, similar_items
+
+    settings = settings_or_exit()
+    item_filter = _item_filter(conditions, allow, deny)
+    try:
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            results = similar_items(graph, item, k, filters=item_filter, exact=exact)
+    except UnknownNode as exc:
+        raise fail(str(exc), code=4) from exc
+    except (Neo4jUnavailable, MappingError, Neo4jError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    _print_recommendations(results, json_out, f"items like {item}")
 
 
 def main() -> None:

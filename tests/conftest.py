@@ -73,8 +73,14 @@ def neo4j_driver(neo4j_settings: Settings) -> Iterator[Driver]:
     driver.close()
 
 
+_ml100k_loaded = False
+"""True while the database holds exactly ml-100k as `ml100k_graph` loaded it; `clear_database` resets it."""
+
+
 def clear_database(driver: Driver, database: str) -> None:
     """Delete every node, constraint and index so a test starts from an empty database."""
+    global _ml100k_loaded  # noqa: PLW0603 - one flag shared by the fixtures of this module
+    _ml100k_loaded = False
     with driver.session(database=database) as session:  # IN TRANSACTIONS needs an auto-commit query
         session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
     for record in driver.execute_query("SHOW CONSTRAINTS YIELD name", database_=database).records:
@@ -98,3 +104,22 @@ def ml100k_dir() -> Path:
     if not (ML100K / "ml-100k.inter").is_file():
         pytest.fail(f"MovieLens-100K not found at {ML100K}: set GRAPHREC_DATA_DIR", pytrace=False)
     return ML100K
+
+
+@pytest.fixture
+def ml100k_graph(neo4j_driver: Driver, neo4j_settings: Settings, ml100k_dir: Path) -> Graph:
+    """A `Graph` holding ml-100k, loaded at most once while no other test has emptied the database.
+
+    Tests using it must not write to the graph; a test that uses `graph` (which empties the database) makes
+    the next `ml100k_graph` load it again.
+    """
+    global _ml100k_loaded  # noqa: PLW0603
+    from graphrec.datasets import movielens
+    from graphrec.load import load_dataset
+
+    graph = Graph(neo4j_driver, neo4j_settings.neo4j_database)
+    if not _ml100k_loaded:
+        clear_database(neo4j_driver, neo4j_settings.neo4j_database)
+        load_dataset(graph, movielens.read(ml100k_dir), show_progress=False)
+        _ml100k_loaded = True
+    return graph

@@ -1,0 +1,115 @@
+"""The service: a Starlette app serving `/graphql`, `/healthz`, `/readyz`, `/metrics`, built declaratively.
+
+The lifespan opens ONE async Neo4j driver for the process and closes it on shutdown, after uvicorn has let
+in-flight requests finish. The service starts even while Neo4j is down; `/readyz` says when it can serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from neo4j.exceptions import DriverError, Neo4jError
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from api import logs
+from api.context import Services
+from api.errors import ApiError
+from api.metrics import CONTENT_TYPE, Metrics
+from api.recommender import Recommender
+from api.schema import build_schema
+from api.settings import ApiSettings
+from api.store import Store
+from api.view import GraphQLView
+from graphrec.schema import load_mapping
+
+
+async def _server_version(store: Store) -> tuple[int, ...] | None:
+    """The Neo4j version as a tuple (gates newer Cypher in the recommender); None while Neo4j is down."""
+    try:
+        rows = await asyncio.wait_for(store.read("schema/server_version"), timeout=5)
+    except (ApiError, Neo4jError, DriverError, OSError, TimeoutError):
+        logs.get_logger().warning("Neo4j not reachable at startup; /readyz will say when it is")
+        return None
+    version = str(rows[0]["version"]) if rows else ""
+    return tuple(int(p) for p in version.split("-")[0].split(".") if p.isdigit()) or None
+
+
+def create_app(settings: ApiSettings | None = None) -> Starlette:
+    """The ASGI app for `settings` (default: read from the environment)."""
+    settings = settings or ApiSettings()
+    logs.configure(settings.log_level, settings.log_json)
+    log = logs.get_logger()
+    mapping = load_mapping(settings.mapping_file)
+    metrics = Metrics()
+    holder: dict[str, Services] = {}
+    view = GraphQLView(
+        lambda: holder.get("services"),
+        metrics,
+        schema=build_schema(settings, metrics),
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = Store.open(settings, mapping, metrics)
+        services = Services(settings, store, Recommender(store, await _server_version(store)))
+        holder["services"] = app.state.services = services
+        app.state.metrics = metrics
+        log.info("graphrec api started", extra={"neo4j": settings.neo4j_uri, "env": settings.env})
+        try:
+            yield
+        finally:
+            holder.pop("services", None)
+            await store.close()
+            log.info("graphrec api stopped: Neo4j driver closed")
+
+    async def healthz(request: Request) -> Response:
+        """The process is alive and serving HTTP."""
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        """Ready when Neo4j answers within the readiness timeout and a model is active."""
+        services = holder.get("services")
+        if services is None:
+            return JSONResponse({"status": "unready", "reason": "starting"}, status_code=503)
+        try:
+            rows = await asyncio.wait_for(
+                services.store.read("api/active_model"), timeout=settings.readiness_timeout_s
+            )
+        except (ApiError, Neo4jError, DriverError, OSError, TimeoutError) as exc:
+            reason = f"Neo4j unreachable: {type(exc).__name__}"
+            return JSONResponse({"status": "unready", "neo4j": False, "reason": reason}, status_code=503)
+        if not rows:
+            reason = "no active model: run `graphrec writeback` (or `graphrec refresh`)"
+            return JSONResponse({"status": "unready", "neo4j": True, "reason": reason}, status_code=503)
+        version = rows[0]["model"].get("version")
+        return JSONResponse({"status": "ready", "neo4j": True, "model": version})
+
+    async def metrics_endpoint(request: Request) -> Response:
+        """Prometheus text exposition."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+            )
+        )
+    routes = [
+        Route("/graphql", view),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

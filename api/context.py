@@ -1,0 +1,55 @@
+"""What every resolver gets: the app's store and settings, this request's loaders, and its auth state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.loaders import Loaders
+from api.recommender import Recommender
+from api.settings import ApiSettings
+from api.store import Store
+from graphrec.schema import GraphMapping
+from graphrec.versions import EMBEDDING_PREFIX
+
+HIDDEN_PREFIXES: tuple[str, ...] = (EMBEDDING_PREFIX,)
+"""Property-name prefixes never returned as `properties` (write-back's embedding vectors)."""
+
+
+@dataclass
+class Services:
+    """The app-wide parts, made once in the lifespan: store (one driver), recommender, settings."""
+
+    settings: ApiSettings
+    store: Store
+    recommender: Recommender
+    hidden: tuple[str, ...] = HIDDEN_PREFIXES
+
+
+@dataclass
+class RequestContext:
+    """One request's context: services, fresh loaders, and whether a valid API key came with it."""
+
+    services: Services
+    authenticated: bool = False
+    request: Any = None
+    response: Any = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.services.store, self.services.recommender, self.services.hidden)
+
+    @property
+    def store(self) -> Store:
+        """The app's Cypher runner."""
+        return self.services.store
+
+    @property
+    def settings(self) -> ApiSettings:
+        """The app's settings."""
+        return self.services.settings
+
+    @property
+    def mapping(self) -> GraphMapping:
+        """The graph mapping the app runs with."""
+        return self.services.store.mapping

@@ -1,0 +1,86 @@
+"""Values from Neo4j made JSON-friendly, property rows made dicts, user input checked before it is written."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from typing import Any
+
+from api.errors import BadInput
+from graphrec.schema import IDENTIFIER_PATTERN
+from graphrec.versions import EMBEDDING_PREFIX
+
+_SCALARS = (str, int, float, bool)
+
+
+def json_value(value: Any) -> Any:
+    """A Neo4j property value as JSON: temporal values as ISO strings, NaN as null, lists element-wise."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if hasattr(value, "iso_format"):  # neo4j.time.Date / DateTime / Duration
+        return value.iso_format()
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def pairs_to_dict(pairs: list[list[Any]] | None) -> dict[str, Any]:
+    """`[[key, value], ...]` (how the API's Cypher returns a filtered property map) as a dict."""
+    return {str(key): value for key, value in pairs or []}
+
+
+def to_unix_seconds(moment: datetime | None) -> int:
+    """A datetime (naive means UTC) as whole unix seconds, as the loaders store timestamps; now if None."""
+    if moment is None:
+        return int(datetime.now(UTC).timestamp())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def from_unix_seconds(value: Any) -> datetime | None:
+    """A stored timestamp (unix seconds, int or float) as an aware UTC datetime; None when absent or odd."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def check_properties(props: Any, argument: str, reserved: tuple[str, ...] = ("id",)) -> dict[str, Any]:
+    """User-supplied properties: a JSON object of identifier keys to scalars or lists of one scalar type."""
+    if props is None:
+        return {}
+    if not isinstance(props, dict):
+        raise BadInput(f"`{argument}` must be a JSON object of property names to values", argument)
+    for key, value in props.items():
+        if not isinstance(key, str) or not IDENTIFIER_PATTERN.fullmatch(key):
+            raise BadInput(
+                f"`{argument}`: property name {key!r} must be a letter followed by letters, digits or '_'",
+                argument,
+            )
+        if key in reserved or key.startswith(EMBEDDING_PREFIX):
+            raise BadInput(f"`{argument}`: property {key!r} cannot be set here", argument)
+        if not _storable(value):
+            raise BadInput(
+                f"`{argument}`: property {key!r} must be a string, number, boolean, null or a list of one "
+                "of those types",
+                argument,
+            )
+    return dict(props)
+
+
+def _storable(value: Any) -> bool:
+    if value is None or isinstance(value, _SCALARS):
+        return not (isinstance(value, float) and not math.isfinite(value))
+    if isinstance(value, list):
+        kinds = {type(v) for v in value}
+        return len(kinds) <= 1 and all(isinstance(v, _SCALARS) for v in value)
+    return False

@@ -1,0 +1,78 @@
+"""What a request may ask for: depth, aliases, tokens, page sizes, `k`, cursors.
+
+The document limits are strawberry's own validation rules and parser option, checked before any resolver
+runs, hence before any Cypher is sent. The validation rules are built once per app and added to each
+request by a per-request extension, so the validation cache keeps hitting (it is keyed by the rules).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+from graphql import ASTValidationRule
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+
+from api.errors import BadInput
+from api.settings import ApiSettings
+
+
+def validation_rules(settings: ApiSettings) -> list[type[ASTValidationRule]]:
+    """Depth and alias limits (and no introspection where disabled) as graphql-core validation rules."""
+    limiters: list[AddValidationRules] = [
+        QueryDepthLimiter(max_depth=settings.max_depth),
+        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+    ]
+    if not settings.introspection_enabled:
+        limiters.append(DisableIntrospection())
+    return [rule for limiter in limiters for rule in limiter.validation_rules]
+
+
+def limit_extensions(settings: ApiSettings) -> list[Callable[[], SchemaExtension]]:
+    """Per-request factories of the parsing and validation extensions, caches included."""
+    rules = validation_rules(settings)
+    size = settings.document_cache_size
+    return [
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: ParserCache(maxsize=size),
+        lambda: AddValidationRules(rules),
+        lambda: ValidationCache(maxsize=size),
+    ]
+
+
+def page_size(value: int | None, settings: ApiSettings, argument: str = "first") -> int:
+    """`value` (default the configured page size) when 1 <= value <= the maximum, else a BAD_USER_INPUT."""
+    if value is None:
+        return settings.default_page_size
+    if not 1 <= value <= settings.max_page_size:
+        raise BadInput(f"`{argument}` must be between 1 and {settings.max_page_size}, got {value}", argument)
+    return value
+
+
+def encode_cursor(*parts: Any) -> str:
+    """An opaque cursor for a keyset position (the sort key of the last row of a page)."""
+    return base64.urlsafe_b64encode(json.dumps(list(parts), separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str | None, arity: int, argument: str = "after") -> list[Any] | None:
+    """The keyset position in `cursor` (None for none), or a BAD_USER_INPUT for a cursor we did not issue."""
+    if cursor is None:
+        return None
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadInput(f"`{argument}` is not a cursor this API returned", argument) from exc
+    if not isinstance(parts, list) or len(parts) != arity:
+        raise BadInput(f"`{argument}` is not a cursor this API returned", argument)
+    return parts

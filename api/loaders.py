@@ -1,0 +1,83 @@
+"""Per-request DataLoaders: every nested field of a list is fetched in one batched Cypher query.
+
+A request that lists 20 users with their interactions sends one query for the users and one for all their
+interaction pages, not 21. Loaders live for one request only, so nothing is cached across requests and a
+mutation's effect is visible to the next request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from strawberry.dataloader import DataLoader
+
+from api.recommender import RecKey, Recommender
+from api.store import Row, Store
+
+if TYPE_CHECKING:
+    from api.recommender import Result
+
+MAX_BATCH = 500
+
+
+@dataclass(frozen=True)
+class PageKey:
+    """One node's page of interactions: its id, rows to fetch, and the keyset position to start after."""
+
+    id: str
+    first: int
+    ts: float | None = None
+    other: str | None = None
+    type: str | None = None
+
+    def as_param(self) -> dict[str, Any]:
+        """The page as a Cypher parameter map."""
+        return {"id": self.id, "first": self.first, "ts": self.ts, "other": self.other, "type": self.type}
+
+
+class Loaders:
+    """The loaders of one request, all on the app's `Store`."""
+
+    def __init__(self, store: Store, recommender: Recommender, hidden: Sequence[str]) -> None:
+        self.store = store
+        self.recommender = recommender
+        self.hidden = list(hidden)
+        self.users = DataLoader(self._users, max_batch_size=MAX_BATCH)
+        self.items = DataLoader(self._items, max_batch_size=MAX_BATCH)
+        self.user_interactions = DataLoader(self._user_interactions, max_batch_size=MAX_BATCH)
+        self.item_interactions = DataLoader(self._item_interactions, max_batch_size=MAX_BATCH)
+        self.recommendations = DataLoader(self._recommendations, max_batch_size=MAX_BATCH)
+        self.similar = DataLoader(self._similar, max_batch_size=MAX_BATCH)
+
+    async def _by_id(self, name: str, ids: list[str]) -> list[Row | None]:
+        rows = await self.store.read(name, {"ids": ids, "hidden": self.hidden})
+        found = {row["id"]: row for row in rows}
+        return [found.get(i) for i in ids]
+
+    async def _users(self, ids: list[str]) -> list[Row | None]:
+        return await self._by_id("api/users_by_id", ids)
+
+    async def _items(self, ids: list[str]) -> list[Row | None]:
+        return await self._by_id("api/items_by_id", ids)
+
+    async def _pages(self, name: str, keys: list[PageKey]) -> list[list[Row] | None]:
+        rows = await self.store.read(name, {"pages": [k.as_param() for k in keys], "hidden": self.hidden})
+        # the same id may come with several pages: match rows to keys by position within each id
+        by_id: dict[str, list[list[Row]]] = {}
+        for row in rows:
+            by_id.setdefault(row["id"], []).append(row["rows"])
+        return [by_id[k.id].pop(0) if by_id.get(k.id) else None for k in keys]
+
+    async def _user_interactions(self, keys: list[PageKey]) -> list[list[Row] | None]:
+        return await self._pages("api/user_interactions", keys)
+
+    async def _item_interactions(self, keys: list[PageKey]) -> list[list[Row] | None]:
+        return await self._pages("api/item_interactions", keys)
+
+    async def _recommendations(self, keys: list[RecKey]) -> list[Result]:
+        return await self.recommender.for_users(keys)
+
+    async def _similar(self, keys: list[RecKey]) -> list[Result]:
+        return await self.recommender.similar_to_items(keys)

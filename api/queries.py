@@ -1,0 +1,86 @@
+"""The `Query` root: each top-level field costs one Cypher query (from `cypher/api/` or the recommender)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+from strawberry.types import Info
+
+from api import resolvers
+from api.fields import field
+from api.filters import ItemFilter, UserFilter
+from api.types import Explanation, Item, ItemConnection, Model, Recommendation, User, UserConnection, context
+
+
+@strawberry.type
+class Query:
+    """Recommendations beside the graph they come from. Every field is nullable, so one failing field (an
+    unknown id, a bad argument) leaves the others' data in the response."""
+
+    @field(description="Top-k items for a user, unseen ones only; `at` adds the seasonal boost.")
+    async def recommendations(
+        self,
+        info: Info,
+        user_id: strawberry.ID,
+        k: int | None = 20,
+        filter: ItemFilter | None = None,
+        at: date | None = None,
+    ) -> list[Recommendation] | None:
+        """The user's recommendations (NOT_FOUND for an unknown user)."""
+        return await resolvers.recommendations(context(info), str(user_id), k, filter, at)
+
+    @field(description="The k items most similar to an item.")
+    async def similar_items(
+        self,
+        info: Info,
+        item_id: strawberry.ID,
+        k: int | None = 20,
+        filter: ItemFilter | None = None,
+    ) -> list[Recommendation] | None:
+        """The item's nearest neighbours (NOT_FOUND for an unknown item)."""
+        return await resolvers.similar_items(context(info), str(item_id), k, filter)
+
+    @field(description="One user by id (NOT_FOUND error when there is none).")
+    async def user(self, info: Info, id: strawberry.ID) -> User | None:
+        """The user."""
+        return await resolvers.get_user(context(info), str(id))
+
+    @field(description="One item by id (NOT_FOUND error when there is none).")
+    async def item(self, info: Info, id: strawberry.ID) -> Item | None:
+        """The item."""
+        return await resolvers.get_item(context(info), str(id))
+
+    @field(description="Users in id order, `first` per page (default 20, at most 100).")
+    async def users(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: UserFilter | None = None,
+    ) -> UserConnection | None:
+        """A page of users."""
+        return await resolvers.list_users(context(info), first, after, filter)
+
+    @field(description="Items in id order, `first` per page (default 20, at most 100).")
+    async def items(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: ItemFilter | None = None,
+    ) -> ItemConnection | None:
+        """A page of items."""
+        return await resolvers.list_items(context(info), first, after, filter)
+
+    @field(description='Short paths connecting a user to an item, for "because you watched ...".')
+    async def explain(
+        self, info: Info, user_id: strawberry.ID, item_id: strawberry.ID, limit: int | None = 10
+    ) -> Explanation | None:
+        """Shared neighbours, shared genres/entities and direct relations between the two."""
+        return await resolvers.explain(context(info), str(user_id), str(item_id), limit)
+
+    @field(description="The active model (null until a model has been written back).")
+    async def model(self, info: Info) -> Model | None:
+        """Version, creation time, dimensions, encoder and metrics of the active model."""
+        return await resolvers.active_model(context(info))

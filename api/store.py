@@ -1,0 +1,133 @@
+"""The API's access to Neo4j: one async driver, named Cypher files from `cypher/api/`, timed and counted.
+
+Every query the service sends goes through `Store.run`, which renders the file for the graph mapping once,
+adds the mapping-derived parameters the file uses (interaction types and their weight/timestamp keys), sets
+the transaction timeout, records the latency per query name, and turns an unreachable Neo4j into an
+`Unavailable` error the client can act on.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from neo4j import AsyncDriver, AsyncGraphDatabase, Query, RoutingControl
+from neo4j.exceptions import (
+    ClientError,
+    ConnectionAcquisitionTimeoutError,
+    DriverError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
+
+from api.errors import TIMEOUT, ApiError, Unavailable
+from api.metrics import Metrics
+from api.settings import ApiSettings
+from graphrec import cypher
+from graphrec.schema import GraphMapping
+
+Row = dict[str, Any]
+_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
+
+
+def mapping_params(mapping: GraphMapping) -> dict[str, Any]:
+    """Parameters derived from the mapping that queries over every interaction type need."""
+    return {
+        "interactionTypes": [i.type for i in mapping.interactions],
+        "interactionNames": {i.type: i.name for i in mapping.interactions},
+        "weightKeys": {i.type: i.weight for i in mapping.interactions if i.weight},
+        "timestampKeys": {i.type: i.timestamp for i in mapping.interactions if i.timestamp},
+    }
+
+
+class Store:
+    """Runs the API's Cypher on one `AsyncDriver` (one per process, opened in the app's lifespan)."""
+
+    def __init__(
+        self,
+        driver: AsyncDriver,
+        database: str,
+        mapping: GraphMapping,
+        metrics: Metrics,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.driver = driver
+        self.database = database
+        self.mapping = mapping
+        self.metrics = metrics
+        self.timeout_s = timeout_s
+        self._common = mapping_params(mapping)
+        self._texts: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    @classmethod
+    def open(cls, settings: ApiSettings, mapping: GraphMapping, metrics: Metrics) -> Store:
+        """A store with a fresh driver; connecting is lazy, so the service starts while Neo4j is down."""
+        driver = AsyncGraphDatabase.driver(
+            settings.neo4j_uri,
+            auth=(settings.neo4j_username, settings.neo4j_password.get_secret_value()),
+            max_connection_pool_size=settings.pool_size,
+            connection_acquisition_timeout=settings.request_timeout_s,
+            connection_timeout=min(5.0, settings.request_timeout_s),
+            max_transaction_retry_time=settings.request_timeout_s,
+            user_agent="graphrec-api",
+            notifications_min_severity="OFF",  # "label does not exist" warnings before the first write-back
+        )
+        return cls(driver, settings.neo4j_database, mapping, metrics, settings.request_timeout_s)
+
+    async def close(self) -> None:
+        """Close the driver (waits for borrowed connections to come back)."""
+        await self.driver.close()
+
+    def text(self, name: str) -> str:
+        """The rendered statement of `cypher/<name>.cypher` (cached)."""
+        return self._prepared(name)[0]
+
+    def _prepared(self, name: str) -> tuple[str, dict[str, Any]]:
+        found = self._texts.get(name)
+        if found is None:
+            text = cypher.query(name, self.mapping)
+            used = set(_PARAM.findall(text))
+            found = (text, {k: v for k, v in self._common.items() if k in used})
+            self._texts[name] = found
+        return found
+
+    async def read(self, name: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run the read query in `cypher/<name>.cypher`; rows as dicts."""
+        text, common = self._prepared(name)
+        return await self.run(name, text, {**common, **(params or {})}, write=False)
+
+    async def write(self, name: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run the write query in `cypher/<name>.cypher` (committed before this returns); rows as dicts."""
+        text, common = self._prepared(name)
+        return await self.run(name, text, {**common, **(params or {})}, write=True)
+
+    async def run(
+        self, label: str, text: str, params: Mapping[str, Any], *, write: bool = False
+    ) -> list[Row]:
+        """Run one statement in a managed transaction (retried on transient errors), timed under `label`."""
+        started = time.perf_counter()
+        try:
+            result = await self.driver.execute_query(
+                Query(text, timeout=self.timeout_s),  # type: ignore[arg-type]
+                dict(params),
+                database_=self.database,
+                routing_=RoutingControl.WRITE if write else RoutingControl.READ,
+            )
+        except (ServiceUnavailable, SessionExpired, ConnectionAcquisitionTimeoutError) as exc:
+            self.metrics.cypher_errors.labels(label, type(exc).__name__).inc()
+            raise Unavailable("Neo4j is unavailable right now; retry later") from exc
+        except (ClientError, TransientError) as exc:
+            self.metrics.cypher_errors.labels(label, type(exc).__name__).inc()
+            if "TransactionTimedOut" in (exc.code or "") or "Terminated" in (exc.code or ""):
+                raise ApiError("the query ran out of time", TIMEOUT) from exc
+            raise
+        except (Neo4jError, DriverError) as exc:
+            self.metrics.cypher_errors.labels(label, type(exc).__name__).inc()
+            raise
+        finally:
+            self.metrics.cypher_latency.labels(label).observe(time.perf_counter() - started)
+        return [record.data() for record in result.records]

@@ -1,0 +1,61 @@
+"""The `/graphql` endpoint: strawberry's ASGI view with a per-request context and a per-request timeout."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.types import ExecutionResult
+
+from api.auth import KeyChecker, bearer_token
+from api.context import RequestContext, Services
+from api.errors import TIMEOUT
+from api.logs import get_logger
+from api.metrics import Metrics
+
+
+class GraphQLView(GraphQL[RequestContext, None]):
+    """Builds each request's context (loaders, API key check) and cuts requests off after the timeout."""
+
+    def __init__(self, services_ref: Any, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._services_ref = services_ref
+        self._metrics = metrics
+        self._keys: KeyChecker | None = None
+
+    @property
+    def services(self) -> Services:
+        """The app's services, created in the lifespan (so the driver lives on the server's loop)."""
+        services: Services | None = self._services_ref()
+        if services is None:
+            raise RuntimeError("the app's lifespan has not started: run it under uvicorn or a TestClient")
+        return services
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> RequestContext:
+        """A fresh context: new loaders, and whether the bearer token is a configured API key."""
+        services = self.services
+        if self._keys is None:
+            self._keys = KeyChecker(services.settings)
+        token = bearer_token(request.headers.get("authorization"))
+        return RequestContext(
+            services=services, authenticated=self._keys.accepts(token), request=request, response=response
+        )
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """Run one operation, or answer a TIMEOUT error when it takes longer than configured."""
+        limit = self.services.settings.request_timeout_s
+        try:
+            async with asyncio.timeout(limit):
+                return await super().execute_single(*args, **kwargs)
+        except TimeoutError:
+            get_logger().warning("graphql request timed out", extra={"timeout_s": limit})
+            self._metrics.errors.labels("timeout", TIMEOUT).inc()
+            error = GraphQLError(f"the request took longer than {limit:g}s", extensions={"code": TIMEOUT})
+            return ExecutionResult(data=None, errors=[error])

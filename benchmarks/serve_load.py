@@ -1,0 +1,264 @@
+"""Load test of `graphrec serve`: `recommendations` over GraphQL beside the same query as raw Cypher.
+
+Bounded and loopback only: it starts its own Neo4j (a temporary home on a free loopback port) unless
+`--neo4j-uri` names a loopback server that already holds ml-100k and an active model, loads ml-100k and
+writes back a model (a trained `--model-dir`, else 64-d SVD embeddings of the rating matrix: the serving
+path does not depend on the model's quality), starts `graphrec serve` on a free loopback port, and at each
+concurrency sends a fixed number of requests for random users. Everything it started is stopped at the end.
+
+    .venv/bin/python benchmarks/serve_load.py [--requests 400] [--concurrency 1 8 32]
+
+Targets on the 2-core development machine: p99 <= 50 ms at concurrency 8, GraphQL p50 <= 2x raw Cypher p50.
+Neo4j, the server and this client share the same cores, so figures are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from neo4j import AsyncGraphDatabase, RoutingControl
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from graphrec import recommend  # noqa: E402
+from graphrec.config import Settings  # noqa: E402
+from graphrec.datasets.movielens import read as read_movielens  # noqa: E402
+from graphrec.db import Graph  # noqa: E402
+from graphrec.load import load_dataset  # noqa: E402
+from graphrec.model_dir import ModelArtifacts  # noqa: E402
+from graphrec.neo4j_local import LocalNeo4j, free_port  # noqa: E402
+from graphrec.schema import GraphMapping  # noqa: E402
+from graphrec.writeback import WritebackOptions, writeback  # noqa: E402
+
+PASSWORD = "graphrec-bench-pw"
+QUERY = """query Recommend($user: ID!, $k: Int!) {
+  recommendations(userId: $user, k: $k) { item { id } score source } }"""
+
+
+def svd_artifacts(graph: Graph, dim: int = 64) -> ModelArtifacts:
+    """Embeddings from a truncated SVD of the user-item rating matrix read back from Neo4j."""
+    records, _, _ = graph.driver.execute_query(
+        "MATCH (u:User)-[r:RATED]->(i:Item) RETURN u.id AS u, i.id AS i, r.rating AS w",
+        database_=graph.database,
+        routing_=RoutingControl.READ,
+    )
+    users = sorted({r["u"] for r in records})
+    items = sorted({r["i"] for r in records})
+    row = {u: n for n, u in enumerate(users)}
+    col = {i: n for n, i in enumerate(items)}
+    matrix = np.zeros((len(users), len(items)), dtype=np.float32)
+    for r in records:
+        matrix[row[r["u"]], col[r["i"]]] = float(r["w"] or 1.0)
+    left, sing, right = np.linalg.svd(matrix, full_matrices=False)
+    scale = np.sqrt(sing[:dim])
+    user_emb, item_emb = left[:, :dim] * scale, right[:dim].T * scale
+
+    def normed(m: np.ndarray) -> np.ndarray:
+        unit: np.ndarray = (m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-9)).astype(np.float32)
+        return unit
+
+    return ModelArtifacts(users, items, normed(user_emb), normed(item_emb), {"encoder": "svd"}, {})
+
+
+def prepare(settings: Settings, data_dir: Path, model_dir: Path | None) -> None:
+    """Load ml-100k and write back a model unless the database already has an active one."""
+    with Graph.connect(settings) as graph:
+        active, _, _ = graph.driver.execute_query(
+            "OPTIONAL MATCH (a:GraphrecActive) RETURN a.version AS v", database_=graph.database
+        )
+        if active and active[0]["v"] is not None:
+            print("using the data and the active model already in Neo4j", file=sys.stderr)
+            return
+        started = time.perf_counter()
+        load_dataset(graph, read_movielens(data_dir), show_progress=False)
+        print(f"loaded ml-100k in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+        artifacts = ModelArtifacts.load(model_dir) if model_dir else svd_artifacts(graph)
+        summary = writeback(graph, artifacts, WritebackOptions(show_progress=False))
+        print(f"wrote back model v{summary.version} ({summary.dimensions}-d)", file=sys.stderr)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile in milliseconds."""
+    return float(np.percentile(np.array(values) * 1000.0, q))
+
+
+async def drive(
+    call: Callable[[str], Awaitable[None]], users: list[str], requests: int, concurrency: int
+) -> dict[str, Any]:
+    """Send `requests` calls for random users, `concurrency` in flight; latency per call and throughput."""
+    rng = random.Random(concurrency)
+    queue = [rng.choice(users) for _ in range(requests)]
+    latencies: list[float] = []
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal errors
+        while queue:
+            user = queue.pop()
+            started = time.perf_counter()
+            try:
+                await call(user)
+            except Exception:  # noqa: BLE001 - counted and reported
+                errors += 1
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    seconds = time.perf_counter() - started
+    return {
+        "requests": requests,
+        "errors": errors,
+        "throughput": requests / seconds,
+        "p50": percentile(latencies, 50),
+        "p99": percentile(latencies, 99),
+    }
+
+
+async def benchmark(settings: Settings, base_url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Both modes at every concurrency, after a warm-up of each."""
+    driver = AsyncGraphDatabase.driver(
+        settings.neo4j_uri, auth=(settings.neo4j_username, settings.neo4j_password.get_secret_value())
+    )
+    limits = httpx.Limits(max_connections=max(args.concurrency) + 4)
+    async with driver, httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+        records = await driver.execute_query(
+            "MATCH (u:User) RETURN u.id AS id", database_=settings.neo4j_database
+        )
+        users = [r["id"] for r in records.records]
+
+        async def graphql(user: str) -> None:
+            response = await client.post(
+                "/graphql", json={"query": QUERY, "variables": {"user": user, "k": args.k}}
+            )
+            body = response.json()
+            if (
+                response.status_code != 200
+                or body.get("errors")
+                or len(body["data"]["recommendations"]) != args.k
+            ):
+                raise RuntimeError(f"bad answer for {user}: {str(body)[:200]}")
+
+        async def cypher(user: str) -> None:
+            text, params = recommend.user_recommendation_query(GraphMapping(), user, k=args.k)
+            result = await driver.execute_query(
+                text, params, database_=settings.neo4j_database, routing_=RoutingControl.READ
+            )
+            if len(result.records) != args.k:
+                raise RuntimeError(f"{len(result.records)} rows for {user}")
+
+        rows = []
+        for mode, call in (("cypher", cypher), ("graphql", graphql)):
+            await drive(call, users, min(50, args.requests), 4)  # warm-up: pools, plans, caches
+            for concurrency in args.concurrency:
+                stats = await drive(call, users, args.requests, concurrency)
+                rows.append({"mode": mode, "concurrency": concurrency, **stats})
+        return rows
+
+
+def wait_ready(base_url: str, server: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Poll /readyz until the server says ready."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"graphrec serve exited with {server.returncode}")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("graphrec serve did not become ready")
+
+
+def report(rows: list[dict[str, Any]]) -> None:
+    """The figures, one line per mode and concurrency, then the targets."""
+    print(f"{'mode':8} {'conc':>4} {'reqs':>5} {'err':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    for r in rows:
+        print(
+            f"{r['mode']:8} {r['concurrency']:>4} {r['requests']:>5} {r['errors']:>4} "
+            f"{r['throughput']:>8.1f} {r['p50']:>8.2f} {r['p99']:>8.2f}"
+        )
+    by = {(r["mode"], r["concurrency"]): r for r in rows}
+    for conc in sorted({r["concurrency"] for r in rows}):
+        g, c = by[("graphql", conc)], by[("cypher", conc)]
+        print(f"concurrency {conc}: GraphQL/Cypher p50 = {g['p50'] / c['p50']:.2f}x")
+    if ("graphql", 8) in by:
+        g8, c8 = by[("graphql", 8)], by[("cypher", 8)]
+        ratio = g8["p50"] / c8["p50"]
+        p99_ok = "met" if g8["p99"] <= 50 else "MISSED"
+        ratio_ok = "met" if ratio <= 2 else "MISSED"
+        print(f"target p99 <= 50 ms at concurrency 8: {g8['p99']:.1f} ms, {p99_ok}")
+        print(f"target GraphQL <= 2x raw Cypher (p50, concurrency 8): {ratio:.2f}x, {ratio_ok}")
+
+
+def main() -> int:
+    """Set up, measure, report, and stop everything that was started."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=400, help="requests per mode and concurrency")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("-k", type=int, default=20)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "ml-100k")
+    parser.add_argument("--model-dir", type=Path, default=None, help="a trained model to write back")
+    parser.add_argument("--neo4j-uri", default=None, help="a loopback Neo4j to use instead of starting one")
+    args = parser.parse_args()
+
+    home: Path | None = None
+    server: LocalNeo4j | None = None
+    api: subprocess.Popen[bytes] | None = None
+    try:
+        if args.neo4j_uri:
+            settings = Settings(neo4j_uri=args.neo4j_uri)
+            if not settings.uri_is_loopback:
+                parser.error("--neo4j-uri must point at this machine (loopback only)")
+        else:
+            home = Path(tempfile.mkdtemp(prefix="graphrec-bench-"))
+            server = LocalNeo4j(home=home, port=free_port(), password=PASSWORD, heap="1g", pagecache="512m")
+            server.start(timeout=180, log=lambda m: print(m, file=sys.stderr))
+            settings = Settings(neo4j_uri=server.uri, neo4j_password=PASSWORD)
+        prepare(settings, args.data, args.model_dir)
+
+        port = free_port()
+        env = os.environ | {
+            "NEO4J_URI": settings.neo4j_uri,
+            "NEO4J_USERNAME": settings.neo4j_username,
+            "NEO4J_PASSWORD": settings.neo4j_password.get_secret_value(),
+            "NEO4J_DATABASE": settings.neo4j_database,
+            "GRAPHREC_API_LOG_LEVEL": "WARNING",
+        }
+        cmd = [sys.executable, "-m", "graphrec", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        api = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base_url = f"http://127.0.0.1:{port}"
+        wait_ready(base_url, api)
+        report(asyncio.run(benchmark(settings, base_url, args)))
+        return 0
+    finally:
+        if api is not None:
+            api.terminate()
+            try:
+                api.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                api.kill()
+        if server is not None:
+            server.stop()
+        if home is not None:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

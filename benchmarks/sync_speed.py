@@ -1,0 +1,200 @@
+"""Sync speed and memory: edges per second and peak memory for ml-100k and a synthetic 1M-interaction graph.
+
+Usage: .venv/bin/python benchmarks/sync_speed.py [--datasets ml-100k,synthetic] [--batch-sizes 10000,100000]
+       [--interactions 1000000] [--home DIR] [--json]
+
+Starts its own Neo4j (graphrec's local server, on a free port, in a temporary home) unless NEO4J_URI is set,
+and stops it at the end; `--home DIR` keeps that home so a second run reuses the loaded graph. Each dataset is
+loaded once (skipped when the database already holds exactly it), synced once to warm up, then per batch
+size: the best of `--repeat` timed syncs, and one sync under tracemalloc for Python memory (numpy included).
+"transient" is tracemalloc's peak minus what the result still holds afterwards: the memory the streaming
+needs on top of its output, which should grow with the batch size and not with the graph. RSS figures are the
+process's high-water mark during the sync (reset before each run through /proc/self/clear_refs) minus its
+size before. Timings on a shared 2-core machine are noisy: the server and the client share the cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import os
+import shutil
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from graphrec import ui
+from graphrec.config import Settings
+from graphrec.datasets import movielens, synthetic
+from graphrec.datasets.records import Dataset
+from graphrec.db import Graph, open_driver
+from graphrec.load import load_dataset
+from graphrec.neo4j_local import LocalNeo4j, free_port
+from graphrec.sync import SyncOptions, SyncResult, sync_graph
+
+PASSWORD = "graphrec-bench-pw"
+
+
+@contextmanager
+def neo4j(home: Path | None) -> Iterator[Settings]:
+    """NEO4J_URI's server, else a local one in `home` (kept) or a temporary home (removed)."""
+    if os.environ.get("NEO4J_URI"):
+        yield Settings()
+        return
+    keep = home is not None
+    root = home or Path(tempfile.mkdtemp(prefix="graphrec-bench-"))
+    server = LocalNeo4j(
+        home=root, port=free_port(), password=PASSWORD, heap="1g", heap_max="2g", pagecache="1g"
+    )
+    ui.err.print(f"starting Neo4j in {root} ...")
+    server.start(timeout=240, log=ui.err.print)
+    try:
+        yield Settings(neo4j_uri=server.uri, neo4j_username="neo4j", neo4j_password=PASSWORD)
+    finally:
+        server.stop()
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def counts(graph: Graph) -> tuple[int, int, int]:
+    """Users, items and user-to-item relationships in the database."""
+    record = graph.driver.execute_query(
+        "CALL () { MATCH (u:User) RETURN count(u) AS users } "
+        "CALL () { MATCH (i:Item) RETURN count(i) AS items } "
+        "CALL () { MATCH (:User)-[r]->() RETURN count(r) AS edges } RETURN users, items, edges",
+        database_=graph.database,
+    ).records[0]
+    return int(record["users"]), int(record["items"]), int(record["edges"])
+
+
+def ensure_loaded(graph: Graph, dataset: Dataset, interactions: int) -> float:
+    """Load `dataset` unless the database holds exactly it already; the seconds loading took (0: skipped)."""
+    if counts(graph) == (len(dataset.users), len(dataset.items), interactions):
+        ui.err.print(f"{dataset.name}: already loaded")
+        return 0.0
+    with graph.driver.session(database=graph.database) as session:  # small transactions: bounded server heap
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 500 ROWS").consume()
+    started = time.perf_counter()
+    summary = load_dataset(graph, dataset, batch_size=20_000, show_progress=True)
+    ui.err.print(summary.one_line(), highlight=False)
+    return time.perf_counter() - started
+
+
+def result_bytes(result: SyncResult) -> int:
+    """Bytes held by the result's tensors (ids lists not included)."""
+    total = 0
+    for store in result.data.stores:
+        for value in store.values():
+            if isinstance(value, torch.Tensor):
+                total += value.numel() * value.element_size()
+    return total
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def peak_rss_growth(run: Any) -> tuple[Any, float]:
+    """Run `run()`; return its value and the rise of the RSS high-water mark during it, in MiB."""
+    gc.collect()
+    before = _status_kib("VmRSS")
+    with contextlib.suppress(OSError):  # resets VmHWM to the current RSS (Linux >= 4.0)
+        Path("/proc/self/clear_refs").write_text("5")
+    value = run()
+    return value, (_status_kib("VmHWM") - before) / 1024
+
+
+def bench(graph: Graph, name: str, batch_sizes: list[int], repeat: int) -> list[dict[str, Any]]:
+    """Timed and traced syncs of the loaded graph at each batch size."""
+    sync_graph(graph, SyncOptions(batch_size=batch_sizes[0]), show_progress=False)  # warm the plan cache
+    rows = []
+    for batch_size in batch_sizes:
+        options = SyncOptions(batch_size=batch_size)
+        best: SyncResult | None = None
+        rss = 0.0
+        for _ in range(repeat):
+            result, grown = peak_rss_growth(lambda o=options: sync_graph(graph, o, show_progress=False))
+            if best is None or result.summary.seconds < best.summary.seconds:
+                best, rss = result, grown
+            del result
+        assert best is not None
+        summary = best.summary
+        held = result_bytes(best)
+        del best
+        gc.collect()
+        tracemalloc.start()
+        traced = sync_graph(graph, options, show_progress=False)
+        current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        del traced
+        total_edges = sum(summary.edges.values())
+        rows.append(
+            {
+                "graph": name,
+                "batch_size": batch_size,
+                "interactions": summary.interactions,
+                "all_edges": total_edges,
+                "seconds": summary.seconds,
+                "interactions_per_s": round(summary.interactions / summary.seconds),
+                "edges_per_s": round(total_edges / summary.seconds),
+                "result_mib": round(held / 2**20, 1),
+                "traced_peak_mib": round(peak / 2**20, 1),
+                "transient_mib": round((peak - current) / 2**20, 1),
+                "rss_growth_mib": round(rss, 1),
+                "records": summary.batches,
+            }
+        )
+        ui.err.print(rows[-1], highlight=False)
+    return rows
+
+
+def main() -> None:
+    """Parse arguments, start or reach Neo4j, load each dataset once, and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", default="ml-100k,synthetic")
+    parser.add_argument("--batch-sizes", default="10000,100000")
+    parser.add_argument("--interactions", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--home", type=Path, default=None, help="Keep the server home here (reused next time)."
+    )
+    parser.add_argument("--ml100k", type=Path, default=Settings().data_dir / "ml-100k")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    rows: list[dict[str, Any]] = []
+    loads: dict[str, float] = {}
+    with neo4j(args.home) as settings:
+        driver = open_driver(settings)
+        try:
+            graph = Graph(driver, settings.neo4j_database)
+            for name in args.datasets.split(","):
+                if name == "ml-100k":
+                    dataset, count = movielens.read(args.ml100k), 100_000
+                else:
+                    dataset = synthetic.generate(args.users, args.items, args.interactions, seed=0)
+                    count = args.interactions
+                loads[name] = round(ensure_loaded(graph, dataset, count), 1)
+                rows += bench(graph, name, batch_sizes, args.repeat)
+        finally:
+            driver.close()
+    if args.json:
+        ui.emit_json({"results": rows, "load_seconds": loads, "cpus": os.cpu_count()})
+    else:
+        ui.out.print(ui.table(rows, title=f"graphrec sync speed ({os.cpu_count()} CPUs, shared, noisy)"))
+
+
+if __name__ == "__main__":
+    main()

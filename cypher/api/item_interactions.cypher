@@ -1,0 +1,25 @@
+// One page of interactions for each of several items (who interacted with it), newest first (ties: user id,
+// then type), for the Item.interactions loader. Keyset cursor: the (timestamp, user id, type) of the
+// previous page's last row.
+// $pages: [{id, first, ts, other, type}] (first = page size + 1; ts/other/type null for the first page);
+// $interactionTypes: stored relationship types; $timestampKeys / $weightKeys: type -> property name;
+// $interactionNames: type -> logical name; $hidden: property-name prefixes left out of properties.
+UNWIND $pages AS page
+MATCH (i:`Item` {`id`: page.id})
+CALL (i, page) {
+  MATCH (u:`User`)-[r]->(i)
+  WHERE type(r) IN $interactionTypes
+  WITH page, r, u, coalesce(r[$timestampKeys[type(r)]], -1) AS ts
+  WHERE page.ts IS NULL
+     OR ts < page.ts
+     OR (ts = page.ts AND (u.`id` > page.other OR (u.`id` = page.other AND type(r) > page.type)))
+  WITH page, r, u, ts
+  ORDER BY ts DESC, u.`id`, type(r)
+  WITH page, collect({
+    type: coalesce($interactionNames[type(r)], type(r)), storedType: type(r), ts: ts,
+    timestamp: r[$timestampKeys[type(r)]], weight: r[$weightKeys[type(r)]], other: u.`id`,
+    properties: [k IN keys(u) WHERE none(p IN $hidden WHERE k STARTS WITH p) | [k, u[k]]]
+  }) AS rows
+  RETURN rows[..page.first] AS rows
+}
+RETURN page.id AS id, rows;

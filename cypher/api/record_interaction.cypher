@@ -1,0 +1,16 @@
+// Record one interaction; it is committed before the mutation answers. Like the loaders: one relationship
+// per (user, item, type, timestamp), so recording the same event twice changes nothing but its properties.
+// $userId, $itemId: existing ids; $type: the stored relationship type; $tsKey: its timestamp property;
+// $timestamp: unix seconds; $props: {<timestamp property>: ..., <weight property>: ...}.
+// Returns whether the user and the item exist (nothing is written unless both do).
+OPTIONAL MATCH (u:`User` {`id`: $userId})
+OPTIONAL MATCH (i:`Item` {`id`: $itemId})
+OPTIONAL CALL (u, i) {
+  WITH u, i WHERE u IS NOT NULL AND i IS NOT NULL
+  OPTIONAL MATCH (u)-[old:$($type)]->(i) WHERE old[$tsKey] = $timestamp
+  WITH u, i, head(collect(old)) AS old
+  FOREACH (x IN CASE WHEN old IS NULL THEN [1] ELSE [] END | CREATE (u)-[r:$($type)]->(i) SET r += $props)
+  FOREACH (x IN CASE WHEN old IS NULL THEN [] ELSE [1] END | SET old += $props)
+  RETURN old IS NULL AS created
+}
+RETURN u IS NOT NULL AS userFound, i IS NOT NULL AS itemFound, created;

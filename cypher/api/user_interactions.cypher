@@ -1,0 +1,24 @@
+// One page of interactions for each of several users, newest first (ties: item id, then type), for the
+// User.interactions loader. Keyset cursor: the (timestamp, item id, type) of the previous page's last row.
+// $pages: [{id, first, ts, other, type}] (first = page size + 1; ts/other/type null for the first page);
+// $interactionTypes: stored relationship types; $timestampKeys / $weightKeys: type -> property name;
+// $interactionNames: type -> logical name; $hidden: property-name prefixes left out of properties.
+UNWIND $pages AS page
+MATCH (u:`User` {`id`: page.id})
+CALL (u, page) {
+  MATCH (u)-[r]->(i:`Item`)
+  WHERE type(r) IN $interactionTypes
+  WITH page, r, i, coalesce(r[$timestampKeys[type(r)]], -1) AS ts
+  WHERE page.ts IS NULL
+     OR ts < page.ts
+     OR (ts = page.ts AND (i.`id` > page.other OR (i.`id` = page.other AND type(r) > page.type)))
+  WITH page, r, i, ts
+  ORDER BY ts DESC, i.`id`, type(r)
+  WITH page, collect({
+    type: coalesce($interactionNames[type(r)], type(r)), storedType: type(r), ts: ts,
+    timestamp: r[$timestampKeys[type(r)]], weight: r[$weightKeys[type(r)]], other: i.`id`,
+    properties: [k IN keys(i) WHERE none(p IN $hidden WHERE k STARTS WITH p) | [k, i[k]]]
+  }) AS rows
+  RETURN rows[..page.first] AS rows
+}
+RETURN page.id AS id, rows;

@@ -1,0 +1,3 @@
+// Whether item $id exists (one row if so).
+MATCH (i:`Item` {`id`: $id})
+RETURN i.`id` AS id;

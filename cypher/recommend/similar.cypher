@@ -1,0 +1,58 @@
+// Top $k items most like item $itemId (cosine of the active version's item embeddings), the item itself left
+// out. Path, chosen inside the query: the item vector index (ANN) when the catalogue has at least 10000
+// items, else an exact cosine scan (also the fallback when fewer than $k candidates survive); without an
+// embedding, the most popular items sharing a genre with it first, then the most popular overall.
+// Columns: itemId, score, source ('vector' | 'exact' | 'cold-start' | 'popularity'), version, item
+// (the item's properties as [key, value] pairs, embeddings left out).
+// graphrec's query builder turns each "literal /* $name */" into parameter $name and replaces
+// "true /* @filters */" (item filters) with a predicate.
+MATCH (src:`Item` {`id`: $itemId})
+OPTIONAL MATCH (a:GraphrecActive {name: 'active'})
+OPTIONAL MATCH (m:GraphrecModel {version: a.version})
+WITH src, m, CASE WHEN m IS NULL THEN null ELSE src[m.property] END AS vec
+WITH src, m, vec, m IS NOT NULL AND src[m.property + '_inferred'] IS NOT NULL AS inferred
+CALL (src, m, vec) {
+  WITH src, m, vec
+  WHERE vec IS NOT NULL AND m.items >= 10000 /* $exactBelow */
+  CALL db.index.vector.queryNodes(m.itemIndex, toInteger(($k * 1 /* $pool */ + 1) * 1 /* $overfetch */) + $k + 10, vec)
+  YIELD node AS i, score AS indexScore
+  WHERE i <> src AND true /* @filters */
+  WITH i, vector.similarity.cosine(vec, i[m.property]) AS score
+  ORDER BY score DESC
+  LIMIT $k * 1 /* $pool */
+  RETURN collect({node: i, score: score}) AS ann
+}
+CALL (src, m, vec, ann) {
+  WITH src, m, vec
+  WHERE vec IS NOT NULL AND size(ann) < $k
+  MATCH (i:`Item`)
+  WHERE i <> src AND i[m.property] IS NOT NULL AND true /* @filters */
+  WITH i, vector.similarity.cosine(vec, i[m.property]) AS score
+  ORDER BY score DESC
+  LIMIT $k * 1 /* $pool */
+  RETURN collect({node: i, score: score}) AS exact
+}
+CALL (src, vec) {
+  WITH src
+  WHERE vec IS NULL
+  WITH src, COLLECT { MATCH (src)-[:`IN_GENRE`]->(:`Genre`)<-[:`IN_GENRE`]-(x:`Item`) RETURN DISTINCT x } AS related
+  MATCH (i:`Item`)
+  WHERE i <> src AND true /* @filters */
+  WITH i, i IN related AS near, COUNT { (i)<-[:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]-() } AS hits
+  ORDER BY near DESC, hits DESC, i.`id`
+  LIMIT $k * 1 /* $pool */
+  WITH collect({node: i, near: near, hits: hits}) AS rows
+  WITH rows, reduce(most = 0, row IN rows | CASE WHEN row.hits > most THEN row.hits ELSE most END) AS most
+  RETURN [row IN rows | {node: row.node, score: CASE WHEN row.near THEN 0.5 ELSE 0.0 END
+                          + 0.5 * toFloat(row.hits) / CASE WHEN most > 0 THEN most ELSE 1 END}] AS popular
+}
+WITH m,
+     CASE WHEN vec IS NULL THEN popular WHEN size(ann) >= $k THEN ann ELSE exact END AS picked,
+     CASE WHEN vec IS NULL THEN 'popularity' WHEN inferred THEN 'cold-start'
+          WHEN size(ann) >= $k THEN 'vector' ELSE 'exact' END AS source
+UNWIND picked AS p
+WITH m, source, p.node AS i, p.score AS score
+ORDER BY score DESC, i.`id`
+LIMIT $k
+RETURN i.`id` AS itemId, score, source, m.version AS version,
+       [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]] AS item;

@@ -1,0 +1,2 @@
+// Drop index $indexName if it exists.
+DROP INDEX $indexName IF EXISTS;

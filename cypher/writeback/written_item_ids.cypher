@@ -1,0 +1,4 @@
+// Ids of items that already hold the embedding property $property (what a resumed write-back skips).
+MATCH (n:`Item`)
+WHERE n[$property] IS NOT NULL
+RETURN collect(n.`id`) AS ids;

@@ -1,0 +1,114 @@
+"""Top-k ranking metrics, vectorised over users, with RecBole's definitions.
+
+For one user with relevant set R (|R| > 0) and a top-k list, hits h_1..h_k in {0, 1}:
+- Hit@k       = 1 if any h_j = 1
+- Precision@k = sum(h) / k
+- Recall@k    = sum(h) / |R|
+- NDCG@k      = sum(h_j / log2(j + 1)) / sum_{j <= min(|R|, k)} 1 / log2(j + 1)
+- MRR@k       = 1 / (rank of the first hit), 0 without a hit in the top k
+Every metric is averaged over users that have at least one relevant item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+METRICS: tuple[str, ...] = ("recall", "ndcg", "hit", "precision", "mrr")
+DEFAULT_KS: tuple[int, ...] = (10, 20)
+
+
+def hits_at(scores: Tensor, relevant: Tensor, k: int) -> Tensor:
+    """[n, k] float: whether the j-th highest-scored item of each row is relevant (`relevant` bool [n, m])."""
+    top = scores.topk(min(k, scores.size(1)), dim=1).indices
+    return relevant.gather(1, top).to(torch.float32)
+
+
+def metrics_from_hits(hits: Tensor, num_relevant: Tensor, ks: tuple[int, ...] = DEFAULT_KS) -> dict[str, Tensor]:
+    """Per-user metric values [n] named `metric@k`, from ranked hits [n, K >= max(ks)] and |R| per user [n]."""
+    device = hits.device
+    n_rel = num_relevant.to(torch.float32).clamp(min=1)
+    width = hits.size(1)
+    discount = 1.0 / torch.log2(torch.arange(2, width + 2, device=device, dtype=torch.float32))
+    ideal = torch.cumsum(discount, 0)
+    reciprocal = 1.0 / torch.arange(1, width + 1, device=device, dtype=torch.float32)
+    out: dict[str, Tensor] = {}
+    for k in ks:
+        h = hits[:, :k]
+        found = h.sum(1)
+        out[f"recall@{k}"] = found / n_rel
+        ideal_k = ideal[(num_relevant.clamp(min=1, max=min(k, width)) - 1).long()]
+        out[f"ndcg@{k}"] = (h * discount[: h.size(1)]).sum(1) / ideal_k
+        out[f"hit@{k}"] = (found > 0).to(torch.float32)
+        out[f"precision@{k}"] = found / k
+        out[f"mrr@{k}"] = (h * reciprocal[: h.size(1)]).max(1).values if h.size(1) else found * 0
+    return out
+
+
+def ranking_metrics(scores: Tensor, relevant: Tensor, ks: tuple[int, ...] = DEFAULT_KS) -> dict[str, Tensor]:
+    """Per-user metrics for `scores` [n, m] (seen items already set to -inf) against `relevant` bool [n, m]."""
+    hits = hits_at(scores, relevant, max(ks))
+    return metrics_from_hits(hits, relevant.sum(1), ks)
+
+
+def _segments(rowptr: Tensor, degree: Tensor, users: Tensor) -> tuple[Tensor, Tensor]:
+    """(row in batch, position in the user-sorted edge list) for every edge of `users`."""
+    counts = degree[users]
+    rows = torch.repeat_interleave(torch.arange(users.numel(), device=users.device), counts)
+    starts = torch.repeat_interleave(rowptr[users] - (torch.cumsum(counts, 0) - counts), counts)
+    return rows, starts + torch.arange(rows.numel(), device=users.device)
+
+
+class _ByUser:
+    """Items of a set of interactions grouped by user (CSR), for fast per-batch lookups."""
+
+    def __init__(self, user: Tensor, item: Tensor, num_users: int) -> None:
+        order = torch.argsort(user, stable=True)
+        self.item = item[order]
+        self.degree = torch.bincount(user, minlength=num_users)
+        self.rowptr = torch.cumsum(self.degree, 0) - self.degree
+
+    def rows(self, users: Tensor) -> tuple[Tensor, Tensor]:
+        """(row in batch, item) pairs for the users of a batch."""
+        rows, where = _segments(self.rowptr, self.degree, users)
+        return rows, self.item[where]
+
+
+def evaluate_ranking(
+    scorer: Callable[[Tensor], Tensor],
+    seen: tuple[Tensor, Tensor],
+    truth: tuple[Tensor, Tensor],
+    num_users: int,
+    num_items: int,
+    ks: tuple[int, ...] = DEFAULT_KS,
+    users: Tensor | None = None,
+    batch_users: int = 1024,
+) -> dict[str, float]:
+    """Full ranking over all items: mean metrics over users with held-out items, seen items excluded.
+
+    `scorer(users [b]) -> [b, num_items]` scores; `seen` and `truth` are (user, item) index tensors: seen
+    pairs are masked out of the ranking (RecBole masks train items for validation, train + valid items for
+    test), truth pairs are the relevant items. `users` restricts evaluation (default: every user in truth).
+    Returns metric means plus `users`, the number of users evaluated.
+    """
+    device = truth[0].device
+    candidates = torch.unique(truth[0]) if users is None else users.to(device)
+    by_seen = _ByUser(seen[0].to(device), seen[1].to(device), num_users)
+    by_truth = _ByUser(truth[0], truth[1], num_users)
+    candidates = candidates[by_truth.degree[candidates] > 0]
+    sums: dict[str, float] = {}
+    for batch in candidates.split(batch_users):
+        scores = scorer(batch).to(torch.float32).clone()
+        rows, items = by_seen.rows(batch)
+        scores[rows, items] = -torch.inf
+        relevant = torch.zeros(batch.numel(), num_items, dtype=torch.bool, device=scores.device)
+        rows, items = by_truth.rows(batch)
+        relevant[rows.to(scores.device), items.to(scores.device)] = True
+        for name, values in ranking_metrics(scores, relevant, ks).items():
+            sums[name] = sums.get(name, 0.0) + float(values.sum())
+    count = int(candidates.numel())
+    result = {name: total / max(count, 1) for name, total in sums.items()}
+    result["users"] = count
+    return result

@@ -1,0 +1,281 @@
+"""Write a trained model's embeddings into Neo4j as a new version, index them, then switch to it.
+
+Steps (each idempotent, so a killed run started again finishes the job):
+1. register the version: a `(:GraphrecModel {status: 'writing'})` node, or the unfinished one written from
+   the same artifacts (same fingerprint), which is resumed;
+2. write float32 embeddings (`db.create.setNodeVectorProperty`) in `UNWIND` batches, several transactions
+   in flight, skipping nodes that already hold the version's property;
+3. create the version's cosine vector indexes and wait until they are ONLINE; mark the version `ready`;
+4. switch the active pointer to it in one transaction, then remove versions beyond the newest `keep`.
+A version is never activated before steps 2 and 3 are complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from neo4j import ManagedTransaction
+
+from graphrec import ui, versions
+from graphrec.db import Graph
+from graphrec.model_dir import FloatMatrix, ModelArtifacts
+from graphrec.vector_index import IndexOptions, create_index, wait_online
+
+BatchHook = Callable[[str, int, int], None]
+"""Called after each committed batch with (role, nodes written so far for that role, batches so far)."""
+
+
+class WritebackError(RuntimeError):
+    """The write-back could not complete; the active version is unchanged. The message says what to do."""
+
+
+@dataclass(frozen=True)
+class WritebackOptions:
+    """How to write: batch size, transactions in flight, index settings, activation and retention."""
+
+    batch_size: int = 5_000
+    concurrency: int = 3
+    index: IndexOptions = field(default_factory=IndexOptions)
+    activate: bool = True
+    keep: int = 2
+    show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
+        if not 1 <= self.concurrency <= 32:
+            raise ValueError(f"concurrency must be between 1 and 32, got {self.concurrency}")
+        if self.keep < 2:
+            raise ValueError(
+                f"keep must be at least 2 (the active version and the one before), got {self.keep}"
+            )
+
+
+@dataclass
+class WritebackSummary:
+    """What a write-back did: the version, nodes written and skipped, timings, and what was switched."""
+
+    version: int
+    resumed: bool
+    nodes: int = 0
+    skipped: int = 0
+    missing: int = 0
+    users: int = 0
+    items: int = 0
+    dimensions: int = 0
+    write_seconds: float = 0.0
+    index_seconds: float = 0.0
+    seconds: float = 0.0
+    nodes_per_s: float = 0.0
+    activated: bool = False
+    previous: int | None = None
+    removed: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the `--json` output)."""
+        return asdict(self)
+
+    def one_line(self) -> str:
+        """A human summary."""
+        state = f"active (was v{self.previous})" if self.activated else "ready, not activated"
+        resumed = ", resumed" if self.resumed else ""
+        return (
+            f"model v{self.version}{resumed}: wrote {self.nodes:,} embeddings ({self.dimensions}-d) in "
+            f"{self.write_seconds:.1f}s ({self.nodes_per_s:,.0f} nodes/s), skipped {self.skipped:,} already "
+            f"written, {self.missing:,} ids not in the graph; indexes ONLINE in {self.index_seconds:.1f}s; "
+            f"{state}; removed {self.removed or 'none'}"
+        )
+
+
+def fingerprint(artifacts: ModelArtifacts) -> str:
+    """sha256 over ids and embeddings: the same artifacts written twice resume one version."""
+    digest = hashlib.sha256()
+    for ids, matrix in (
+        (artifacts.user_ids, artifacts.user_embeddings),
+        (artifacts.item_ids, artifacts.item_embeddings),
+    ):
+        digest.update(json.dumps(ids).encode())
+        digest.update(np.ascontiguousarray(matrix, dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def _register(graph: Graph, artifacts: ModelArtifacts, fp: str, source: str | None) -> tuple[int, bool]:
+    """The version to write: an unfinished one with the same fingerprint (resumed), else a new one."""
+    found = graph.read("writeback/model_by_fingerprint", {"fingerprint": fp})
+    if found and found[0]["status"] in {"writing", "ready", "active"}:
+        return int(found[0]["version"]), True
+    config = artifacts.config
+    records = graph.write(
+        "writeback/new_version",
+        {
+            "fingerprint": fp,
+            "dimensions": artifacts.dim,
+            "encoder": str(config.get("encoder") or config.get("model") or "unknown"),
+            "metrics": json.dumps(artifacts.metrics, default=str),
+            "config": json.dumps(config, default=str),
+            "source": source or "",
+        },
+    )
+    return int(records[0]["version"]), False
+
+
+def _batches(ids: list[str], matrix: FloatMatrix, done: set[str], size: int) -> Iterator[list[list[Any]]]:
+    """Rows `[id, vector]` of nodes not yet written, `size` at a time (built lazily to bound memory)."""
+    todo = [i for i, node_id in enumerate(ids) if node_id not in done] if done else range(len(ids))
+    todo_list = list(todo)
+    for start in range(0, len(todo_list), size):
+        chunk = todo_list[start : start + size]
+        vectors = matrix[chunk].tolist()
+        yield [[ids[i], vectors[j]] for j, i in enumerate(chunk)]
+
+
+def _write_role(
+    graph: Graph,
+    role: str,
+    ids: list[str],
+    matrix: FloatMatrix,
+    *,
+    prop: str,
+    options: WritebackOptions,
+    progress: Any,
+    on_batch: BatchHook | None,
+) -> tuple[int, int]:
+    """Write one role's embeddings; return (written, skipped because already there)."""
+    done = set(graph.read(f"writeback/written_{role}_ids", {"property": prop})[0]["ids"])
+    skipped = sum(1 for node_id in ids if node_id in done) if done else 0
+    text = graph.query(f"writeback/write_{role}_embeddings")
+    task = progress.add_task(f"{role} embeddings", total=len(ids) - skipped) if progress else None
+
+    def run(rows: list[list[Any]]) -> int:
+        def work(tx: ManagedTransaction) -> int:
+            record = tx.run(text, rows=rows, property=prop).single()
+            return int(record["written"]) if record else 0
+
+        with graph.driver.session(database=graph.database) as session:
+            return session.execute_write(work)
+
+    written = 0
+    batches = 0
+    pending: set[Future[int]] = set()
+    sizes: dict[Future[int], int] = {}
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="writeback") as pool:
+        source = _batches(ids, matrix, done, options.batch_size)
+        exhausted = False
+        while pending or not exhausted:
+            while not exhausted and failure is None and len(pending) < options.concurrency:
+                rows = next(source, None)
+                if rows is None:
+                    exhausted = True
+                    break
+                future = pool.submit(run, rows)
+                sizes[future] = len(rows)
+                pending.add(future)
+            if not pending:
+                break
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                try:
+                    written += future.result()
+                    batches += 1
+                    if progress is not None and task is not None:
+                        progress.advance(task, sizes[future])
+                    if on_batch is not None and failure is None:
+                        on_batch(role, written, batches)
+                except BaseException as exc:  # noqa: BLE001 - re-raised after in-flight batches settle
+                    failure = failure or exc
+            if failure is not None:
+                exhausted = True
+    if failure is not None:
+        raise failure
+    return written, skipped
+
+
+def write_embeddings(
+    graph: Graph,
+    artifacts: ModelArtifacts,
+    version: int,
+    options: WritebackOptions,
+    on_batch: BatchHook | None = None,
+) -> tuple[int, int]:
+    """Write users' and items' embeddings of `version`; return (written now, already there)."""
+    prop = versions.embedding_property(version)
+    bar = ui.progress() if options.show_progress else None
+    written = skipped = 0
+    with bar if bar is not None else nullcontext():
+        for role, ids, matrix in (
+            ("user", artifacts.user_ids, artifacts.user_embeddings),
+            ("item", artifacts.item_ids, artifacts.item_embeddings),
+        ):
+            w, s = _write_role(
+                graph, role, ids, matrix, prop=prop, options=options, progress=bar, on_batch=on_batch
+            )
+            written += w
+            skipped += s
+    return written, skipped
+
+
+def build_indexes(graph: Graph, version: int, dimensions: int, options: IndexOptions) -> float:
+    """Create both vector indexes of `version` and wait until they are ONLINE; return seconds waited."""
+    prop = versions.embedding_property(version)
+    names = []
+    for role in ("user", "item"):
+        name = versions.index_name(role, version)
+        create_index(graph, role, name, prop, dimensions=dimensions, options=options)
+        names.append(name)
+    return wait_online(graph, names, options.timeout)
+
+
+def writeback(
+    graph: Graph,
+    artifacts: ModelArtifacts,
+    options: WritebackOptions | None = None,
+    source: str | Path | None = None,
+    on_batch: BatchHook | None = None,
+) -> WritebackSummary:
+    """Write `artifacts` as a model version (resuming an unfinished one), index it, and switch to it.
+
+    `on_batch` is called after every committed batch; an exception it raises stops the write-back there
+    (tests use this to simulate a crash). On any failure the active version stays as it was.
+    """
+    options = options or WritebackOptions()
+    started = time.perf_counter()
+    versions.ensure_schema(graph)
+    fp = fingerprint(artifacts)
+    version, resumed = _register(graph, artifacts, fp, str(source) if source else None)
+    summary = WritebackSummary(version=version, resumed=resumed, dimensions=artifacts.dim)
+
+    write_started = time.perf_counter()
+    summary.nodes, summary.skipped = write_embeddings(graph, artifacts, version, options, on_batch)
+    summary.write_seconds = round(time.perf_counter() - write_started, 3)
+    summary.nodes_per_s = round(summary.nodes / summary.write_seconds, 1) if summary.write_seconds else 0.0
+
+    counts = graph.read("writeback/count_embedded", {"property": versions.embedding_property(version)})[0]
+    summary.users, summary.items = int(counts["usersEmbedded"]), int(counts["itemsEmbedded"])
+    expected = len(artifacts.user_ids) + len(artifacts.item_ids)
+    summary.missing = expected - summary.users - summary.items
+    if summary.users == 0 or summary.items == 0:
+        user, item = graph.mapping.user, graph.mapping.item
+        raise WritebackError(
+            f"model v{version}: {summary.users} users and {summary.items} items hold embeddings; the "
+            f"model's ids do not match the graph's {user.label}.{user.id_property} / "
+            f"{item.label}.{item.id_property} (wrong database or mapping?)"
+        )
+
+    summary.index_seconds = round(build_indexes(graph, version, artifacts.dim, options.index), 3)
+    graph.write("writeback/mark_ready", {"version": version, "users": summary.users, "items": summary.items})
+    if options.activate:
+        summary.previous = versions.switch(graph, version)
+        summary.activated = True
+        summary.removed = versions.prune(graph, options.keep, protect=version)
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary

@@ -1,0 +1,95 @@
+"""`/readyz` follows Neo4j and the active model: a dedicated local server is stopped and started again."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_api import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from graphrec.config import Settings
+from graphrec.datasets.records import Dataset
+from graphrec.db import Graph
+from graphrec.load import load_dataset
+from graphrec.model_dir import ModelArtifacts
+from graphrec.neo4j_local import LocalNeo4j, free_port
+from graphrec.writeback import WritebackOptions, writeback
+
+PASSWORD = "graphrec-readyz-pw"
+
+
+@pytest.fixture
+def server() -> Iterator[LocalNeo4j]:
+    """A Neo4j of its own (free port, temporary home), so stopping it disturbs no other test."""
+    home = Path(tempfile.mkdtemp(prefix="graphrec-readyz-"))
+    local = LocalNeo4j(home=home, port=free_port(), password=PASSWORD)
+    try:
+        local.start(timeout=180)
+    except Exception as exc:  # noqa: BLE001 - the session's Neo4j fixture decides skip vs fail the same way
+        shutil.rmtree(home, ignore_errors=True)
+        pytest.skip(f"no local Neo4j for the readiness test: {exc}")
+    try:
+        yield local
+    finally:
+        local.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def wait_status(client: TestClient, expected: int, timeout: float = 30.0) -> dict[str, object]:
+    """Poll /readyz until it answers `expected`; the last body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get("/readyz")
+        if response.status_code == expected or time.monotonic() > deadline:
+            assert response.status_code == expected, response.text
+            body: dict[str, object] = response.json()
+            return body
+        time.sleep(0.3)
+
+
+def activate_a_model(settings: Settings) -> None:
+    """Two users, three items, and a written-back 8-d model made active."""
+    users = [{"id": "a"}, {"id": "b"}]
+    items = [{"id": f"x{n}", "genres": []} for n in range(3)]
+    rows = [{"user": "a", "item": "x0", "type": "RATED", "timestamp": 1, "weight": 4.0}]
+    dataset = Dataset("tiny", users, items, lambda: iter(rows), interaction_count=1)
+    rng = np.random.default_rng(0)
+    artifacts = ModelArtifacts(
+        ["a", "b"],
+        ["x0", "x1", "x2"],
+        rng.normal(size=(2, 8)).astype(np.float32),
+        rng.normal(size=(3, 8)).astype(np.float32),
+        {"encoder": "test"},
+        {},
+    )
+    with Graph.connect(settings) as graph:
+        load_dataset(graph, dataset, show_progress=False)
+        writeback(graph, artifacts, WritebackOptions(show_progress=False))
+
+
+def test_readyz_follows_neo4j_and_the_active_model(server: LocalNeo4j) -> None:
+    settings = Settings(neo4j_uri=server.uri, neo4j_password=PASSWORD)
+    api_settings = ApiSettings(neo4j_uri=server.uri, neo4j_password=PASSWORD, readiness_timeout_s=1.5)
+    with TestClient(create_app(api_settings)) as client:
+        assert client.get("/healthz").status_code == 200
+        body = wait_status(client, 503)
+        assert body["neo4j"] is True  # reachable, but no model yet
+        assert "no active model" in str(body["reason"])
+
+        activate_a_model(settings)
+        assert wait_status(client, 200)["model"] == 1
+
+        server.stop()
+        body = wait_status(client, 503)
+        assert body["neo4j"] is False
+        assert client.get("/healthz").status_code == 200  # alive, just not ready
+
+        server.start(timeout=180)
+        assert wait_status(client, 200)["model"] == 1

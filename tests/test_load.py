@@ -1,0 +1,229 @@
+"""Loading into the real Neo4j: ml-100k counts derived from the files, idempotence, mappings, failures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from graphrec.cli import app
+from graphrec.config import Settings, get_settings
+from graphrec.datasets import movielens
+from graphrec.datasets.records import Dataset
+from graphrec.db import Graph
+from graphrec.load import LoadError, load_dataset
+from graphrec.schema import GraphMapping
+
+runner = CliRunner()
+
+
+def rows_of(path: Path) -> list[list[str]]:
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    return [line.split("\t") for line in lines if line.strip()]
+
+
+def expected_counts(folder: Path, stem: str) -> dict[str, int]:
+    """Nodes per label and relationships per type that loading `folder` must give, read from the files."""
+    users = rows_of(folder / f"{stem}.user")
+    items = rows_of(folder / f"{stem}.item")
+    ratings = rows_of(folder / f"{stem}.inter")
+    item_of_entity = {entity: item for item, entity in rows_of(folder / f"{stem}.link")}
+    triples = rows_of(folder / f"{stem}.kg")
+    genres = [set(row[3].split()) for row in items]
+
+    def node(entity: str) -> tuple[str, str]:
+        return ("Item", item_of_entity[entity]) if entity in item_of_entity else ("Entity", entity)
+
+    return {
+        "User": len({row[0] for row in users}),
+        "Item": len({row[0] for row in items}),
+        "Genre": len(set().union(*genres)),
+        "Entity": len({e for h, _, t in triples for e in (h, t) if e not in item_of_entity}),
+        "RATED": len({(u, i, int(float(ts))) for u, i, _, ts in ratings}),
+        "IN_GENRE": sum(len(g) for g in genres),
+        "RELATED": len({(node(h), r, node(t)) for h, r, t in triples}),
+    }
+
+
+def db_counts(graph: Graph) -> dict[str, int]:
+    """Nodes per label and relationships per type, counted with plain Cypher (not the loader's summary)."""
+    run = graph.driver.execute_query
+    nodes = run("MATCH (n) UNWIND labels(n) AS name RETURN name, count(*) AS n", database_=graph.database)
+    rels = run("MATCH ()-[r]->() RETURN type(r) AS name, count(*) AS n", database_=graph.database)
+    return {r["name"]: r["n"] for r in [*nodes.records, *rels.records]}
+
+
+def test_ml100k_counts_from_the_files_and_idempotent(ml100k_graph: Graph, ml100k_dir: Path) -> None:
+    expected = expected_counts(ml100k_dir, "ml-100k")
+    assert (expected["User"], expected["Item"], expected["RATED"]) == (943, 1682, 100_000)
+    assert db_counts(ml100k_graph) == expected
+
+    first = rows_of(ml100k_dir / "ml-100k.inter")[0]
+    record = ml100k_graph.driver.execute_query(
+        "MATCH (:User {id: $u})-[r:RATED]->(:Item {id: $i}) RETURN r.rating AS rating, r.timestamp AS ts",
+        u=first[0],
+        i=first[1],
+        database_=ml100k_graph.database,
+    ).records
+    assert [(r["rating"], r["ts"]) for r in record] == [(float(first[2]), int(float(first[3])))]
+    linked = ml100k_graph.driver.execute_query(
+        "MATCH (i:Item) WHERE i.entity_id IS NOT NULL RETURN count(i) AS n", database_=ml100k_graph.database
+    ).records[0]["n"]
+    assert linked == len(rows_of(ml100k_dir / "ml-100k.link"))
+    actor = ml100k_graph.driver.execute_query(
+        "MATCH (:Item)-[r:RELATED {relation: 'film.film.actor'}]->(:Entity) RETURN count(r) AS n",
+        database_=ml100k_graph.database,
+    ).records[0]["n"]
+    assert actor > 0
+
+    summary = load_dataset(ml100k_graph, movielens.read(ml100k_dir), show_progress=False)
+    assert db_counts(ml100k_graph) == expected
+    assert {**summary.nodes, **summary.relationships} == expected
+    assert summary.interactions == 100_000
+    assert summary.unmatched == 0
+    assert summary.bad["skipped"] == 0
+
+
+def write_tiny(folder: Path) -> Path:
+    """A small RecBole-layout dataset with a knowledge graph, in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "user": ["user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token"]
+        + [f"{u}\t{20 + u}\tF\twriter\t0000{u}" for u in range(1, 6)],
+        "item": ["item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq"]
+        + [f"{i}\tMovie {i}\t199{i}\t{'Drama Comedy' if i % 2 else 'Drama'}" for i in range(1, 5)],
+        "inter": ["user_id:token\titem_id:token\trating:float\ttimestamp:float"]
+        + [
+            f"{u}\t{i}\t{1 + (u + i) % 5}\t{880000000 + 97 * u + i}" for u in range(1, 6) for i in range(1, 5)
+        ],
+        "link": ["item_id:token\tentity_id:token", "1\tm.one", "2\tm.two"],
+        "kg": [
+            "head_id:token\trelation_id:token\ttail_id:token",
+            "m.one\tfilm.film.actor\tm.actor",
+            "m.actor\tfilm.actor.film\tm.two",
+            "m.one\tfilm.film.sequel\tm.two",
+            "m.actor\tpeople.person.nationality\tm.country",
+        ],
+    }
+    for ext, lines in files.items():
+        (folder / f"tiny.{ext}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+RENAMED = GraphMapping.model_validate(
+    {
+        "user": {"label": "Person", "properties": {"id": "uid", "age": "years"}},
+        "item": {"label": "Movie", "properties": {"id": "mid", "title": "name"}},
+        "interactions": [{"name": "RATED", "rel_type": "REVIEWED", "weight": "stars", "timestamp": "at"}],
+        "labels": {"Genre": "Category", "IN_GENRE": "HAS_CATEGORY", "Entity": "Thing", "RELATED": "LINKS"},
+    }
+)
+
+
+def test_renamed_mapping_loads_under_the_new_names(graph: Graph, tmp_path: Path) -> None:
+    folder = write_tiny(tmp_path)
+    expected = expected_counts(folder, "tiny")
+    renamed = Graph(graph.driver, graph.database, RENAMED)
+    for _ in range(2):
+        load_dataset(renamed, movielens.read(folder), batch_size=7, show_progress=False)
+        names = {"User": "Person", "Item": "Movie", "Genre": "Category", "Entity": "Thing"}
+        names |= {"RATED": "REVIEWED", "IN_GENRE": "HAS_CATEGORY", "RELATED": "LINKS"}
+        assert db_counts(graph) == {names[k]: n for k, n in expected.items()}
+    record = graph.driver.execute_query(
+        "MATCH (p:Person {uid: '1'})-[r:REVIEWED]->(m:Movie {mid: '2'}) "
+        "RETURN p.years AS years, m.name AS name, r.stars AS stars, r.at AS at, m.entity_id AS entity",
+        database_=graph.database,
+    ).records
+    assert [r.data() for r in record] == [
+        {"years": 21, "name": "Movie 2", "stars": 4.0, "at": 880000000 + 97 + 2, "entity": "m.two"}
+    ]
+    constrained = graph.driver.execute_query(
+        "SHOW CONSTRAINTS YIELD labelsOrTypes AS l, properties AS p RETURN l[0] AS label, p[0] AS p",
+        database_=graph.database,
+    ).records
+    assert {(r["label"], r["p"]) for r in constrained} >= {("Person", "uid"), ("Movie", "mid")}
+
+
+def tiny_dataset(interactions: list[dict[str, Any]]) -> Dataset:
+    return Dataset(
+        name="tiny",
+        users=[{"id": "u1"}, {"id": "u2"}],
+        items=[{"id": "i1", "genres": []}, {"id": "i2"}],
+        interactions=lambda: iter(interactions),
+        interaction_count=len(interactions),
+    )
+
+
+def rated(user: str, item: str, ts: int | None, weight: Any = 1.0, kind: str = "RATED") -> dict[str, Any]:
+    return {"user": user, "item": item, "type": kind, "timestamp": ts, "weight": weight}
+
+
+def test_failed_batch_reports_rows_committed(graph: Graph) -> None:
+    rows = [rated("u1", "i1", 1), rated("u1", "i2", 2), rated("u2", "i1", 3), rated("u2", "i2", 4, {"x": 1})]
+    with pytest.raises(LoadError) as caught:
+        load_dataset(graph, tiny_dataset(rows), batch_size=2, show_progress=False)
+    assert caught.value.phase == "interactions"
+    assert caught.value.committed == 2
+    assert "after 2 rows of that phase were committed" in str(caught.value)
+    assert db_counts(graph)["RATED"] == 2
+
+
+def test_repeats_unknown_ids_untimed_rows_and_types(graph: Graph) -> None:
+    rows = [
+        rated("u1", "i1", 10, 4.0),
+        rated("u1", "i1", 20, 5.0),  # the same pair later: a second relationship
+        rated("u1", "i1", 10, 4.0),  # an exact repeat: merged
+        rated("u2", "i2", None, 2.0),  # no timestamp: one relationship per pair
+        rated("u2", "i2", None, 3.0),
+        rated("u2", "i1", 30, 1.0, "PURCHASED"),
+        rated("nobody", "i1", 40),  # unknown user: not written, and said so
+    ]
+    summary = load_dataset(graph, tiny_dataset(rows), batch_size=3, show_progress=False)
+    again = load_dataset(graph, tiny_dataset(rows), batch_size=100, show_progress=False)
+    assert db_counts(graph) == {"User": 2, "Item": 2, "RATED": 3, "PURCHASED": 1}
+    assert summary.relationships == again.relationships == {"RATED": 3, "PURCHASED": 1}
+    assert (summary.interactions, summary.unmatched) == (6, 1)
+    assert "1 interactions named an unknown user or item" in summary.one_line()
+    weight = graph.driver.execute_query(
+        "MATCH (:User {id: 'u2'})-[r:RATED]->(:Item {id: 'i2'}) RETURN r.rating AS w",
+        database_=graph.database,
+    ).records
+    assert [r["w"] for r in weight] == [3.0]
+
+
+@pytest.fixture
+def cli_env(graph: Graph, neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Graph]:
+    """An empty database that the CLI (reading the environment) connects to."""
+    monkeypatch.setenv("NEO4J_URI", neo4j_settings.neo4j_uri)
+    monkeypatch.setenv("NEO4J_USERNAME", neo4j_settings.neo4j_username)
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.neo4j_password.get_secret_value())
+    monkeypatch.setenv("NEO4J_DATABASE", neo4j_settings.neo4j_database)
+    monkeypatch.delenv("GRAPHREC_MAPPING", raising=False)
+    get_settings.cache_clear()
+    yield graph
+    get_settings.cache_clear()
+
+
+def test_cli_load_movielens(cli_env: Graph, tmp_path: Path) -> None:
+    folder = write_tiny(tmp_path / "tiny")
+    expected = expected_counts(folder, "tiny")
+    result = runner.invoke(app, ["load", "movielens", "--path", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert {**summary["nodes"], **summary["relationships"]} == expected
+    assert summary["interactions"] == expected["RATED"]
+
+    with (folder / "tiny.inter").open("a", encoding="utf-8") as handle:
+        handle.write("1\t2\tfive\t880000001\n")
+    line = len((folder / "tiny.inter").read_text().splitlines())
+    result = runner.invoke(app, ["load", "movielens", "--path", str(folder)])
+    assert result.exit_code == 1
+    assert f"tiny.inter:{line}: expected a numeric rating (got 'five')" in " ".join(result.output.split())
+    result = runner.invoke(app, ["load", "movielens", "--path", str(folder), "--skip-bad"])
+    assert result.exit_code == 0, result.output
+    assert "1 lines skipped" in " ".join(result.output.split())
+    assert db_counts(cli_env) == expected

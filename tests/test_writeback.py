@@ -1,0 +1,228 @@
+"""Write-back on ml-100k against a real Neo4j: versions, indexes, resume after a crash, atomic switch."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from neo4j import Driver
+from typer.testing import CliRunner
+
+from graphrec import recommend, versions
+from graphrec.cli import app
+from graphrec.config import Settings, get_settings
+from graphrec.db import Graph
+from graphrec.model_dir import ModelArtifacts
+from graphrec.vector_index import IndexTimeout, index_status, wait_online
+from graphrec.writeback import WritebackOptions, writeback
+from embedding_helpers import count_with_property, cosine_score, exact_top_k, seen_items, svd_artifacts
+
+QUIET = WritebackOptions(show_progress=False)
+
+
+class Crash(RuntimeError):
+    """Stands for a write-back process killed half-way."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _purge_afterwards(neo4j_driver: Driver, neo4j_settings: Settings) -> Iterator[None]:
+    """Leave ml-100k as the loader wrote it: no model versions, embeddings or vector indexes."""
+    yield
+    versions.purge(Graph(neo4j_driver, neo4j_settings.neo4j_database))
+
+
+@pytest.fixture(scope="module")
+def model(ml100k_dir: Path) -> ModelArtifacts:
+    return svd_artifacts(ml100k_dir, dim=64)
+
+
+@pytest.fixture(scope="module")
+def other_model(ml100k_dir: Path) -> ModelArtifacts:
+    return svd_artifacts(ml100k_dir, dim=64, noise_seed=7)
+
+
+def test_writeback_embeds_every_node_and_activates_an_online_version(
+    ml100k_graph: Graph, model: ModelArtifacts
+) -> None:
+    summary = writeback(ml100k_graph, model, QUIET)
+    prop = versions.embedding_property(summary.version)
+    assert count_with_property(ml100k_graph, "User", prop) == 943
+    assert count_with_property(ml100k_graph, "Item", prop) == 1682
+    assert summary.users == 943
+    assert summary.items == 1682
+    assert summary.activated
+    active = versions.active_version(ml100k_graph)
+    assert active is not None
+    assert active.version == summary.version
+    assert active.status == "active"
+    assert active.dimensions == 64
+    assert active.encoder == "svd"
+    states = {row["name"]: row for row in index_status(ml100k_graph)}
+    for role in ("user", "item"):
+        row = states[versions.index_name(role, summary.version)]
+        assert row["state"] == "ONLINE"
+        assert row["nodes"] == (943 if role == "user" else 1682)
+        assert row["dimensions"] == 64
+    stored, _, _ = ml100k_graph.driver.execute_query(
+        f"MATCH (i:Item {{id: '50'}}) RETURN i.`{prop}` AS v", database_=ml100k_graph.database
+    )
+    expected = model.item_embeddings[model.item_ids.index("50")]
+    assert stored[0]["v"] == pytest.approx(expected.tolist(), abs=1e-7)
+
+
+def test_writing_the_same_model_again_changes_nothing(ml100k_graph: Graph, model: ModelArtifacts) -> None:
+    first = writeback(ml100k_graph, model, QUIET)
+    again = writeback(ml100k_graph, model, QUIET)
+    assert again.version == first.version
+    assert again.resumed
+    assert again.nodes == 0
+    assert again.skipped == 943 + 1682
+
+
+def test_a_killed_writeback_resumes_without_rewriting_and_never_activates_half(
+    ml100k_graph: Graph, model: ModelArtifacts, other_model: ModelArtifacts
+) -> None:
+    before = writeback(ml100k_graph, model, QUIET).version
+
+    def crash_after_two_batches(role: str, written: int, batches: int) -> None:
+        if batches == 2:
+            raise Crash(f"killed after {written} {role}s")
+
+    options = WritebackOptions(batch_size=300, concurrency=1, show_progress=False)
+    with pytest.raises(Crash):
+        writeback(ml100k_graph, other_model, options, on_batch=crash_after_two_batches)
+    half = max(v.version for v in versions.list_versions(ml100k_graph))
+    assert half != before
+    prop = versions.embedding_property(half)
+    assert count_with_property(ml100k_graph, "User", prop) == 600
+    assert count_with_property(ml100k_graph, "Item", prop) == 0
+    status = {v.version: v.status for v in versions.list_versions(ml100k_graph)}
+    assert status[half] == "writing"
+    active = versions.active_version(ml100k_graph)
+    assert active is not None
+    assert active.version == before
+    with pytest.raises(versions.VersionError, match="not completely written"):
+        versions.switch(ml100k_graph, half)
+
+    resumed = writeback(ml100k_graph, other_model, WritebackOptions(batch_size=300, show_progress=False))
+    assert resumed.version == half
+    assert resumed.resumed
+    assert resumed.skipped == 600
+    assert resumed.nodes == 943 + 1682 - 600
+    assert count_with_property(ml100k_graph, "User", prop) == 943
+    assert count_with_property(ml100k_graph, "Item", prop) == 1682
+    active = versions.active_version(ml100k_graph)
+    assert active is not None
+    assert active.version == half
+
+
+def test_old_versions_are_removed_keeping_the_newest(
+    ml100k_graph: Graph, model: ModelArtifacts, ml100k_dir: Path
+) -> None:
+    writeback(ml100k_graph, model, QUIET)
+    third = svd_artifacts(ml100k_dir, dim=16, noise_seed=3)
+    fourth = svd_artifacts(ml100k_dir, dim=16, noise_seed=4)
+    v3 = writeback(ml100k_graph, third, WritebackOptions(keep=2, show_progress=False))
+    v4 = writeback(ml100k_graph, fourth, WritebackOptions(keep=2, show_progress=False))
+    remaining = [v.version for v in versions.list_versions(ml100k_graph)]
+    assert remaining == [v4.version, v3.version]
+    assert v4.removed
+    for gone in v4.removed + v3.removed:
+        assert count_with_property(ml100k_graph, "Item", versions.embedding_property(gone)) == 0
+    names = {row["name"] for row in index_status(ml100k_graph)}
+    assert names == {versions.index_name(r, v) for r in ("user", "item") for v in (v3.version, v4.version)}
+    assert versions.list_versions(ml100k_graph)[1].status == "retired"
+
+
+def test_a_reader_during_the_switch_sees_one_whole_version_per_query(
+    ml100k_graph: Graph, model: ModelArtifacts, other_model: ModelArtifacts, ml100k_dir: Path
+) -> None:
+    old = writeback(ml100k_graph, model, QUIET).version
+    seen = seen_items(ml100k_dir)
+    users = ["1", "42", "405"]
+    query = {u: recommend.user_recommendation_query(ml100k_graph.mapping, u, 10, exact=True) for u in users}
+    observed: list[tuple[str, int | None, list[tuple[str, float]]]] = []
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            with ml100k_graph.driver.session(database=ml100k_graph.database) as session:
+                while not stop.is_set():
+                    for user in users:
+                        text, params = query[user]
+                        records = session.execute_read(lambda tx, t=text, p=params: list(tx.run(t, p)))
+                        found = recommend.parse_recommendations(records)
+                        versions_in_answer = {r.version for r in found}
+                        assert len(versions_in_answer) == 1, versions_in_answer
+                        observed.append((user, found[0].version, [(r.item_id, r.score) for r in found]))
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        new = writeback(ml100k_graph, other_model, QUIET).version
+        while sum(1 for _, v, _ in observed if v == new) < 3 and thread.is_alive():
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert not failures, failures
+    by_version = {old: model, new: other_model}
+    assert {v for _, v, _ in observed} == {old, new}
+    for user, version, found in observed:
+        assert version in by_version
+        artifacts = by_version[version]
+        # every score is this version's cosine for the pair, and the list is this version's top 10
+        for item, score in found:
+            assert score == pytest.approx(cosine_score(artifacts, user, item), abs=1e-5), (user, version, item)
+        tenth = exact_top_k(artifacts, user, 10, seen[user])[-1][1]
+        assert min(score for _, score in found) >= tenth - 1e-5
+        assert not {item for item, _ in found} & seen[user]
+
+
+def test_index_wait_names_a_missing_index(ml100k_graph: Graph) -> None:
+    with pytest.raises(IndexTimeout, match="graphrec_item_v999"):
+        wait_online(ml100k_graph, ["graphrec_item_v999"], timeout=1)
+
+
+@pytest.fixture
+def cli_env(neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("NEO4J_URI", neo4j_settings.neo4j_uri)
+    monkeypatch.setenv("NEO4J_USERNAME", neo4j_settings.neo4j_username)
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.neo4j_password.get_secret_value())
+    monkeypatch.setenv("NEO4J_DATABASE", neo4j_settings.neo4j_database)
+    monkeypatch.delenv("GRAPHREC_MAPPING", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_cli_writeback_and_index_status(
+    ml100k_graph: Graph, model: ModelArtifacts, tmp_path: Path, cli_env: None
+) -> None:
+    model.save(tmp_path / "model")
+    result = CliRunner().invoke(app, ["writeback", str(tmp_path / "model"), "--json", "--batch-size", "1000"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["users"] == 943
+    assert summary["items"] == 1682
+    assert summary["nodes"] + summary["skipped"] == 943 + 1682
+    assert summary["seconds"] > 0
+    assert "nodes_per_s" in summary
+    status = CliRunner().invoke(app, ["index", "status", "--json"])
+    assert status.exit_code == 0, status.output
+    rows = json.loads(status.stdout)
+    active = [row for row in rows if row["status"] == "active"]
+    assert {row["label"] for row in active} == {"User", "Item"}
+    assert all(row["state"] == "ONLINE" for row in active)
+
+
+def test_cli_writeback_of_a_missing_directory_fails_cleanly(tmp_path: Path, cli_env: None) -> None:
+    result = CliRunner().invoke(app, ["writeback", str(tmp_path / "nothing")])
+    assert result.exit_code == 1
+    assert "not a graphrec model directory" in result.output
