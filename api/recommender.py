@@ -67,15 +67,45 @@ def batched(query: rec.CypherQuery, param: str, ids: list[str]) -> rec.CypherQue
     return rec.CypherQuery(wrapped, params)
 
 
+MAX_TEMPLATES = 512
+
+
 class Recommender:
-    """Runs `graphrec.recommend`'s queries for the API: one query per list, or per batch of lists."""
+    """Runs `graphrec.recommend`'s queries for the API: one query per list, or per batch of lists.
+
+    Building a query renders its Cypher file for the mapping (regex work, milliseconds); the text depends on
+    k, the filter and the date, never on the id, which travels as a parameter. So each built query is kept
+    as a template and reused for other ids with only that parameter swapped.
+    """
 
     def __init__(self, store: Store, server_version: tuple[int, ...] | None = None) -> None:
         self.store = store
         self.server_version = server_version
+        self._templates: dict[tuple[str, int, str, date | None], rec.CypherQuery] = {}
+
+    def _cached(
+        self, kind: str, param: str, key: RecKey, build: Callable[[RecKey], rec.CypherQuery]
+    ) -> rec.CypherQuery:
+        slot = (kind, key.k, key.filter.key, key.at)
+        template = self._templates.get(slot)
+        if template is None:
+            template = build(key)
+            if template.params.get(param) != key.id:  # not the documented shape: do not reuse it
+                return template
+            if len(self._templates) >= MAX_TEMPLATES:
+                self._templates.clear()
+            self._templates[slot] = template
+        return rec.CypherQuery(template.text, {**template.params, param: key.id})
 
     def user_query(self, key: RecKey) -> rec.CypherQuery:
         """The recommender's query for user `key.id`."""
+        return self._cached("user", "userId", key, self._build_user)
+
+    def similar_query(self, key: RecKey) -> rec.CypherQuery:
+        """The recommender's query for the items like item `key.id`."""
+        return self._cached("similar", "itemId", key, self._build_similar)
+
+    def _build_user(self, key: RecKey) -> rec.CypherQuery:
         return rec.user_recommendation_query(
             self.store.mapping,
             key.id,
@@ -85,8 +115,7 @@ class Recommender:
             server_version=self.server_version,
         )
 
-    def similar_query(self, key: RecKey) -> rec.CypherQuery:
-        """The recommender's query for the items like item `key.id`."""
+    def _build_similar(self, key: RecKey) -> rec.CypherQuery:
         return rec.similar_items_query(
             self.store.mapping,
             key.id,

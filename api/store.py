@@ -130,4 +130,4 @@ class Store:
             raise
         finally:
             self.metrics.cypher_latency.labels(label).observe(time.perf_counter() - started)
-        return [record.data() for record in result.records]
+        return [dict(zip(record.keys(), record, strict=True)) for record in result.records]

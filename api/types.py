@@ -250,9 +250,10 @@ class PathNode:
 
 @strawberry.type(description='One short path from the user to the item: "because you watched ...".')
 class ExplanationPath:
-    """SHARED_NEIGHBOURS: users who interacted with both `items[0]` and the target (`sharedUsers` of them);
-    SHARED_ATTRIBUTE: the user's `items` share `attribute` with the target; RELATED: `items[0]` is linked
-    to the target by `relation`. `strength` ranks paths within one explanation."""
+    """SHARED_NEIGHBOURS: `sharedUsers` users interacted with both `items[0]` and the target (strength: their
+    share of the target's audience); SHARED_ATTRIBUTE: the user's `items` share `attribute` with the target
+    (strength: the share of the attribute's items the user has); RELATED: `items[0]` is linked to the
+    target by `relation`. Strengths rank paths within one kind."""
 
     kind: ExplanationKind
     items: list[Item]

@@ -1,9 +1,18 @@
 """Interactions per second of `graphrec.load.load_dataset` for ml-100k and a synthetic 1M-interaction shop.
 
 Runs against `NEO4J_URI` when set (refusing a non-empty database unless `--clear`), else starts its own
-local Neo4j on a free port in a temp directory and stops it at the end. Each figure is a load into an empty
-database; ml-100k is also loaded a second time (everything already there: the MERGE-only path). The timed
-span is the interactions phase: reading/generating rows, grouping and writing them.
+local Neo4j on a free port in a temp directory and stops it at the end. Loads, in order:
+
+1. ml-100k with its knowledge graph into an empty database, on a cold server (JIT not warmed up);
+2. the same again: everything exists, the MERGE-only path;
+3. ml-100k ratings only (no knowledge graph) into an emptied database, on the now warm server;
+4. the synthetic shop into an emptied database.
+
+The timed span is the interactions phase: reading/generating rows, grouping them and writing them. On a
+shared machine other processes take CPU from both Neo4j and the loader, so the machine's load average is
+printed, and for 3 and 4 also the CPU seconds per interaction of Neo4j (local server only: its JVM,
+garbage collection included) and of this process (reading, grouping, the driver), with the rate they would
+allow if each had one of the 2 cores to itself.
 
     .venv/bin/python benchmarks/load_speed.py [--interactions 1000000] [--batch-size 10000] [--json]
 """
@@ -11,12 +20,13 @@ span is the interactions phase: reading/generating rows, grouping and writing th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,31 +35,40 @@ from neo4j import Driver
 
 from graphrec.config import Settings
 from graphrec.datasets import movielens, synthetic
+from graphrec.datasets.records import Dataset
 from graphrec.db import Graph, open_driver
-from graphrec.load import LoadSummary, load_dataset
+from graphrec.load import load_dataset
 from graphrec.neo4j_local import LocalNeo4j, free_port
 
 PASSWORD = "graphrec-bench-pw"
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def neo4j_settings() -> Iterator[Settings]:
-    """`NEO4J_URI`'s settings, or a throwaway local server's."""
+def neo4j_server(heap: str | None) -> Iterator[tuple[Settings, int | None]]:
+    """`NEO4J_URI`'s settings, or a throwaway local server's (with its pid, for CPU accounting)."""
     if os.environ.get("NEO4J_URI"):
-        yield Settings()
+        yield Settings(), None
         return
     with tempfile.TemporaryDirectory(prefix="graphrec-bench-") as home:
         server = LocalNeo4j(home=Path(home), port=free_port(), password=PASSWORD)
+        if heap:
+            server.heap = server.heap_max = heap
         print(f"starting a local Neo4j on {server.uri} ...", file=sys.stderr)
-        server.start(timeout=180, log=lambda line: print(line, file=sys.stderr))
+        pid = server.start(timeout=180, log=lambda line: print(line, file=sys.stderr))
         try:
-            yield Settings(neo4j_uri=server.uri, neo4j_username="neo4j", neo4j_password=PASSWORD)
+            yield Settings(neo4j_uri=server.uri, neo4j_username="neo4j", neo4j_password=PASSWORD), pid
         finally:
             server.stop()
 
 
 def empty(driver: Driver, database: str) -> None:
-    """Delete every node and relationship, in batches."""
+    """Delete every node and relationship, in batches small enough for the transaction memory pool."""
     with driver.session(database=database) as session:
         session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 1000 ROWS").consume()
 
@@ -58,20 +77,42 @@ def node_count(driver: Driver, database: str) -> int:
     return int(driver.execute_query("MATCH (n) RETURN count(n) AS n", database_=database).records[0]["n"])
 
 
-def figure(label: str, summary: LoadSummary) -> dict[str, Any]:
-    row = {
+def measure(
+    label: str, graph: Graph, dataset: Dataset, *, batch_size: int, server_pid: int | None, cpu: bool
+) -> dict[str, Any]:
+    """Load `dataset`, print one line of figures, and return them."""
+    server_before = process_cpu_seconds(server_pid) if server_pid else None
+    client_before = time.process_time()
+    summary = load_dataset(graph, dataset, batch_size, show_progress=False)
+    client_us = (time.process_time() - client_before) * 1e6 / max(summary.interactions, 1)
+    server_us = None
+    if server_pid and server_before is not None:
+        server_us = (process_cpu_seconds(server_pid) - server_before) * 1e6 / max(summary.interactions, 1)
+    load_average = round(os.getloadavg()[0], 1)
+    line = (
+        f"{label:<36} {summary.interactions:>9,} interactions in {summary.seconds:6.2f}s = "
+        f"{summary.interactions_per_s:>7,.0f}/s  (whole load {summary.total_seconds:.1f}s; "
+        f"load avg {load_average})"
+    )
+    if cpu:
+        bound = max(server_us or 0.0, client_us)
+        server_text = f"{server_us:.1f}" if server_us is not None else "?"
+        line += (
+            f"\n{'':<36} CPU per interaction: Neo4j {server_text} us, loader {client_us:.1f} us "
+            f"-> {1e6 / bound:,.0f}/s with a core each"
+        )
+    print(line, flush=True)
+    return {
         "load": label,
         "interactions": summary.interactions,
         "seconds": summary.seconds,
         "interactions_per_s": summary.interactions_per_s,
         "total_seconds": summary.total_seconds,
+        "phases": summary.phases,
+        "load_average": load_average,
+        "neo4j_cpu_us_per_interaction": server_us if cpu else None,
+        "loader_cpu_us_per_interaction": client_us if cpu else None,
     }
-    print(
-        f"{label:<28} {summary.interactions:>9,} interactions in {summary.seconds:6.2f}s = "
-        f"{summary.interactions_per_s:>9,.0f}/s   (whole load {summary.total_seconds:.1f}s)",
-        flush=True,
-    )
-    return row
 
 
 def main() -> None:
@@ -83,12 +124,29 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--items", type=int, default=5_000)
     parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--heap", help="Heap of the local server (e.g. 2g); default LocalNeo4j's (512m-1g).")
+    parser.add_argument("--skip-ml100k", action="store_true", help="Only the synthetic load.")
     parser.add_argument("--clear", action="store_true", help="Empty a non-empty NEO4J_URI database first.")
     parser.add_argument("--json", action="store_true", help="Print the figures as JSON on stdout at the end.")
     args = parser.parse_args()
 
+    def ratings_only() -> Dataset:
+        return dataclasses.replace(movielens.read(args.ml100k), kg=None, links={})
+
+    def shop() -> Dataset:
+        return synthetic.generate(users=args.users, items=args.items, interactions=args.interactions, seed=0)
+
+    runs: list[tuple[str, Callable[[], Dataset], bool, bool]] = [
+        # label, dataset, empty the database first, report CPU per interaction
+        ("ml-100k + KG (empty db, cold JVM)", lambda: movielens.read(args.ml100k), False, False),
+        ("ml-100k + KG again (all MERGE)", lambda: movielens.read(args.ml100k), False, False),
+        ("ml-100k ratings (empty db, warm)", ratings_only, True, True),
+        (f"synthetic {args.interactions:,} (empty db)", shop, True, True),
+    ]
     figures = []
-    with neo4j_settings() as settings:
+    if args.skip_ml100k:
+        runs = runs[-1:]
+    with neo4j_server(args.heap) as (settings, server_pid):
         driver = open_driver(settings)
         try:
             database = settings.neo4j_database
@@ -96,21 +154,14 @@ def main() -> None:
                 sys.exit(f"{settings.neo4j_uri} holds data: pass --clear to empty it for the benchmark")
             empty(driver, database)
             graph = Graph(driver, database)
-            print(f"Neo4j at {settings.neo4j_uri}, batch size {args.batch_size}, {os.cpu_count()} CPUs")
-            ml = movielens.read(args.ml100k)
-            figures.append(figure("ml-100k (empty db)", load_dataset(graph, ml, args.batch_size, False)))
-            ml = movielens.read(args.ml100k)
-            figures.append(
-                figure("ml-100k again (all MERGEd)", load_dataset(graph, ml, args.batch_size, False))
-            )
-            empty(driver, database)
-            started = time.perf_counter()
-            shop = synthetic.generate(
-                users=args.users, items=args.items, interactions=args.interactions, seed=0
-            )
-            print(f"synthetic: {args.users} users, {args.items} items ({time.perf_counter() - started:.1f}s)")
-            label = f"synthetic {args.interactions:,} (empty db)"
-            figures.append(figure(label, load_dataset(graph, shop, args.batch_size, False)))
+            heap = f", heap {args.heap}" if args.heap and server_pid else ""
+            print(f"Neo4j at {settings.neo4j_uri}{heap}, batch size {args.batch_size}, {os.cpu_count()} CPUs")
+            for label, make, clear_first, cpu in runs:
+                if clear_first:
+                    empty(driver, database)
+                figures.append(
+                    measure(label, graph, make(), batch_size=args.batch_size, server_pid=server_pid, cpu=cpu)
+                )
             empty(driver, database)
         finally:
             driver.close()

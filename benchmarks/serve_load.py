@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from graphrec.schema import GraphMapping  # noqa: E402
 from graphrec.writeback import WritebackOptions, writeback  # noqa: E402
 
 PASSWORD = "graphrec-bench-pw"
+ROUNDS = 4
 QUERY = """query Recommend($user: ID!, $k: Int!) {
   recommendations(userId: $user, k: $k) { item { id } score source } }"""
 
@@ -96,42 +98,53 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values) * 1000.0, q))
 
 
+@dataclass
+class Tally:
+    """Latencies, errors and busy seconds of one mode at one concurrency, over all its rounds."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+
+    def row(self) -> dict[str, Any]:
+        """Requests, errors, throughput, p50 and p99 (ms)."""
+        return {
+            "requests": len(self.latencies),
+            "errors": self.errors,
+            "throughput": len(self.latencies) / self.seconds,
+            "p50": percentile(self.latencies, 50),
+            "p99": percentile(self.latencies, 99),
+        }
+
+
 async def drive(
-    call: Callable[[str], Awaitable[None]], users: list[str], requests: int, concurrency: int
-) -> dict[str, Any]:
-    """Send `requests` calls for random users, `concurrency` in flight; latency per call and throughput."""
-    rng = random.Random(concurrency)
+    call: Callable[[str], Awaitable[None]], users: list[str], requests: int, concurrency: int, tally: Tally
+) -> None:
+    """Send `requests` calls for random users, `concurrency` in flight, adding to `tally`."""
+    rng = random.Random(concurrency * 7919 + len(tally.latencies))
     queue = [rng.choice(users) for _ in range(requests)]
-    latencies: list[float] = []
-    errors = 0
 
     async def worker() -> None:
-        nonlocal errors
         while queue:
             user = queue.pop()
             started = time.perf_counter()
             try:
                 await call(user)
             except Exception:  # noqa: BLE001 - counted and reported
-                errors += 1
-            latencies.append(time.perf_counter() - started)
+                tally.errors += 1
+            tally.latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    seconds = time.perf_counter() - started
-    return {
-        "requests": requests,
-        "errors": errors,
-        "throughput": requests / seconds,
-        "p50": percentile(latencies, 50),
-        "p99": percentile(latencies, 99),
-    }
+    tally.seconds += time.perf_counter() - started
 
 
 async def benchmark(settings: Settings, base_url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Both modes at every concurrency, after a warm-up of each."""
+    """Both modes at every concurrency, in alternating rounds, after a warm-up of each."""
     driver = AsyncGraphDatabase.driver(
-        settings.neo4j_uri, auth=(settings.neo4j_username, settings.neo4j_password.get_secret_value())
+        settings.neo4j_uri,
+        auth=(settings.neo4j_username, settings.neo4j_password.get_secret_value()),
+        notifications_min_severity="OFF",
     )
     limits = httpx.Limits(max_connections=max(args.concurrency) + 4)
     async with driver, httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
@@ -160,12 +173,17 @@ async def benchmark(settings: Settings, base_url: str, args: argparse.Namespace)
             if len(result.records) != args.k:
                 raise RuntimeError(f"{len(result.records)} rows for {user}")
 
+        modes = (("cypher", cypher), ("graphql", graphql))
+        for _, call in modes:  # warm-up: connection pools, query plans, caches
+            await drive(call, users, min(50, args.requests), 4, Tally())
         rows = []
-        for mode, call in (("cypher", cypher), ("graphql", graphql)):
-            await drive(call, users, min(50, args.requests), 4)  # warm-up: pools, plans, caches
-            for concurrency in args.concurrency:
-                stats = await drive(call, users, args.requests, concurrency)
-                rows.append({"mode": mode, "concurrency": concurrency, **stats})
+        for concurrency in args.concurrency:
+            tallies = {mode: Tally() for mode, _ in modes}
+            # alternate the modes in short rounds, so a change in the machine's load hits both alike
+            for _ in range(ROUNDS):
+                for mode, call in modes:
+                    await drive(call, users, args.requests // ROUNDS, concurrency, tallies[mode])
+            rows += [{"mode": m, "concurrency": concurrency, **t.row()} for m, t in tallies.items()]
         return rows
 
 
@@ -215,7 +233,9 @@ def main() -> int:
     parser.add_argument("-k", type=int, default=20)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "ml-100k")
     parser.add_argument("--model-dir", type=Path, default=None, help="a trained model to write back")
-    parser.add_argument("--neo4j-uri", default=None, help="a loopback Neo4j to use instead of starting one")
+    parser.add_argument(
+        "--neo4j-uri", default=None, help="a loopback Neo4j to use instead of starting one (login: NEO4J_*)"
+    )
     args = parser.parse_args()
 
     home: Path | None = None

@@ -10,7 +10,13 @@ size: the best of `--repeat` timed syncs, and one sync under tracemalloc for Pyt
 "transient" is tracemalloc's peak minus what the result still holds afterwards: the memory the streaming
 needs on top of its output, which should grow with the batch size and not with the graph. RSS figures are the
 process's high-water mark during the sync (reset before each run through /proc/self/clear_refs) minus its
-size before. Timings on a shared 2-core machine are noisy: the server and the client share the cores.
+size before.
+
+Timings on a shared 2-core machine are noisy (the server, the client and anyone else share the cores), so CPU
+time is reported too: `client_cpu_s` (this process) and `server_cpu_s` (the Neo4j JVM, when the benchmark
+started it). Client and server mostly take turns, so `edges_per_cpu_s` = edges / (their sum) is about the
+wall-clock speed an otherwise idle machine would give. `scan_*` is Neo4j alone counting every interaction's
+timestamp: the server's own floor for touching each edge once.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +50,10 @@ PASSWORD = "graphrec-bench-pw"
 
 
 @contextmanager
-def neo4j(home: Path | None) -> Iterator[Settings]:
-    """NEO4J_URI's server, else a local one in `home` (kept) or a temporary home (removed)."""
+def neo4j(home: Path | None) -> Iterator[tuple[Settings, int | None]]:
+    """NEO4J_URI's server, else a local one in `home` (kept) or a temporary home (removed); and its pid."""
     if os.environ.get("NEO4J_URI"):
-        yield Settings()
+        yield Settings(), None
         return
     keep = home is not None
     root = home or Path(tempfile.mkdtemp(prefix="graphrec-bench-"))
@@ -56,7 +63,10 @@ def neo4j(home: Path | None) -> Iterator[Settings]:
     ui.err.print(f"starting Neo4j in {root} ...")
     server.start(timeout=240, log=ui.err.print)
     try:
-        yield Settings(neo4j_uri=server.uri, neo4j_username="neo4j", neo4j_password=PASSWORD)
+        yield (
+            Settings(neo4j_uri=server.uri, neo4j_username="neo4j", neo4j_password=PASSWORD),
+            server.running_pid(),
+        )
     finally:
         server.stop()
         if not keep:
@@ -87,6 +97,50 @@ def ensure_loaded(graph: Graph, dataset: Dataset, interactions: int) -> float:
     return time.perf_counter() - started
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) a process has used so far; 0 when it is not ours to see."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Timed:
+    """One timed sync: its result, wall seconds, client and server CPU seconds, RSS high-water growth."""
+
+    result: SyncResult
+    wall: float
+    client_cpu: float
+    server_cpu: float
+    rss_growth_mib: float
+
+
+def timed_sync(graph: Graph, options: SyncOptions, server_pid: int | None) -> Timed:
+    """Sync once, measuring wall time, CPU of both processes and the RSS high-water mark."""
+    gc.collect()
+    rss_before = _status_kib("VmRSS")
+    with contextlib.suppress(OSError):  # resets VmHWM to the current RSS (Linux >= 4.0)
+        Path("/proc/self/clear_refs").write_text("5")
+    server0, client0, wall0 = cpu_seconds(server_pid), time.process_time(), time.perf_counter()
+    result = sync_graph(graph, options, show_progress=False)
+    wall, client = time.perf_counter() - wall0, time.process_time() - client0
+    server = cpu_seconds(server_pid) - server0
+    return Timed(result, wall, client, server, (_status_kib("VmHWM") - rss_before) / 1024)
+
+
+def scan_baseline(graph: Graph, server_pid: int | None) -> tuple[float, float]:
+    """Wall and server CPU seconds of Neo4j counting every interaction's timestamp: the server's own floor."""
+    query = "MATCH (:User)-[r]->(:Item) RETURN count(r.timestamp) AS n"
+    graph.driver.execute_query(query, database_=graph.database)
+    server0, wall0 = cpu_seconds(server_pid), time.perf_counter()
+    graph.driver.execute_query(query, database_=graph.database)
+    return time.perf_counter() - wall0, cpu_seconds(server_pid) - server0
+
+
 def result_bytes(result: SyncResult) -> int:
     """Bytes held by the result's tensors (ids lists not included)."""
     total = 0
@@ -104,53 +158,45 @@ def _status_kib(field: str) -> int:
     return 0
 
 
-def peak_rss_growth(run: Any) -> tuple[Any, float]:
-    """Run `run()`; return its value and the rise of the RSS high-water mark during it, in MiB."""
-    gc.collect()
-    before = _status_kib("VmRSS")
-    with contextlib.suppress(OSError):  # resets VmHWM to the current RSS (Linux >= 4.0)
-        Path("/proc/self/clear_refs").write_text("5")
-    value = run()
-    return value, (_status_kib("VmHWM") - before) / 1024
-
-
-def bench(graph: Graph, name: str, batch_sizes: list[int], repeat: int) -> list[dict[str, Any]]:
+def bench(
+    graph: Graph, name: str, batch_sizes: list[int], repeat: int, pid: int | None
+) -> list[dict[str, Any]]:
     """Timed and traced syncs of the loaded graph at each batch size."""
-    sync_graph(graph, SyncOptions(batch_size=batch_sizes[0]), show_progress=False)  # warm the plan cache
+    for _ in range(2):  # plan cache and the server's JIT
+        sync_graph(graph, SyncOptions(batch_size=batch_sizes[0]), show_progress=False)
+    scan_wall, scan_cpu = scan_baseline(graph, pid)
     rows = []
     for batch_size in batch_sizes:
         options = SyncOptions(batch_size=batch_size)
-        best: SyncResult | None = None
-        rss = 0.0
-        for _ in range(repeat):
-            result, grown = peak_rss_growth(lambda o=options: sync_graph(graph, o, show_progress=False))
-            if best is None or result.summary.seconds < best.summary.seconds:
-                best, rss = result, grown
-            del result
-        assert best is not None
-        summary = best.summary
-        held = result_bytes(best)
-        del best
+        runs = [timed_sync(graph, options, pid) for _ in range(repeat)]
+        best = min(runs, key=lambda run: run.wall)
+        summary, held = best.result.summary, result_bytes(best.result)
+        del runs, best.result
         gc.collect()
         tracemalloc.start()
         traced = sync_graph(graph, options, show_progress=False)
         current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         del traced
-        total_edges = sum(summary.edges.values())
+        edges = sum(summary.edges.values())
+        cpu = best.client_cpu + best.server_cpu
         rows.append(
             {
                 "graph": name,
                 "batch_size": batch_size,
                 "interactions": summary.interactions,
-                "all_edges": total_edges,
-                "seconds": summary.seconds,
-                "interactions_per_s": round(summary.interactions / summary.seconds),
-                "edges_per_s": round(total_edges / summary.seconds),
+                "all_edges": edges,
+                "wall_s": round(best.wall, 2),
+                "edges_per_s": round(edges / best.wall),
+                "client_cpu_s": round(best.client_cpu, 2),
+                "server_cpu_s": round(best.server_cpu, 2),
+                "edges_per_cpu_s": round(edges / cpu) if pid is not None and cpu > 0 else None,
+                "scan_wall_s": round(scan_wall, 2),
+                "scan_server_cpu_s": round(scan_cpu, 2),
                 "result_mib": round(held / 2**20, 1),
                 "traced_peak_mib": round(peak / 2**20, 1),
                 "transient_mib": round((peak - current) / 2**20, 1),
-                "rss_growth_mib": round(rss, 1),
+                "rss_growth_mib": round(best.rss_growth_mib, 1),
                 "records": summary.batches,
             }
         )
@@ -166,7 +212,7 @@ def main() -> None:
     parser.add_argument("--interactions", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--items", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--home", type=Path, default=None, help="Keep the server home here (reused next time)."
     )
@@ -176,7 +222,7 @@ def main() -> None:
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     rows: list[dict[str, Any]] = []
     loads: dict[str, float] = {}
-    with neo4j(args.home) as settings:
+    with neo4j(args.home) as (settings, pid):
         driver = open_driver(settings)
         try:
             graph = Graph(driver, settings.neo4j_database)
@@ -187,7 +233,7 @@ def main() -> None:
                     dataset = synthetic.generate(args.users, args.items, args.interactions, seed=0)
                     count = args.interactions
                 loads[name] = round(ensure_loaded(graph, dataset, count), 1)
-                rows += bench(graph, name, batch_sizes, args.repeat)
+                rows += bench(graph, name, batch_sizes, args.repeat, pid)
         finally:
             driver.close()
     if args.json:

@@ -447,14 +447,13 @@ def sync_command(
         typer.Option(
             "--batch-size", min=1, help="About how many edges per streamed record (memory grows with it)."
         ),
-    ] = 50_000,
+    ] = 20_000,
     mapping: MappingOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Stream the graph into PyTorch Geometric (a time window, some types, or seeds' k-hop neighbourhood).
 
-    Prints counts per node and edge type and the speed; --out saves the result for `train`, read it back with
-    graphrec.sync.load_sync.
+    Prints counts per node and edge type and the speed; --out keeps the result (graphrec.sync.load_sync).
     """
     from graphrec.sync import SyncError, SyncOptions, parse_time, sync_graph
 
@@ -563,7 +562,8 @@ def index_status_command(mapping: MappingOption = None, json_out: JsonOption = F
     if json_out:
         ui.emit_json(rows)
     elif rows:
-        ui.out.print(ui.table(rows, title="vector indexes"))
+        shown = ("name", "state", "populated", "label", "property", "nodes", "dimensions", "version")
+        ui.out.print(ui.table([{key: row[key] for key in shown} for row in rows], title="vector indexes"))
     else:
         ui.err.print("No vector indexes: run `graphrec writeback MODEL_DIR` first.")
 
@@ -622,6 +622,14 @@ def recommend_command(
         str | None,
         typer.Option(help="A date (2026-12-24): boost items whose interactions peak in that season."),
     ] = None,
+    season_weight: Annotated[
+        float,
+        typer.Option(
+            "--season-weight",
+            min=0.0,
+            help="Weight of the --at boost: score + weight * (in-season share - flat share).",
+        ),
+    ] = 0.2,
     segment: Annotated[
         str | None,
         typer.Option(help="User property whose peers' popularity serves a user without an embedding."),
@@ -648,7 +656,14 @@ def recommend_command(
     try:
         with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
             results = recommend_for_user(
-                graph, user, k, filters=item_filter, at=when, exact=exact, segment=segment
+                graph,
+                user,
+                k,
+                filters=item_filter,
+                at=when,
+                exact=exact,
+                segment=segment,
+                season_weight=season_weight,
             )
     except UnknownNode as exc:
         raise fail(str(exc), code=4) from exc
@@ -682,6 +697,103 @@ def similar_command(
     except (Neo4jUnavailable, MappingError, Neo4jError, ValueError) as exc:
         raise fail(str(exc)) from exc
     _print_recommendations(results, json_out, f"items like {item}")
+
+
+@app.command("embed")
+def embed_command(
+    *,
+    new: Annotated[
+        bool, typer.Option("--new", help="Embed every user and item created since the active version.")
+    ] = False,
+    model_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--model-dir", help="The active version's model directory (default: where it came from)."
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Embeddings a transaction.")] = 5_000,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Cold start without retraining: the trained encoder embeds new nodes from features and neighbours.
+
+    New users and items get embeddings in the active version (marked as inferred: recommendations say
+    'cold-start'); a node with neither features nor neighbours keeps being served by popularity.
+    """
+    from graphrec.coldstart import ColdStartError, embed_new
+
+    if not new:
+        raise typer.BadParameter("say what to embed: --new (nodes created since the active version)")
+    settings = settings_or_exit()
+    try:
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            summary = embed_new(graph, model_dir, batch_size=batch_size, show_progress=not json_out)
+    except ColdStartError as exc:
+        raise fail(str(exc)) from exc
+    except (Neo4jUnavailable, MappingError, Neo4jError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    if json_out:
+        ui.emit_json(summary.to_dict())
+    else:
+        ui.err.print(summary.one_line(), highlight=False)
+
+
+@app.command("refresh")
+def refresh_command(
+    *,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--work-dir", help="Where trained models are kept (default: GRAPHREC_CACHE_DIR/refresh)."
+        ),
+    ] = None,
+    train_option: Annotated[
+        list[str] | None,
+        typer.Option("--train", help="A training setting name=value (JSON values), e.g. epochs=50, dim=64."),
+    ] = None,
+    keep: Annotated[int, typer.Option(min=2, help="Model versions kept, the active one included.")] = 2,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Embeddings a transaction.")] = 5_000,
+    index_timeout: Annotated[
+        float, typer.Option("--index-timeout", min=1, help="Seconds to wait for the indexes to be ONLINE.")
+    ] = 600.0,
+    lock_ttl: Annotated[
+        float, typer.Option("--lock-ttl", min=1, help="Seconds the lock lasts unless renewed between steps.")
+    ] = 6 * 3600.0,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Sync, train, write back, index and switch in one run; safe from cron or a Kubernetes CronJob.
+
+    A lock in the database stops two refreshes overlapping; steps are idempotent (a re-run after a failure
+    reuses the trained model and resumes the write-back); a failure leaves the active version serving.
+    Exit codes: 0 done, 1 configuration/connection, 3 another refresh holds the lock, 4 sync, 5 train,
+    6 write-back, 7 index, 8 switch.
+    """
+    from graphrec.jobs import RefreshOptions, refresh
+    from graphrec.vector_index import IndexOptions
+    from graphrec.writeback import WritebackOptions
+
+    settings = settings_or_exit()
+    try:
+        options = RefreshOptions(
+            work_dir=work_dir or settings.cache_dir / "refresh",
+            train=dict(_parse_param(text) for text in train_option or []),
+            writeback=WritebackOptions(
+                batch_size=batch_size, keep=keep, index=IndexOptions(timeout=index_timeout)
+            ),
+            lock_ttl=lock_ttl,
+            show_progress=not json_out,
+        )
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            report = refresh(graph, options)
+    except (Neo4jUnavailable, MappingError, Neo4jError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    if json_out:
+        ui.emit_json(report.to_dict())
+    else:
+        ui.err.print(report.one_line(), highlight=False)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
 
 
 def main() -> None:

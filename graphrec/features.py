@@ -43,7 +43,7 @@ class FeatureOptions:
     max_id_like_ratio: float = 0.5
     """An inferred single-word string property with more distinct values than this share of nodes (zip codes,
     e-mails) is treated as an identifier and skipped."""
-    sample: int = 10_000
+    sample: int = 2_000
     """Nodes sampled per label to infer property kinds."""
 
 

@@ -21,11 +21,21 @@ Public API (stable; the GraphQL layer codes against it):
   exact scan when the catalogue is small (< `EXACT_BELOW` items); `at` (a `date`) adds the seasonal boost;
   `server_version` (a tuple like `(2026, 1, 0)`, from `Graph.server_info().version_tuple`) together with
   `active_version` enables the Cypher 25 `SEARCH` clause for filtered ANN on new servers.
-  Zero rows means the user/item does not exist (or the catalogue is empty).
+  Zero rows means the user/item does not exist (or the catalogue is empty). The id parameter (`$userId`,
+  `$itemId`) occurs exactly once in the text, so callers may rewrite it to batch several ids.
 - Sync conveniences: `recommend_for_user(graph, user_id, k=20, *, filters=None, at=None, exact=None,
   segment=None, season_weight=...) -> list[Recommendation]`,
   `similar_items(graph, item_id, k=20, *, filters=None, exact=None)`;
   both raise `UnknownNode` (a `LookupError`) when the id is not in the graph.
+
+How the queries are made: `cypher/recommend/user.cypher` and `similar.cypher` are complete, runnable queries
+(only `$userId`/`$itemId` and `$k`); each `literal /* $name */` in them becomes parameter `$name` and each
+`true /* @filters */` the generated filter predicate. Inside, every path is a `CALL` subquery gated on the
+situation: ANN over the active version's item index (over-fetching by the number of seen items, candidates
+re-scored with the exact cosine), the exact scan (small catalogue, or fewer than k ANN candidates survived
+the filters, so k come back whenever k eligible items exist), popularity (no embedding; `segment` counts
+only peers sharing that user property). `source` is 'cold-start' when the user's (or item's) embedding was
+inferred by `graphrec embed --new`. Seasonal boost: see `DEFAULT_SEASON_WEIGHT`.
 """
 
 from __future__ import annotations
@@ -67,11 +77,14 @@ SEARCH_MIN_VERSION = (2026, 1)
 OPS = ("=", "!=", "<", "<=", ">", ">=", "in", "contains")
 _INDEXABLE_OPS = {"=", "<", "<=", ">", ">="}
 _ANN_CALL = re.compile(
-    r"CALL db\.index\.vector\.queryNodes\(m\.itemIndex, (?P<fetch>.+?), vec\)\s*YIELD node AS i, score AS indexScore"
+    r"CALL db\.index\.vector\.queryNodes\(m\.itemIndex, (?P<fetch>.+?), vec\)"
+    r"\s*YIELD node AS i, score AS indexScore"
 )
 _PARAM_MARKER = re.compile(r"(-?\d+(?:\.\d+)?) /\* \$(\w+) \*/")
 _CODE_MARKER = re.compile(r"true /\* @(\w+) \*/")
-_CONDITION = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(>=|<=|!=|=|<|>|\s+in\s+|\s+contains\s+)\s*(.*?)\s*$")
+_CONDITION = re.compile(
+    r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(>=|<=|!=|=|<|>|\s+in\s+|\s+contains\s+)\s*(?![<>=!])(.+?)\s*$"
+)
 
 
 class UnknownNode(LookupError):

@@ -101,7 +101,7 @@ class SyncOptions:
     seed_users: Sequence[str] = ()
     seed_items: Sequence[str] = ()
     hops: int = 2
-    batch_size: int = 50_000
+    batch_size: int = 20_000
     side_relations: Sequence[SideRelation] = DEFAULT_SIDE_RELATIONS
     features: Mapping[str, Mapping[str, str]] | None = None
     """Per node type (`user`, `item`), logical property -> kind; None: the mapping's listed properties, else
@@ -565,31 +565,40 @@ class _Sync:
         return buffer
 
     def relations(
-        self, rel: SideRelation, sources: _Nodes, targets: _Nodes, kinds: dict[str, int]
-    ) -> _EdgeBuffer | None:
-        """Every edge of one side relation between synced nodes; `kinds` grows with new kind values."""
-        rendered = _as_in_genre(self.mapping, rel)
+        self, rels: list[SideRelation], nodes: Mapping[str, _Nodes], kinds: dict[str, int]
+    ) -> dict[str, _EdgeBuffer]:
+        """Edges of side relations sharing source label, type and kind property, read in one pass and split
+        by target label (a node's row in a target type says which); `kinds` grows with new kind values."""
+        first = rels[0]
+        sources = nodes[first.source]
+        rendered = _as_in_genre(self.mapping, first)
         bound = int(self.single("sync/relation_count", rendered).get("n") or 0)
-        if bound == 0 or sources.nids.size == 0 or targets.nids.size == 0:
-            return None
-        restricted = self.options.restricted
+        if bound == 0 or sources.nids.size == 0:
+            return {}
+        restricted = self.options.restricted or len(rels) > 1
         capacity = min(bound, 2 * self.options.batch_size) if restricted else bound
-        buffer = _EdgeBuffer(capacity, with_attrs=False, with_kind=rel.kind_property is not None)
-        batches = _degree_batches(sources.nids, sources.degrees, self.options.batch_size, restricted)
-        name = f"{node_type_of(rel.source)} {rel.rel.lower()} {node_type_of(rel.target)}"
-        advance = self.bar.task(name, None)
-        source_index, target_index = sources.index, targets.index
-        for record in self.stream("sync/relations", rendered, batches=batches, kindKey=rel.kind_property):
+        with_kind = first.kind_property is not None
+        targets = {r.target: nodes[r.target].index for r in rels}
+        buffers = {t: _EdgeBuffer(capacity, with_attrs=False, with_kind=with_kind) for t in targets}
+        batches = _degree_batches(
+            sources.nids, sources.degrees, self.options.batch_size, self.options.restricted
+        )
+        advance = self.bar.task(f"{node_type_of(first.source)} {first.rel.lower()} edges", bound)
+        source_index = sources.index
+        for record in self.stream("sync/relations", rendered, batches=batches, kindKey=first.kind_property):
             src = source_index.rows(np.asarray(record["sources"], dtype=np.int64))
-            dst = target_index.rows(np.asarray(record["targets"], dtype=np.int64))
-            keep = (src >= 0) & (dst >= 0)
-            attrs: dict[str, npt.NDArray[Any]] = {}
-            if rel.kind_property is not None:
-                codes = [-1 if k is None else kinds.setdefault(str(k), len(kinds)) for k in record["kinds"]]
-                attrs["kind"] = np.asarray(codes, dtype=np.int64)[keep]
-            buffer.append(src[keep], dst[keep], **attrs)
-            advance(int(keep.size))
-        return buffer if buffer.n > 0 else None
+            dst_nids = np.asarray(record["targets"], dtype=np.int64)
+            codes = None
+            if with_kind:
+                found = [-1 if k is None else kinds.setdefault(str(k), len(kinds)) for k in record["kinds"]]
+                codes = np.asarray(found, dtype=np.int64)
+            for target, index in targets.items():
+                dst = index.rows(dst_nids)
+                keep = (src >= 0) & (dst >= 0)
+                attrs = {} if codes is None else {"kind": codes[keep]}
+                buffers[target].append(src[keep], dst[keep], **attrs)
+            advance(int(src.size))
+        return {t: b for t, b in buffers.items() if b.n > 0}
 
 
 def _selected_types(mapping: GraphMapping, names: Sequence[str] | None) -> list[InteractionMapping]:
@@ -676,17 +685,17 @@ def _run(tx: ManagedTransaction, mapping: GraphMapping, options: SyncOptions, ba
         interactions += buffer.n
 
     kinds: dict[str, dict[str, int]] = {}
+    groups: dict[tuple[str, str, str | None], list[SideRelation]] = {}
     for rel in relations:
-        if rel.source not in nodes or rel.target not in nodes:
-            continue
-        vocab = kinds.setdefault(rel.rel.lower(), {})
-        buffer = sync.relations(rel, nodes[rel.source], nodes[rel.target], vocab)
-        if buffer is None:
-            continue
-        edge_type = (node_type_of(rel.source), rel.rel.lower(), node_type_of(rel.target))
-        for name, tensor in buffer.tensors().items():
-            data[edge_type][name] = tensor
-        edges[",".join(edge_type)] = buffer.n
+        if rel.source in nodes and rel.target in nodes:
+            groups.setdefault((rel.source, rel.rel, rel.kind_property), []).append(rel)
+    for (source, rel_type, _), group in groups.items():
+        vocab = kinds.setdefault(rel_type.lower(), {})
+        for target, buffer in sync.relations(group, nodes, vocab).items():
+            edge_type = (node_type_of(source), rel_type.lower(), node_type_of(target))
+            for name, tensor in buffer.tensors().items():
+                data[edge_type][name] = tensor
+            edges[",".join(edge_type)] = buffer.n
     relation_kinds = {rel: list(vocab) for rel, vocab in kinds.items() if vocab}
     if relation_kinds:
         data.relation_kinds = relation_kinds
@@ -715,9 +724,11 @@ def sync_graph(graph: Graph, options: SyncOptions | None = None, show_progress: 
     options = options or SyncOptions()
     _check(options)
     bar = _Progress(show_progress)
+    # fetch_size: the server may run a few batches ahead while this process decodes one (they share the
+    # CPUs); unread records wait as bytes in the socket, so memory stays bounded by the batch size.
     with (
         graph.driver.session(
-            database=graph.database, fetch_size=2, notifications_min_severity="OFF"
+            database=graph.database, fetch_size=4, notifications_min_severity="OFF"
         ) as session,
         bar.running(),
     ):

@@ -36,6 +36,8 @@ from graphrec.models.time import calendar_features, recency_weight
 
 Log = Callable[[dict[str, Any]], None]
 GIB = 1 << 30
+MASKED_SCORE = -10.0
+"""Score given to a user's own positives in a shared negative pool: far below any cosine, so no loss."""
 
 
 class TrainConfig(BaseModel):
@@ -61,6 +63,7 @@ class TrainConfig(BaseModel):
     margin: float = Field(0.5, description="max-margin loss margin (cosine units)")
     temperature: float = Field(0.1, gt=0, description="BPR logit scale for cosine scores")
     negatives: int = Field(16, ge=1, description="negatives per positive")
+    shared_negatives: int = Field(0, ge=0, description="if > 0: one pool of this many negatives per batch")
     negative_sampling: Strategy = "uniform"
     popularity_alpha: float = Field(0.75, description="popularity sampling exponent")
     hard_pool: int = Field(4, ge=1, description="hard sampling ranks negatives * hard_pool candidates")
@@ -263,17 +266,23 @@ def train(
             users, items = pos_user[batch], pos_item[batch]
             if mode == "full":
                 user_emb, item_emb = (normalize(e) for e in model(graph))
-                neg = negatives.sample(users, config.negatives, user_emb.detach(), item_emb.detach())
-                u, i, n = user_emb[users], item_emb[items], item_emb[neg]
+                u, i = user_emb[users], item_emb[items]
+                if config.shared_negatives:
+                    pool, clash = negatives.shared(users, config.shared_negatives)
+                    neg_scores = (u @ item_emb[pool].T).masked_fill(clash, MASKED_SCORE)
+                else:
+                    neg = negatives.sample(users, config.negatives, user_emb.detach(), item_emb.detach())
+                    neg_scores = pair_scores(u, item_emb[neg])
             else:
                 assert sampler is not None
                 neg = negatives.uniform(users, config.negatives)
                 sampled = sampler.sample(users, torch.cat([items.unsqueeze(1), neg], 1))
                 user_emb, item_emb = (normalize(e) for e in model(sampled.graph))
-                u, i, n = user_emb[sampled.users], item_emb[sampled.items[:, 0]], item_emb[sampled.items[:, 1:]]
+                u, i = user_emb[sampled.users], item_emb[sampled.items[:, 0]]
+                neg_scores = pair_scores(u, item_emb[sampled.items[:, 1:]])
             loss = loss_fn(
                 pair_scores(u, i),
-                pair_scores(u, n),
+                neg_scores,
                 None if weights is None else weights[batch],
                 margin=config.margin,
                 temperature=config.temperature,

@@ -119,7 +119,7 @@ def _register(graph: Graph, artifacts: ModelArtifacts, fp: str, source: str | No
         {
             "fingerprint": fp,
             "dimensions": artifacts.dim,
-            "encoder": str(config.get("encoder") or config.get("model") or "unknown"),
+            "encoder": str(config.get("encoder") or (config.get("train") or {}).get("encoder") or "unknown"),
             "metrics": json.dumps(artifacts.metrics, default=str),
             "config": json.dumps(config, default=str),
             "source": source or "",

@@ -38,7 +38,7 @@ def server() -> Iterator[LocalNeo4j]:
     try:
         yield local
     finally:
-        local.stop()
+        local.stop(timeout=2)  # its data is thrown away: no need to wait for a clean shutdown
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -86,7 +86,7 @@ def test_readyz_follows_neo4j_and_the_active_model(server: LocalNeo4j) -> None:
         activate_a_model(settings)
         assert wait_status(client, 200)["model"] == 1
 
-        server.stop()
+        server.stop(timeout=2)  # SIGTERM, then SIGKILL after 2 s: an outage, clean or not
         body = wait_status(client, 503)
         assert body["neo4j"] is False
         assert client.get("/healthz").status_code == 200  # alive, just not ready

@@ -105,3 +105,16 @@ def test_batched_wraps_the_recommenders_single_user_query() -> None:
     assert "userId" not in wrapped.params
     twice = recommend.CypherQuery(single.text + " // $userId", single.params)
     assert batched(twice, "userId", ["u1", "u2"]) is None
+
+
+def test_recommenders_query_text_does_not_depend_on_the_id() -> None:
+    # api.recommender reuses one built query per (k, filter, date) and swaps only the id parameter
+    mapping = GraphMapping()
+    one = recommend.user_recommendation_query(mapping, "u1", 7)
+    two = recommend.user_recommendation_query(mapping, "someone else", 7)
+    assert one.text == two.text
+    assert {**one.params, "userId": "someone else"} == two.params
+    first = recommend.similar_items_query(mapping, "i1", 3)
+    second = recommend.similar_items_query(mapping, "i2", 3)
+    assert first.text == second.text
+    assert {**first.params, "itemId": "i2"} == second.params

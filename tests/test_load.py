@@ -15,7 +15,7 @@ from graphrec.config import Settings, get_settings
 from graphrec.datasets import movielens
 from graphrec.datasets.records import Dataset
 from graphrec.db import Graph
-from graphrec.load import LoadError, load_dataset
+from graphrec.load import KeyedWriter, LoadError, load_dataset
 from graphrec.schema import GraphMapping
 
 runner = CliRunner()
@@ -227,3 +227,23 @@ def test_cli_load_movielens(cli_env: Graph, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "1 lines skipped" in " ".join(result.output.split())
     assert db_counts(cli_env) == expected
+
+
+def test_keyed_writer_creates_new_keys_and_merges_repeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = KeyedWriter("MERGE", "CREATE", lambda row: (row["user"], row["item"], row["timestamp"]), list)
+    rows = [rated("u1", "i1", 1), rated("u1", "i1", 1), rated("u1", "i1", 2)]
+    assert [(b.statement, b.rows) for b in writer.batches(rows)] == [("CREATE", 2), ("MERGE", 1)]
+    assert [(b.statement, b.rows) for b in writer.batches(rows[2:])] == [("MERGE", 1)]
+    monkeypatch.setattr("graphrec.load.FRESH_KEY_LIMIT", 2)
+    assert [(b.statement, b.rows) for b in writer.batches([rated("u2", "i1", 3)])] == [("CREATE", 1)]
+    assert writer.create is None  # past the limit: MERGE from now on, and the keys are forgotten
+    assert [(b.statement, b.rows) for b in writer.batches([rated("u2", "i2", 4)])] == [("MERGE", 1)]
+
+
+def test_partial_then_full_load_equals_one_full_load(graph: Graph) -> None:
+    rows = [rated("u1", "i1", t) for t in (1, 2, 2)] + [rated("u2", "i2", 5, kind="CLICKED")]
+    rows += [rated("u2", "i1", 7, kind="CLICKED"), rated("u1", "i2", 9, kind="VIEWED")]
+    load_dataset(graph, tiny_dataset(rows[:2]), batch_size=2, show_progress=False)  # RATED only
+    summary = load_dataset(graph, tiny_dataset(rows), batch_size=2, show_progress=False)
+    assert db_counts(graph) == {"User": 2, "Item": 2, "RATED": 2, "CLICKED": 2, "VIEWED": 1}
+    assert (summary.interactions, summary.unmatched) == (6, 0)

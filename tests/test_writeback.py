@@ -6,9 +6,11 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from neo4j import Driver
+from embedding_helpers import cosine_score, count_with_property, exact_top_k, seen_items, svd_artifacts
+from neo4j import Driver, ManagedTransaction, Record
 from typer.testing import CliRunner
 
 from graphrec import recommend, versions
@@ -18,9 +20,12 @@ from graphrec.db import Graph
 from graphrec.model_dir import ModelArtifacts
 from graphrec.vector_index import IndexTimeout, index_status, wait_online
 from graphrec.writeback import WritebackOptions, writeback
-from embedding_helpers import count_with_property, cosine_score, exact_top_k, seen_items, svd_artifacts
 
 QUIET = WritebackOptions(show_progress=False)
+
+
+def _fetch(tx: ManagedTransaction, text: str, params: dict[str, Any]) -> list[Record]:
+    return list(tx.run(text, params))
 
 
 class Crash(RuntimeError):
@@ -154,7 +159,7 @@ def test_a_reader_during_the_switch_sees_one_whole_version_per_query(
                 while not stop.is_set():
                     for user in users:
                         text, params = query[user]
-                        records = session.execute_read(lambda tx, t=text, p=params: list(tx.run(t, p)))
+                        records = session.execute_read(_fetch, text, params)
                         found = recommend.parse_recommendations(records)
                         versions_in_answer = {r.version for r in found}
                         assert len(versions_in_answer) == 1, versions_in_answer
@@ -179,7 +184,11 @@ def test_a_reader_during_the_switch_sees_one_whole_version_per_query(
         artifacts = by_version[version]
         # every score is this version's cosine for the pair, and the list is this version's top 10
         for item, score in found:
-            assert score == pytest.approx(cosine_score(artifacts, user, item), abs=1e-5), (user, version, item)
+            assert score == pytest.approx(cosine_score(artifacts, user, item), abs=1e-5), (
+                user,
+                version,
+                item,
+            )
         tenth = exact_top_k(artifacts, user, 10, seen[user])[-1][1]
         assert min(score for _, score in found) >= tenth - 1e-5
         assert not {item for item, _ in found} & seen[user]

@@ -1,36 +1,42 @@
 // Why item $itemId suits user $userId ("because you watched ..."): short paths between them, at most
 // $limit of each kind, strongest first within a kind.
 // - shared-neighbours: (u)->(s:Item)<-(v:User)->(t): other users interacted with both s and t; strength is
-//   the cosine of s's and t's audiences (shared / sqrt(|users of s| * |users of t|)).
+//   the share of t's audience that also interacted with s.
 // - shared-attribute: (u)->(s:Item)-(g)-(t), g neither a user nor an item (a genre, a knowledge-graph
 //   entity); strength is the share of g's items the user interacted with (specific attributes rank first).
 // - related: (u)->(s:Item)-[x]-(t), x not an interaction (a knowledge-graph link between the two items).
+// The user's items are collected once and every path is grown from the target item, so the cost follows
+// the target's neighbourhood, not the product of both.
 // $userId, $itemId: ids; $limit: paths per kind; $interactionTypes: stored interaction types;
 // $hidden: property-name prefixes left out of properties. user/item come back null when not found.
 OPTIONAL MATCH (u:`User` {`id`: $userId})
 OPTIONAL MATCH (t:`Item` {`id`: $itemId})
 CALL (u, t) {
-  MATCH (u)-[r1]->(s:`Item`)<-[r2]-(v:`User`)-[r3]->(t)
-  WHERE s <> t AND v <> u
-    AND type(r1) IN $interactionTypes AND type(r2) IN $interactionTypes AND type(r3) IN $interactionTypes
-  WITH t, s, count(DISTINCT v) AS shared
-  WITH s, shared,
-       toFloat(shared) / sqrt(toFloat(
-         COUNT { (s)<-[a]-(:`User`) WHERE type(a) IN $interactionTypes } *
-         COUNT { (t)<-[b]-(:`User`) WHERE type(b) IN $interactionTypes })) AS strength
-  ORDER BY strength DESC, s.`id`
+  OPTIONAL MATCH (u)-[r]->(s:`Item`)
+  WHERE type(r) IN $interactionTypes AND s <> t
+  RETURN collect(DISTINCT s) AS mine
+}
+CALL (u, t, mine) {
+  MATCH (t)<-[r3]-(v:`User`)
+  WHERE v <> u AND type(r3) IN $interactionTypes
+  WITH t, mine, collect(DISTINCT v) AS audience
+  UNWIND audience AS v
+  MATCH (v)-[r2]->(s:`Item`)
+  WHERE type(r2) IN $interactionTypes AND s IN mine
+  WITH s, size(audience) AS reach, count(DISTINCT v) AS shared
+  ORDER BY shared DESC, s.`id`
   LIMIT $limit
   RETURN collect({
     kind: 'shared-neighbours', relation: null, attributeLabels: null, attributeKey: null,
-    sharedUsers: shared, strength: strength,
+    sharedUsers: shared, strength: toFloat(shared) / reach,
     items: [{id: s.`id`, properties: [k IN keys(s) WHERE none(p IN $hidden WHERE k STARTS WITH p) | [k, s[k]]]}]
   }) AS neighbours
 }
-CALL (u, t) {
+CALL (u, t, mine) {
   MATCH (t)-[y]-(g)
   WHERE NOT g:`User` AND NOT g:`Item` AND NOT type(y) IN $interactionTypes
-  MATCH (g)-[x]-(s:`Item`)<-[r1]-(u)
-  WHERE s <> t AND type(r1) IN $interactionTypes
+  MATCH (g)-[x]-(s:`Item`)
+  WHERE s IN mine
   WITH g, collect(DISTINCT s) AS seen
   WITH g, seen, toFloat(size(seen)) / COUNT { (g)--(:`Item`) } AS strength
   ORDER BY strength DESC, size(seen) DESC
@@ -42,9 +48,9 @@ CALL (u, t) {
       {id: s.`id`, properties: [k IN keys(s) WHERE none(p IN $hidden WHERE k STARTS WITH p) | [k, s[k]]]}]
   }) AS attributes
 }
-CALL (u, t) {
-  MATCH (u)-[r1]->(s:`Item`)-[x]-(t)
-  WHERE s <> t AND type(r1) IN $interactionTypes AND NOT type(x) IN $interactionTypes
+CALL (u, t, mine) {
+  MATCH (t)-[x]-(s:`Item`)
+  WHERE NOT type(x) IN $interactionTypes AND s IN mine
   WITH DISTINCT s, coalesce(x.relation, type(x)) AS relation
   ORDER BY s.`id`
   LIMIT $limit

@@ -26,8 +26,10 @@ CALL (src, m, vec, ann) {
   WITH src, m, vec
   WHERE vec IS NOT NULL AND size(ann) < $k
   MATCH (i:`Item`)
-  WHERE i <> src AND i[m.property] IS NOT NULL AND true /* @filters */
-  WITH i, vector.similarity.cosine(vec, i[m.property]) AS score
+  WHERE i <> src AND true /* @filters */
+  WITH vec, i, i[m.property] AS embedding
+  WHERE embedding IS NOT NULL
+  WITH i, vector.similarity.cosine(vec, embedding) AS score
   ORDER BY score DESC
   LIMIT $k * 1 /* $pool */
   RETURN collect({node: i, score: score}) AS exact

@@ -10,45 +10,42 @@
 MATCH (u:`User` {`id`: $userId})
 OPTIONAL MATCH (a:GraphrecActive {name: 'active'})
 OPTIONAL MATCH (m:GraphrecModel {version: a.version})
-WITH u, m, CASE WHEN m IS NULL THEN null ELSE u[m.property] END AS vec
-WITH u, m, vec, m IS NOT NULL AND u[m.property + '_inferred'] IS NOT NULL AS inferred,
-     COUNT { (u)-[:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]->(:`Item`) } AS seen
-CALL (u, m, vec, seen) {
-  WITH u, m, vec, seen
+WITH u, m, CASE WHEN m IS NULL THEN null ELSE u[m.property] END AS vec,
+     COLLECT { MATCH (u)-[:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]->(x:`Item`) RETURN DISTINCT x } AS seen
+WITH u, m, vec, seen, m IS NOT NULL AND u[m.property + '_inferred'] IS NOT NULL AS inferred
+CALL (m, vec, seen) {
+  WITH m, vec, seen
   WHERE vec IS NOT NULL AND m.items >= 10000 /* $exactBelow */
-  CALL db.index.vector.queryNodes(m.itemIndex, toInteger(($k * 1 /* $pool */ + seen) * 1 /* $overfetch */) + $k + 10, vec)
+  CALL db.index.vector.queryNodes(m.itemIndex, toInteger(($k * 1 /* $pool */ + size(seen)) * 1 /* $overfetch */) + $k + 10, vec)
   YIELD node AS i, score AS indexScore
-  WHERE true /* @filters */ AND NOT EXISTS { (u)-[:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]->(i) }
+  WITH m, vec, seen, i
+  WHERE NOT i IN seen AND true /* @filters */
   WITH i, vector.similarity.cosine(vec, i[m.property]) AS score
   ORDER BY score DESC
   LIMIT $k * 1 /* $pool */
   RETURN collect({node: i, score: score}) AS ann
 }
-CALL (u, m, vec, seen, ann) {
-  WITH u, m, vec, seen
+CALL (m, vec, seen, ann) {
+  WITH m, vec, seen
   WHERE vec IS NOT NULL AND size(ann) < $k
   MATCH (i:`Item`)
-  WHERE i[m.property] IS NOT NULL AND true /* @filters */
-  WITH u, seen, i, vector.similarity.cosine(vec, i[m.property]) AS score
+  WHERE NOT i IN seen AND true /* @filters */
+  WITH vec, i, i[m.property] AS embedding
+  WHERE embedding IS NOT NULL
+  WITH i, vector.similarity.cosine(vec, embedding) AS score
   ORDER BY score DESC
-  WITH u, seen, collect({node: i, score: score}) AS ranked
-  UNWIND ranked[..toInteger($k * 1 /* $pool */ + seen)] AS t
-  WITH u, t.node AS i, t.score AS score
-  WHERE NOT EXISTS { (u)-[:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]->(i) }
-  RETURN collect({node: i, score: score})[..$k * 1 /* $pool */] AS exact
+  LIMIT $k * 1 /* $pool */
+  RETURN collect({node: i, score: score}) AS exact
 }
 CALL (u, vec, seen) {
   WITH u, seen
   WHERE vec IS NULL
   MATCH (i:`Item`)
-  WHERE true /* @filters */
-  WITH u, seen, i, COUNT { (i)<-[:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]-(peer:`User`) WHERE true /* @segment */ } AS hits
+  WHERE NOT i IN seen AND true /* @filters */
+  WITH i, COUNT { (i)<-[:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]-(peer:`User`) WHERE true /* @segment */ } AS hits
   ORDER BY hits DESC, i.`id`
-  WITH u, seen, collect({node: i, hits: hits}) AS ranked
-  UNWIND ranked[..toInteger($k * 1 /* $pool */ + seen)] AS t
-  WITH u, t.node AS i, t.hits AS hits
-  WHERE NOT EXISTS { (u)-[:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]->(i) }
-  WITH collect({node: i, hits: hits})[..$k * 1 /* $pool */] AS rows
+  LIMIT $k * 1 /* $pool */
+  WITH collect({node: i, hits: hits}) AS rows
   WITH rows, reduce(most = 0, row IN rows | CASE WHEN row.hits > most THEN row.hits ELSE most END) AS most
   RETURN [row IN rows | {node: row.node, score: toFloat(row.hits) / CASE WHEN most > 0 THEN most ELSE 1 END}] AS popular
 }

@@ -1,13 +1,15 @@
 // Interactions of one type for batches of users, one record per batch: the endpoints' internal ids, the weight
 // (1.0 when absent) and the time in unix seconds (integer, float or zoned/local datetime stored; 0 if absent),
 // keeping only edges inside the time window [since, until). Written for `RATED`; sync renders it per type.
+// The far end's `Item` label is not checked here (that would read one more node record per edge): sync keeps
+// only edges whose far end is among the items it read.
 // Params: $batches (as in sync/nodes); $weightKey, $timeKey: property names on the relationship (or null);
 //         $since, $until: unix seconds, or null for an open end.
 UNWIND $batches AS batch
 CALL (batch) {
   UNWIND CASE WHEN batch.ids IS NULL THEN range(batch.lo, batch.hi) ELSE batch.ids END AS nid
   MATCH (u:`User`) WHERE id(u) = nid
-  MATCH (u)-[r:`RATED`]->(i:`Item`)
+  MATCH (u)-[r:`RATED`]->(i)
   WITH nid, i, r, r[$timeKey] AS raw
   WITH nid, i, r,
        CASE

@@ -1,23 +1,24 @@
-// Interactions of logical type PURCHASED, grouped by user (one user lookup per group).
-// $groups: [{user: string, rows: [{item: string, timestamp: int or null, weight: float or null}]}].
-// Statement 1 writes the rows that have a timestamp: one relationship per (user, item, timestamp), so repeated
-// events at different times stay separate and loading the same rows again changes nothing.
-// Statement 2 writes the rows without one: each merges with any PURCHASED between the pair.
-// Each returns how many rows found both their user and their item (rows naming unknown ids are not written).
+// Interactions of logical type PURCHASED, grouped by user (one user lookup per group, one list per column).
+// $groups: [{user: string, items: [string], timestamps: [int or null], weights: [float or null]}],
+// the k-th entries of items, timestamps and weights describing one interaction.
+// Statement 1 writes the interactions that have a timestamp: one relationship per (user, item, timestamp),
+// so repeated events at different times stay separate and loading the same rows again changes nothing.
+// Statement 2 writes those without one: each merges with any PURCHASED between the pair.
+// Each returns how many interactions found both their user and their item (unknown ids are not written).
 UNWIND $groups AS grp
 MATCH (u:`User` {`id`: grp.user})
-UNWIND grp.rows AS row
-WITH u, row WHERE row.timestamp IS NOT NULL
-MATCH (i:`Item` {`id`: row.item})
-MERGE (u)-[r:`PURCHASED` {`timestamp`: row.timestamp}]->(i)
-SET r.`weight` = row.weight
+UNWIND range(0, size(grp.items) - 1) AS k
+WITH u, grp, k WHERE grp.timestamps[k] IS NOT NULL
+MATCH (i:`Item` {`id`: grp.items[k]})
+MERGE (u)-[r:`PURCHASED` {`timestamp`: grp.timestamps[k]}]->(i)
+SET r.`weight` = grp.weights[k]
 RETURN count(*) AS written;
 
 UNWIND $groups AS grp
 MATCH (u:`User` {`id`: grp.user})
-UNWIND grp.rows AS row
-WITH u, row WHERE row.timestamp IS NULL
-MATCH (i:`Item` {`id`: row.item})
+UNWIND range(0, size(grp.items) - 1) AS k
+WITH u, grp, k WHERE grp.timestamps[k] IS NULL
+MATCH (i:`Item` {`id`: grp.items[k]})
 MERGE (u)-[r:`PURCHASED`]->(i)
-SET r.`weight` = row.weight
+SET r.`weight` = grp.weights[k]
 RETURN count(*) AS written;

@@ -1,0 +1,15 @@
+// Fast path for interactions of logical type CLICKED while the graph has no CLICKED relationship at all.
+// Statement 1 counts the CLICKED relationships (from the count store, instantly); the loader uses statement 2
+// only when that count was 0 when the load started, and sends each (user, item, timestamp) once, so the
+// result is exactly what load/interactions/clicked gives, with about a third less work (no MERGE lookups).
+// $groups: as in load/interactions/clicked, all timestamps set.
+MATCH ()-[r:`CLICKED`]->()
+RETURN count(r) AS existing;
+
+UNWIND $groups AS grp
+MATCH (u:`User` {`id`: grp.user})
+UNWIND range(0, size(grp.items) - 1) AS k
+WITH u, grp, k WHERE grp.timestamps[k] IS NOT NULL
+MATCH (i:`Item` {`id`: grp.items[k]})
+CREATE (u)-[r:`CLICKED` {`timestamp`: grp.timestamps[k], `weight`: grp.weights[k]}]->(i)
+RETURN count(*) AS written;

@@ -1,0 +1,164 @@
+"""The refresh job and cold start on ml-100k against a real Neo4j (tiny training runs: mechanics only)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from embedding_helpers import count_with_property, seen_items
+from neo4j import Driver
+from typer.testing import CliRunner
+
+from graphrec import versions
+from graphrec.cli import app
+from graphrec.coldstart import embed_new
+from graphrec.config import Settings, get_settings
+from graphrec.db import Graph
+from graphrec.jobs import EXIT_CODES, RefreshOptions, acquire_lock, refresh, release_lock
+from graphrec.recommend import recommend_for_user
+from graphrec.vector_index import index_status
+from graphrec.writeback import WritebackOptions
+
+TINY = {"epochs": 1, "dim": 16, "patience": 1}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _purge_afterwards(neo4j_driver: Driver, neo4j_settings: Settings) -> Iterator[None]:
+    yield
+    graph = Graph(neo4j_driver, neo4j_settings.neo4j_database)
+    versions.purge(graph)
+    graph.driver.execute_query("MATCH (l:GraphrecLock) DELETE l", database_=graph.database)
+
+
+@pytest.fixture(scope="module")
+def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("refresh")
+
+
+def options(work_dir: Path, **train: object) -> RefreshOptions:
+    return RefreshOptions(
+        work_dir=work_dir,
+        train={**TINY, **train},
+        writeback=WritebackOptions(show_progress=False),
+        show_progress=False,
+    )
+
+
+@pytest.fixture
+def refreshed(ml100k_graph: Graph, work_dir: Path) -> Graph:
+    """ml-100k after one successful refresh (the second call reuses everything)."""
+    report = refresh(ml100k_graph, options(work_dir))
+    assert report.exit_code == 0, report.error
+    return ml100k_graph
+
+
+def test_refresh_activates_a_complete_indexed_version(
+    ml100k_graph: Graph, work_dir: Path, ml100k_dir: Path
+) -> None:
+    report = refresh(ml100k_graph, options(work_dir))
+    assert report.exit_code == 0, report.error
+    assert [s.step for s in report.steps] == ["sync", "train", "writeback", "index", "switch"]
+    assert all(s.seconds >= 0 for s in report.steps)
+    active = versions.active_version(ml100k_graph)
+    assert active is not None
+    assert active.version == report.version
+    assert count_with_property(ml100k_graph, "User", active.embedding_property) == 943
+    assert count_with_property(ml100k_graph, "Item", active.embedding_property) == 1682
+    states = {row["name"]: row["state"] for row in index_status(ml100k_graph)}
+    assert states[active.user_index] == "ONLINE"
+    assert states[active.item_index] == "ONLINE"
+    seen = seen_items(ml100k_dir)
+    for user in ("1", "500"):
+        found = recommend_for_user(ml100k_graph, user, 20)
+        assert len({r.item_id for r in found}) == 20
+        assert not {r.item_id for r in found} & seen[user]
+
+    again = refresh(ml100k_graph, options(work_dir))
+    assert again.exit_code == 0, again.error
+    assert again.version == report.version
+    status = {s.step: s.status for s in again.steps}
+    assert status["train"] == "reused"
+    assert status["writeback"] == "reused"
+
+
+def test_a_held_lock_stops_a_second_refresh(refreshed: Graph, work_dir: Path) -> None:
+    before = versions.active_version(refreshed)
+    assert acquire_lock(refreshed, "another-host:1:abc", ttl=60)
+    try:
+        report = refresh(refreshed, options(work_dir))
+        assert report.exit_code == EXIT_CODES["lock"]
+        assert "another-host:1:abc" in (report.error or "")
+        assert report.steps == []
+        assert versions.active_version(refreshed) == before
+    finally:
+        release_lock(refreshed, "another-host:1:abc")
+
+
+def test_an_expired_lock_is_taken_over(refreshed: Graph) -> None:
+    assert acquire_lock(refreshed, "crashed:1:abc", ttl=0.05)
+    assert not acquire_lock(refreshed, "me:2:def", ttl=60)
+    time.sleep(0.2)
+    assert acquire_lock(refreshed, "me:2:def", ttl=60)
+    release_lock(refreshed, "me:2:def")
+
+
+def test_a_failed_step_keeps_the_active_version_serving(refreshed: Graph, tmp_path: Path) -> None:
+    before = versions.active_version(refreshed)
+    report = refresh(refreshed, options(tmp_path, encoder="no-such-encoder"))
+    assert report.exit_code == EXIT_CODES["train"]
+    assert [(s.step, s.status) for s in report.steps] == [("sync", "ok"), ("train", "failed")]
+    assert versions.active_version(refreshed) == before
+    assert recommend_for_user(refreshed, "1", 5)[0].version == before.version  # type: ignore[union-attr]
+
+
+def test_new_nodes_get_encoder_embeddings_without_retraining(refreshed: Graph) -> None:
+    run, db = refreshed.driver.execute_query, refreshed.database
+    run(
+        "CREATE (u:User {id: 'cold-user', age: 31, gender: 'F', occupation: 'writer'}) WITH u "
+        "MATCH (i:Item) WHERE i.id IN ['1', '50', '181', '100'] "
+        "CREATE (u)-[:RATED {rating: 5.0, timestamp: 880000000}]->(i)",
+        database_=db,
+    )
+    run("CREATE (:User {id: 'bare-user'})", database_=db)
+    try:
+        summary = embed_new(refreshed)
+        assert summary.new_users == 2
+        assert summary.users_embedded == 1  # the bare user has neither features nor neighbours
+        cold = recommend_for_user(refreshed, "cold-user", 10)
+        assert len(cold) == 10
+        assert {r.source for r in cold} == {"cold-start"}
+        assert not {r.item_id for r in cold} & {"1", "50", "181", "100"}
+        assert {r.source for r in recommend_for_user(refreshed, "bare-user", 5)} == {"popularity"}
+        assert embed_new(refreshed).users_embedded == 0  # nothing new left: idempotent
+    finally:
+        run("MATCH (u:User) WHERE u.id IN ['cold-user', 'bare-user'] DETACH DELETE u", database_=db)
+
+
+@pytest.fixture
+def cli_env(neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.setenv("NEO4J_URI", neo4j_settings.neo4j_uri)
+    monkeypatch.setenv("NEO4J_USERNAME", neo4j_settings.neo4j_username)
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.neo4j_password.get_secret_value())
+    monkeypatch.setenv("NEO4J_DATABASE", neo4j_settings.neo4j_database)
+    monkeypatch.setenv("GRAPHREC_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("GRAPHREC_MAPPING", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_cli_refresh_exit_code_names_the_step_and_embed_reports(refreshed: Graph, cli_env: None) -> None:
+    runner = CliRunner()
+    assert acquire_lock(refreshed, "cron-elsewhere:9:xyz", ttl=60)
+    try:
+        locked = runner.invoke(app, ["refresh", "--json", "--train", "epochs=1"])
+    finally:
+        release_lock(refreshed, "cron-elsewhere:9:xyz")
+    assert locked.exit_code == EXIT_CODES["lock"]
+    assert json.loads(locked.stdout)["exit_code"] == EXIT_CODES["lock"]
+    embedded = runner.invoke(app, ["embed", "--new", "--json"])
+    assert embedded.exit_code == 0, embedded.output
+    assert json.loads(embedded.stdout)["new_users"] == 0

@@ -1,0 +1,325 @@
+"""Recommendations on ml-100k against a real Neo4j, checked against brute-force answers computed here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from embedding_helpers import cosine_score, exact_top_k, read_interactions, seen_items, svd_artifacts
+from neo4j import Driver
+from typer.testing import CliRunner
+
+from graphrec import versions
+from graphrec.cli import app
+from graphrec.config import Settings, get_settings
+from graphrec.db import Graph
+from graphrec.model_dir import ModelArtifacts
+from graphrec.recommend import (
+    DEFAULT_SEASON_WEIGHT,
+    SEASON_WINDOW_DAYS,
+    Condition,
+    ItemFilter,
+    UnknownNode,
+    parse_condition,
+    recommend_for_user,
+    similar_items,
+    similar_items_query,
+    user_recommendation_query,
+)
+from graphrec.schema import GraphMapping, MappingError
+from graphrec.writeback import WritebackOptions, writeback
+
+USERS = ["1", "13", "42", "405", "655", "900"]  # 405 and 655 rated hundreds of items
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _purge_afterwards(neo4j_driver: Driver, neo4j_settings: Settings) -> Iterator[None]:
+    yield
+    versions.purge(Graph(neo4j_driver, neo4j_settings.neo4j_database))
+
+
+@pytest.fixture(scope="module")
+def model(ml100k_dir: Path) -> ModelArtifacts:
+    return svd_artifacts(ml100k_dir, dim=64)
+
+
+@pytest.fixture(scope="module")
+def seen(ml100k_dir: Path) -> dict[str, set[str]]:
+    return seen_items(ml100k_dir)
+
+
+@pytest.fixture
+def embedded(ml100k_graph: Graph, model: ModelArtifacts) -> Graph:
+    """ml-100k with the SVD model written back and active (a no-op once done)."""
+    writeback(ml100k_graph, model, WritebackOptions(show_progress=False))
+    return ml100k_graph
+
+
+@pytest.fixture(scope="module")
+def items(ml100k_dir: Path) -> dict[str, dict[str, object]]:
+    lines = (ml100k_dir / "ml-100k.item").read_text(encoding="utf-8").splitlines()[1:]
+    out: dict[str, dict[str, object]] = {}
+    for line in lines:
+        parts = line.split("\t")
+        year = int(parts[2]) if parts[2].strip().isdigit() else None
+        out[parts[0]] = {"year": year, "genres": parts[3].split()}
+    return out
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_k_unseen_distinct_items_for_every_user(
+    embedded: Graph, seen: dict[str, set[str]], exact: bool
+) -> None:
+    for user in USERS:
+        found = recommend_for_user(embedded, user, 20, exact=exact)
+        ids = [r.item_id for r in found]
+        assert len(ids) == 20
+        assert len(set(ids)) == 20
+        assert not set(ids) & seen[user], user
+        assert {r.source for r in found} == {"exact" if exact else "vector"}
+        assert [r.score for r in found] == sorted((r.score for r in found), reverse=True)
+        assert "embedding_v1" not in found[0].item
+        assert found[0].item["id"] == found[0].item_id
+
+
+def test_exact_path_is_the_brute_force_answer(
+    embedded: Graph, model: ModelArtifacts, seen: dict[str, set[str]]
+) -> None:
+    for user in USERS:
+        found = recommend_for_user(embedded, user, 20, exact=True)
+        expected = exact_top_k(model, user, 20, seen[user])
+        assert [r.score for r in found] == pytest.approx([s for _, s in expected], abs=1e-5)
+        assert [r.item_id for r in found][:10] == [i for i, _ in expected][:10]
+
+
+def test_ann_agrees_with_exact(embedded: Graph, seen: dict[str, set[str]]) -> None:
+    recalls = []
+    for user in [str(u) for u in range(1, 944, 19)]:
+        ann = {r.item_id for r in recommend_for_user(embedded, user, 20, exact=False)}
+        exact = {r.item_id for r in recommend_for_user(embedded, user, 20, exact=True)}
+        recalls.append(len(ann & exact) / 20)
+    assert float(np.mean(recalls)) >= 0.95, recalls
+
+
+def test_filters_are_obeyed(
+    embedded: Graph, seen: dict[str, set[str]], items: dict[str, dict[str, object]]
+) -> None:
+    denied = [r.item_id for r in recommend_for_user(embedded, "42", 3, exact=True)]
+    item_filter = ItemFilter(
+        [
+            parse_condition("year>=1990"),
+            parse_condition("year<1997"),
+            parse_condition("genres contains Comedy"),
+        ],
+        deny_ids=denied,
+    )
+    for exact in (True, False):
+        found = recommend_for_user(embedded, "42", 20, filters=item_filter, exact=exact)
+        assert len(found) == 20
+        for r in found:
+            year = items[r.item_id]["year"]
+            assert isinstance(year, int)
+            assert 1990 <= year < 1997
+            assert "Comedy" in items[r.item_id]["genres"]  # type: ignore[operator]
+            assert r.item_id not in denied
+            assert r.item_id not in seen["42"]
+
+
+def test_a_selective_filter_still_returns_every_allowed_unseen_item(
+    embedded: Graph, model: ModelArtifacts, seen: dict[str, set[str]]
+) -> None:
+    allowed = [str(i) for i in range(1, 120)]
+    unseen_allowed = [i for i in allowed if i not in seen["42"]]
+    assert len(unseen_allowed) > 20  # enough exist, so exactly 20 must come back
+    found = recommend_for_user(embedded, "42", 20, filters=ItemFilter(allow_ids=allowed), exact=False)
+    expected = exact_top_k(model, "42", 20, seen["42"], allowed=set(allowed))
+    assert len(found) == 20
+    assert {r.item_id for r in found} == {i for i, _ in expected}
+
+
+def test_seasonal_boost_follows_the_documented_formula(
+    embedded: Graph, model: ModelArtifacts, ml100k_dir: Path
+) -> None:
+    at = date(2026, 12, 24)
+    day = at.timetuple().tm_yday
+    per_item: dict[str, list[int]] = {}
+    for _, item, ts in read_interactions(ml100k_dir):
+        per_item.setdefault(item, []).append(datetime.fromtimestamp(ts, UTC).timetuple().tm_yday)
+    flat = (2 * SEASON_WINDOW_DAYS + 1) / 366.0
+
+    def boost(item: str) -> float:
+        days = per_item.get(item, [])
+        inside = sum(1 for d in days if abs((d - day + 549) % 366 - 183) <= SEASON_WINDOW_DAYS)
+        return DEFAULT_SEASON_WEIGHT * ((inside + 5.0 * flat) / (len(days) + 5.0) - flat)
+
+    plain = recommend_for_user(embedded, "13", 10, exact=True)
+    boosted = recommend_for_user(embedded, "13", 10, exact=True, at=at)
+    assert [r.item_id for r in boosted] != [r.item_id for r in plain]
+    for r in boosted:
+        assert r.score == pytest.approx(cosine_score(model, "13", r.item_id) + boost(r.item_id), abs=1e-5)
+
+
+def test_a_user_without_embedding_gets_popular_items_in_the_segment(
+    embedded: Graph, ml100k_dir: Path
+) -> None:
+    run = embedded.driver.execute_query
+    db = embedded.database
+    run("CREATE (:User {id: 'newcomer', occupation: 'doctor'})", database_=db)
+    try:
+        found = recommend_for_user(embedded, "newcomer", 10)
+        assert {r.source for r in found} == {"popularity"}
+        counts: dict[str, int] = {}
+        for _, item, _ in read_interactions(ml100k_dir):
+            counts[item] = counts.get(item, 0) + 1
+        top = sorted(counts.values(), reverse=True)[:10]
+        assert [counts[r.item_id] for r in found] == top
+        in_segment = recommend_for_user(embedded, "newcomer", 10, segment="occupation")
+        doctors = {
+            r["id"]
+            for r in run("MATCH (u:User {occupation: 'doctor'}) RETURN u.id AS id", database_=db).records
+        }
+        by_doctors: dict[str, int] = {}
+        for user, item, _ in read_interactions(ml100k_dir):
+            if user in doctors:
+                by_doctors[item] = by_doctors.get(item, 0) + 1
+        best = sorted(by_doctors.values(), reverse=True)[:10]
+        assert [by_doctors.get(r.item_id, 0) for r in in_segment] == best
+    finally:
+        run("MATCH (u:User {id: 'newcomer'}) DETACH DELETE u", database_=db)
+
+
+def test_similar_items_exclude_the_item_and_match_brute_force(embedded: Graph, model: ModelArtifacts) -> None:
+    for exact in (True, False):
+        found = similar_items(embedded, "50", 10, exact=exact)
+        assert len(found) == 10
+        assert "50" not in {r.item_id for r in found}
+        vector = model.item_embeddings[model.item_ids.index("50")]
+        scores = (1 + model.item_embeddings @ vector) / 2
+        expected = [model.item_ids[n] for n in np.argsort(-scores) if model.item_ids[n] != "50"][:10]
+        assert [r.item_id for r in found][:5] == expected[:5]
+
+
+def test_unknown_ids_raise(embedded: Graph) -> None:
+    with pytest.raises(UnknownNode, match="no User"):
+        recommend_for_user(embedded, "no-such-user", 5)
+    with pytest.raises(UnknownNode, match="no Item"):
+        similar_items(embedded, "no-such-item", 5)
+
+
+def test_the_plain_cypher_file_runs_with_user_id_and_k(embedded: Graph, seen: dict[str, set[str]]) -> None:
+    records = embedded.read("recommend/user", {"userId": "42", "k": 7})
+    assert len(records) == 7
+    assert not {r["itemId"] for r in records} & seen["42"]
+    similar = embedded.read("recommend/similar", {"itemId": "50", "k": 7})
+    assert len(similar) == 7
+
+
+@pytest.fixture
+def cli_env(neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("NEO4J_URI", neo4j_settings.neo4j_uri)
+    monkeypatch.setenv("NEO4J_USERNAME", neo4j_settings.neo4j_username)
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.neo4j_password.get_secret_value())
+    monkeypatch.setenv("NEO4J_DATABASE", neo4j_settings.neo4j_database)
+    monkeypatch.delenv("GRAPHREC_MAPPING", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_cli_recommend_and_similar(embedded: Graph, cli_env: None, seen: dict[str, set[str]]) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["recommend", "--user", "42", "-k", "5", "--json", "--filter", "genres contains Drama"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert len(rows) == 5
+    assert all("Drama" in row["item"]["genres"] for row in rows)
+    assert not {row["itemId"] for row in rows} & seen["42"]
+    similar = runner.invoke(app, ["similar", "--item", "50", "-k", "3", "--json"])
+    assert similar.exit_code == 0, similar.output
+    assert len(json.loads(similar.stdout)) == 3
+    missing = runner.invoke(app, ["recommend", "--user", "nobody"])
+    assert missing.exit_code == 4
+    bad = runner.invoke(app, ["recommend", "--user", "1", "--filter", "year >>> 3"])
+    assert bad.exit_code == 2
+
+
+# --- query builders (no database) ---
+
+
+def test_conditions_parse_and_refuse_injection() -> None:
+    assert parse_condition("year>=1990") == Condition("year", ">=", 1990)
+    assert parse_condition("genres contains Comedy") == Condition("genres", "contains", "Comedy")
+    assert parse_condition("year in 1994, 1995") == Condition("year", "in", [1994, 1995])
+    assert parse_condition('title="Heat"') == Condition("title", "=", "Heat")
+    with pytest.raises(MappingError):
+        Condition("year` > 0 RETURN 1 //", "=", 1)
+    with pytest.raises(ValueError, match="operator"):
+        Condition("year", "=~", ".*")
+
+
+def test_builders_return_text_and_parameters_only() -> None:
+    mapping = GraphMapping()
+    query = user_recommendation_query(
+        mapping, "7", 5, filters=ItemFilter([Condition("year", ">", 1990)], deny_ids=["3"])
+    )
+    text, params = query
+    assert params["userId"] == "7"
+    assert params["k"] == 5
+    assert params["filter0"] == 1990
+    assert params["denyIds"] == ["3"]
+    assert "i.`year` > $filter0" in text
+    assert "1990" not in text
+    assert "CYPHER 25" not in text
+    assert "/*" not in text
+    # the API batches lists by rewriting the single use of the id parameter: keep it single
+    assert text.count("$userId") == 1
+    assert similar_items_query(mapping, "9").text.count("$itemId") == 1
+
+
+def test_search_clause_only_on_new_servers_with_a_known_version() -> None:
+    mapping = GraphMapping()
+    item_filter = ItemFilter([Condition("year", ">=", 1990), Condition("genres", "contains", "Drama")])
+    old = similar_items_query(mapping, "1", filters=item_filter, server_version=(5, 26, 0), active_version=3)
+    assert "SEARCH" not in old.text
+    new = user_recommendation_query(
+        mapping, "1", filters=item_filter, server_version=(2026, 1, 0), active_version=3
+    )
+    assert new.text.startswith("CYPHER 25")
+    assert "SEARCH i IN (VECTOR INDEX `graphrec_item_v3` FOR vec WHERE i.`year` >= $filter0" in new.text
+    assert "$filter1 IN i.`genres`" in new.text  # not an index predicate: applied after the search
+    assert "db.index.vector.queryNodes" not in new.text
+    assert new.params["searchVersion"] == 3
+    unknown = user_recommendation_query(mapping, "1", server_version=(2026, 2, 0))
+    assert "SEARCH" not in unknown.text
+
+
+def test_analysis_neighbours_of_an_item(embedded: Graph, model: ModelArtifacts) -> None:
+    rows = [r.data() for r in embedded.read("analysis/embedding_neighbours", {"itemId": "50", "k": 5})]
+    vector = model.item_embeddings[model.item_ids.index("50")]
+    scores = model.item_embeddings @ vector
+    expected = [model.item_ids[n] for n in np.argsort(-scores) if model.item_ids[n] != "50"][:5]
+    assert [row["itemId"] for row in rows] == expected
+    assert rows[0]["title"] == "Return of the Jedi"
+
+
+@pytest.mark.slow
+def test_analysis_catalogue_coverage_of_top_lists(
+    embedded: Graph, model: ModelArtifacts, seen: dict[str, set[str]]
+) -> None:
+    row = embedded.read("analysis/embedding_coverage", {"k": 20})[0]
+    recommended: dict[str, int] = {}
+    for user in model.user_ids:
+        for item, _ in exact_top_k(model, user, 20, seen[user]):
+            recommended[item] = recommended.get(item, 0) + 1
+    assert row["users"] == 943
+    assert row["catalogueSize"] == 1682
+    assert abs(row["recommendedItems"] - len(recommended)) <= 3  # float32 vs float64 near-ties
+    assert row["coverage"] == pytest.approx(len(recommended) / 1682, abs=0.002)
+    top10 = sum(sorted(recommended.values(), reverse=True)[:10]) / (943 * 20)
+    assert row["top10Share"] == pytest.approx(top10, abs=0.002)
