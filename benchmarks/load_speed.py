@@ -10,9 +10,9 @@ local Neo4j on a free port in a temp directory and stops it at the end. Loads, i
 
 The timed span is the interactions phase: reading/generating rows, grouping them and writing them. On a
 shared machine other processes take CPU from both Neo4j and the loader, so the machine's load average is
-printed, and for 3 and 4 also the CPU seconds per interaction of Neo4j (local server only: its JVM,
-garbage collection included) and of this process (reading, grouping, the driver), with the rate they would
-allow if each had one of the 2 cores to itself.
+printed, and for 3 and 4 also the CPU time per interaction of Neo4j (local server only: all its JVM threads,
+garbage collection and JIT included) and of this process (reading, grouping, the driver): figures that
+contention distorts less than wall-clock rates.
 
     .venv/bin/python benchmarks/load_speed.py [--interactions 1000000] [--batch-size 10000] [--json]
 """
@@ -95,12 +95,8 @@ def measure(
         f"load avg {load_average})"
     )
     if cpu:
-        bound = max(server_us or 0.0, client_us)
-        server_text = f"{server_us:.1f}" if server_us is not None else "?"
-        line += (
-            f"\n{'':<36} CPU per interaction: Neo4j {server_text} us, loader {client_us:.1f} us "
-            f"-> {1e6 / bound:,.0f}/s with a core each"
-        )
+        server_text = f"{server_us:.1f} us" if server_us is not None else "? (not a local server)"
+        line += f"\n{'':<36} CPU per interaction: Neo4j {server_text}, loader {client_us:.1f} us"
     print(line, flush=True)
     return {
         "load": label,

@@ -4,7 +4,8 @@ Runs against `NEO4J_URI` when set (it loads ml-100k and writes a model version t
 database), else starts its own local Neo4j on a free port in a temp directory and stops it at the end.
 ml-100k gets random unit 64-d embeddings (latency does not depend on their quality), then each path is
 timed over `--queries` users after a warm-up (query plans cached, as in a serving process): one read
-transaction per query on one session, records fetched and parsed, as the API does.
+transaction per query on one session, records fetched and parsed, as the API does; 100 untimed queries
+first warm the server (JIT, plan cache).
 
     .venv/bin/python benchmarks/recommend_latency.py [--queries 300] [--k 20] [--json]
 
@@ -99,7 +100,7 @@ def main() -> None:
             for name, make in paths(graph, args.k).items():
                 pool = items if name.startswith("similar") else users
                 ids = [str(x) for x in rng.choice(pool, size=args.queries)]
-                ms = np.array(time_path(graph, make, ids, warmup=20)) * 1000
+                ms = np.array(time_path(graph, make, ids, warmup=100)) * 1000
                 rows.append(
                     {
                         "path": name,

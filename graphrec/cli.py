@@ -182,7 +182,10 @@ def _run_load(dataset: Any, batch_size: int | None, mapping: Path | None, json_o
             summary = load_dataset(graph, dataset, size, show_progress=not json_out)
     except BadInput as exc:
         raise fail(f"{exc} (use --skip-bad to skip such lines)") from exc
-    except (Neo4jUnavailable, LoadError, MappingError, Neo4jError) as exc:
+    except LoadError as exc:
+        hint = " (use --skip-bad to skip such lines)" if isinstance(exc.__cause__, BadInput) else ""
+        raise fail(f"{exc}{hint}") from exc
+    except (Neo4jUnavailable, MappingError, Neo4jError) as exc:
         raise fail(str(exc)) from exc
     if json_out:
         ui.emit_json(summary.to_dict())
@@ -794,6 +797,201 @@ def refresh_command(
         ui.err.print(report.one_line(), highlight=False)
     if report.exit_code:
         raise typer.Exit(report.exit_code)
+
+
+EncoderOption = Annotated[str, typer.Option(help="Encoder: sage (default), gcn, gat or lightgcn.")]
+DimOption = Annotated[int, typer.Option(min=1, help="Embedding size.")]
+LayersOption = Annotated[int, typer.Option(min=0, help="Message-passing layers.")]
+EpochsOption = Annotated[int, typer.Option(min=1, help="Most epochs (early stopping usually ends sooner).")]
+LrOption = Annotated[float | None, typer.Option(help="Adam learning rate (default: the trainer's).")]
+LossOption = Annotated[
+    str | None, typer.Option(help="Ranking loss: softmax (default), max_margin, bpr or ccl.")
+]
+MarginOption = Annotated[float | None, typer.Option(help="Margin of the max_margin / ccl losses.")]
+DeviceOption = Annotated[str, typer.Option(help="cpu or cuda (cuda:1 ...).")]
+FromSyncOption = Annotated[
+    Path | None,
+    typer.Option("--from-sync", help="Use a file written by `graphrec sync --out` instead of syncing now."),
+]
+
+
+def _train_config(**values: Any) -> Any:
+    """A `TrainConfig` from CLI options; None means the trainer's default."""
+    from pydantic import ValidationError
+
+    from graphrec.train import TrainConfig
+
+    try:
+        return TrainConfig(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        raise fail(f"bad training option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from exc
+
+
+def _synced(from_sync: Path | None, mapping: Path | None, show_progress: bool) -> Any:
+    """The `SyncResult` to train on: from a saved sync file, or streamed from Neo4j now."""
+    from graphrec.sync import SyncError, load_sync, sync_graph
+
+    try:
+        if from_sync is not None:
+            return load_sync(from_sync)
+        settings = settings_or_exit()
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            return sync_graph(graph, show_progress=show_progress)
+    except (Neo4jUnavailable, SyncError, MappingError, Neo4jError, OSError) as exc:
+        raise fail(str(exc)) from exc
+
+
+def _epoch_line(row: dict[str, Any]) -> None:
+    metric = next((f"  {k} {v:.4f}" for k, v in row.items() if "@" in k), "")
+    ui.err.print(
+        f"epoch {row['epoch']:>3}  loss {row['loss']:.4f}{metric}  {row['train_seconds']:.2f}s",
+        highlight=False,
+    )
+
+
+@app.command("train")
+def train_command(
+    *,
+    out: Annotated[Path, typer.Option("--out", help="Model directory to write (created if needed).")],
+    encoder: EncoderOption = "sage",
+    dim: DimOption = 64,
+    layers: LayersOption = 2,
+    epochs: EpochsOption = 300,
+    lr: LrOption = None,
+    loss: LossOption = None,
+    margin: MarginOption = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="Positive edges a step.")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="auto, full (whole graph a step) or minibatch (sampled).")
+    ] = "auto",
+    valid_share: Annotated[
+        float,
+        typer.Option(min=0.0, max=0.5, help="Share of each user's interactions held out for early stopping."),
+    ] = 0.1,
+    device: DeviceOption = "cpu",
+    seed: Annotated[
+        int, typer.Option(help="Seed for initialisation, sampling and the validation split.")
+    ] = 0,
+    from_sync: FromSyncOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Sync the graph, train a GNN encoder with early stopping, and write a model directory.
+
+    The directory holds the weights (model.pt), configuration, index maps, metrics and the L2-normalised
+    user and item embeddings that `graphrec writeback` stores in Neo4j.
+    """
+    from graphrec.coldstart import save_features
+    from graphrec.interactions import Interactions
+    from graphrec.splits import split_ro
+    from graphrec.train import save_model, train
+
+    config = _train_config(
+        encoder=encoder, dim=dim, layers=layers, epochs=epochs, lr=lr, loss=loss, margin=margin,
+        batch_size=batch_size, mode=mode, device=device, seed=seed,
+    )  # fmt: skip
+    synced = _synced(from_sync, mapping, show_progress=not json_out)
+    data = synced.data
+    try:
+        interactions = Interactions.from_hetero(data)
+        if valid_share > 0:
+            parts = split_ro(interactions, seed, (1 - valid_share, valid_share, 0.0))
+            train_set, valid = parts.train, parts.valid
+        else:
+            train_set, valid = interactions, None
+        result = train(data, config, train_set, valid, log=_epoch_line)
+        save_model(result, out, list(data["user"].ids), list(data["item"].ids))
+        save_features(out, synced.encoder)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    summary = {
+        "out": str(out),
+        "encoder": config.encoder,
+        "mode": result.mode,
+        "epochs": len(result.history),
+        "best_epoch": result.best_epoch,
+        "best_valid": {config.valid_metric: result.best_metric},
+        "seconds_per_epoch": round(result.seconds_per_epoch, 4),
+        "users": result.user_embeddings.size(0),
+        "items": result.item_embeddings.size(0),
+    }
+    if json_out:
+        ui.emit_json(summary)
+    else:
+        ui.err.print(
+            f"{config.encoder}: {summary['epochs']} epochs ({result.mode}), best {config.valid_metric} "
+            f"{result.best_metric:.4f} at epoch {result.best_epoch}, {result.seconds_per_epoch:.3f} s/epoch; "
+            f"wrote {out}",
+            highlight=False,
+        )
+
+
+@app.command("evaluate")
+def evaluate_command(
+    *,
+    encoder: Annotated[
+        list[str] | None, typer.Option(help="Encoders to evaluate (repeat or comma-separate; default sage).")
+    ] = None,
+    baselines: Annotated[
+        str, typer.Option(help="Comma-separated baselines: mostpop, bprmf, ease ('' for none).")
+    ] = "mostpop,bprmf,ease",
+    protocol: Annotated[
+        str, typer.Option(help="ro (per-user random 80/10/10) or temporal (global timeline).")
+    ] = "ro",
+    seeds: Annotated[
+        int, typer.Option(min=1, help="Runs per model (seeds 0..N-1): mean ± std reported.")
+    ] = 1,
+    dim: DimOption = 64,
+    layers: LayersOption = 2,
+    epochs: EpochsOption = 300,
+    lr: LrOption = None,
+    loss: LossOption = None,
+    margin: MarginOption = None,
+    device: DeviceOption = "cpu",
+    from_sync: FromSyncOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Split, train and rank all items for every user; Recall/NDCG/Hit/Precision/MRR at 10 and 20.
+
+    Every encoder and baseline goes through the same split, the same masking (train and valid items are
+    never recommended at test) and the same metric code.
+    """
+    from graphrec.evaluate import BASELINES, evaluate, table_rows
+    from graphrec.models import ENCODERS
+
+    encoders = _split_list(encoder) or ["sage"]
+    chosen = [*encoders, *_split_list([baselines])]
+    unknown = [m for m in chosen if m not in ENCODERS and m not in BASELINES]
+    if unknown:
+        raise fail(
+            f"unknown model(s) {unknown}; encoders: {sorted(ENCODERS)}, baselines: {sorted(BASELINES)}"
+        )
+    if protocol not in ("ro", "temporal"):
+        raise fail(f"unknown protocol {protocol!r}: use ro or temporal")
+    config = _train_config(
+        encoder=encoders[0],
+        dim=dim,
+        layers=layers,
+        epochs=epochs,
+        lr=lr,
+        loss=loss,
+        margin=margin,
+        device=device,
+    )
+    synced = _synced(from_sync, mapping, show_progress=not json_out)
+    try:
+        summaries = evaluate(
+            synced.data, chosen, protocol, seeds, config, log=lambda line: ui.err.print(line, highlight=False)
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise fail(str(exc)) from exc
+    if json_out:
+        ui.emit_json([s.to_dict() for s in summaries])
+    else:
+        ui.out.print(ui.table(table_rows(summaries), title=f"protocol {protocol}, {seeds} seed(s)"))
 
 
 def main() -> None:

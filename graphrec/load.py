@@ -17,6 +17,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from queue import Full, Queue
@@ -26,19 +27,20 @@ from neo4j import ManagedTransaction
 from neo4j.exceptions import Neo4jError
 
 from graphrec import cypher, ui
-from graphrec.datasets.records import Dataset, Row
+from graphrec.datasets.records import BadInput, Dataset, Row
 from graphrec.db import Graph
 from graphrec.schema import MappingError, NodeMapping, validate_identifier
 
 
 class LoadError(RuntimeError):
-    """A batch failed; the message names the phase and how many rows were committed before it."""
+    """A batch failed, or a bad input line stopped the load; the message names the phase and how many rows
+    of it were committed before (the cause, e.g. the `BadInput`, is `__cause__`)."""
 
     def __init__(self, phase: str, committed: int, cause: BaseException) -> None:
         self.phase, self.committed = phase, committed
         super().__init__(
             f"load failed in phase {phase!r} after {committed} rows of that phase were committed "
-            f"(earlier phases are complete; loading again resumes safely, writes are MERGE): {cause}"
+            f"(earlier phases are complete; loading again is safe, it MERGEs onto what is there): {cause}"
         )
 
 
@@ -91,7 +93,6 @@ class _Writer:
 
     def __init__(self, graph: Graph, show_progress: bool) -> None:
         self.graph = graph
-        self.show_progress = show_progress
         self._progress = ui.progress(transient=False) if show_progress else None
         self.seconds: dict[str, float] = {}
 
@@ -115,16 +116,15 @@ class _Writer:
         started = time.perf_counter()
         task = self._progress.add_task(phase, total=total) if self._progress is not None else None
         committed = written = 0
-        with self.graph.driver.session(database=self.graph.database) as session:
-            for batch in batches:
-
-                def work(tx: ManagedTransaction, batch: Batch = batch) -> int:
-                    record = tx.run(batch.statement, batch.params).single()
-                    return int(record["written"]) if record else 0
-
+        iterator = iter(batches)
+        with self.graph.driver.session(database=self.graph.database) as session, _closing(iterator):
+            while True:
                 try:
-                    count = int(session.execute_write(work))
-                except Neo4jError as exc:
+                    batch = next(iterator, None)  # rows are read (and checked) as they are needed
+                    if batch is None:
+                        break
+                    count = int(session.execute_write(_run_batch, batch))
+                except (Neo4jError, BadInput) as exc:
                     raise LoadError(phase, committed, exc) from exc
                 committed += batch.rows
                 written += count
@@ -136,6 +136,22 @@ class _Writer:
             self._progress.update(task, total=committed, completed=committed)
         self.seconds[phase] = round(time.perf_counter() - started, 3)
         return written
+
+
+@contextmanager
+def _closing(iterator: Iterator[Any]) -> Iterator[None]:
+    """Close a generator (stopping its prefetch thread) even when the loop over it fails."""
+    try:
+        yield
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+
+
+def _run_batch(tx: ManagedTransaction, batch: Batch) -> int:
+    record = tx.run(batch.statement, batch.params).single()
+    return int(record["written"]) if record else 0
 
 
 class Batch(NamedTuple):

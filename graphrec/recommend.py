@@ -67,10 +67,19 @@ SEASON_WINDOW_DAYS = 14
 """An interaction counts for the season of `at` when its day of the year is within this many days."""
 DEFAULT_SEASON_WEIGHT = 0.2
 """Seasonal boost: score + weight * (share of the item's interactions inside the window - the share a flat
-year would give, (2 * window + 1) / 366), the share smoothed towards the flat share with 5 pseudo
+year would give, 2 * window / 365.2425), the share smoothed towards the flat share with 5 pseudo
 interactions so an item with 1 interaction is not boosted to the top. Scores are cosine in [0, 1], so the
 default 0.2 lets a strong seasonal peak (share 0.5 vs 0.08: +0.08) reorder close candidates without
-overriding taste."""
+overriding taste. Days of the year are positions in the mean solar year, (unix days mod 365.2425): within a
+day of the calendar and cheap to compute in Cypher from the interactions' unix-second timestamps."""
+YEAR_DAYS = 365.2425
+
+
+def season_position(at: date) -> float:
+    """Where `at` falls in the year, in days: (days since 1970-01-01) mod 365.2425, as the query does."""
+    return (at - date(1970, 1, 1)).days % YEAR_DAYS
+
+
 SEARCH_MIN_VERSION = (2026, 1)
 """Servers from this version have the Cypher 25 SEARCH clause (filters inside the vector index)."""
 
@@ -278,7 +287,7 @@ def _build(
         "pool": SEASON_POOL if at is not None else 1,
         "overfetch": FILTER_OVERFETCH if item_filter else 1,
         "seasonWeight": float(season_weight) if at is not None else 0.0,
-        "atDay": at.timetuple().tm_yday if at is not None else 1,
+        "atDay": season_position(at) if at is not None else 0.0,
         "seasonWindow": SEASON_WINDOW_DAYS,
     }
     text = cypher.query(name, mapping)

@@ -15,8 +15,9 @@ How it reads: one read transaction; each query returns one record per batch hold
 decode far faster than many small ones). Nodes are read in ranges of internal id; edges in groups of source
 nodes whose degrees add up to about `batch_size`. Records go straight into numpy arrays (preallocated from the
 count store) and become tensors with `torch.from_numpy`, so Python objects never outnumber one batch. Nodes
-are matched to rows by their internal id, which is only used inside the transaction; what leaves is the
-mapping's id property. All Cypher is in `cypher/sync/`, rendered through the graph mapping.
+are matched to rows by their internal id, which is only used inside the transaction (an edge whose far end is
+not a synced node is dropped there); what leaves is the mapping's id property. All Cypher is in
+`cypher/sync/`, rendered through the graph mapping.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class SyncSummary:
     edges_per_s: float
     batches: int
     peak_rss_mb: float
+    """The process's resident-memory high-water mark so far (Linux `ru_maxrss`), not this sync's alone."""
     since: int | None = None
     until: int | None = None
     types: list[str] = field(default_factory=list)

@@ -130,10 +130,9 @@ def _register(graph: Graph, artifacts: ModelArtifacts, fp: str, source: str | No
 
 def _batches(ids: list[str], matrix: FloatMatrix, done: set[str], size: int) -> Iterator[list[list[Any]]]:
     """Rows `[id, vector]` of nodes not yet written, `size` at a time (built lazily to bound memory)."""
-    todo = [i for i, node_id in enumerate(ids) if node_id not in done] if done else range(len(ids))
-    todo_list = list(todo)
-    for start in range(0, len(todo_list), size):
-        chunk = todo_list[start : start + size]
+    todo = [i for i, node_id in enumerate(ids) if node_id not in done] if done else list(range(len(ids)))
+    for start in range(0, len(todo), size):
+        chunk = todo[start : start + size]
         vectors = matrix[chunk].tolist()
         yield [[ids[i], vectors[j]] for j, i in enumerate(chunk)]
 

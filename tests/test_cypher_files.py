@@ -94,6 +94,7 @@ def test_user_history(cli_on_ml100k: Graph, ratings: list[Rating]) -> None:
     user = Counter(u for u, _, _, _ in ratings).most_common(1)[0][0]
     mine = sorted((r for r in ratings if r[0] == user), key=lambda r: (-r[3], r[1]))[:7]
     rows = run("user_history", userId=user, limit=7)
+    assert run("user_history", userId=int(user), limit=7) == rows  # `--param userId=405` works too
     assert [(r["item"], r["rating"], r["timestamp"]) for r in rows] == [(i, v, t) for _, i, v, t in mine]
     assert rows[0]["day"] == datetime.fromtimestamp(mine[0][3], UTC).date().isoformat()
 

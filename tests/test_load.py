@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from graphrec.cli import app
 from graphrec.config import Settings, get_settings
 from graphrec.datasets import movielens
-from graphrec.datasets.records import Dataset
+from graphrec.datasets.records import BadInput, Dataset
 from graphrec.db import Graph
 from graphrec.load import KeyedWriter, LoadError, load_dataset
 from graphrec.schema import GraphMapping
@@ -222,7 +222,10 @@ def test_cli_load_movielens(cli_env: Graph, tmp_path: Path) -> None:
     line = len((folder / "tiny.inter").read_text().splitlines())
     result = runner.invoke(app, ["load", "movielens", "--path", str(folder)])
     assert result.exit_code == 1
-    assert f"tiny.inter:{line}: expected a numeric rating (got 'five')" in " ".join(result.output.split())
+    output = " ".join(result.output.split())
+    assert f"tiny.inter:{line}: expected a numeric rating (got 'five')" in output
+    assert "load failed in phase 'interactions' after 0 rows" in output
+    assert "use --skip-bad" in output
     result = runner.invoke(app, ["load", "movielens", "--path", str(folder), "--skip-bad"])
     assert result.exit_code == 0, result.output
     assert "1 lines skipped" in " ".join(result.output.split())
@@ -247,3 +250,18 @@ def test_partial_then_full_load_equals_one_full_load(graph: Graph) -> None:
     summary = load_dataset(graph, tiny_dataset(rows), batch_size=2, show_progress=False)
     assert db_counts(graph) == {"User": 2, "Item": 2, "RATED": 2, "CLICKED": 2, "VIEWED": 1}
     assert (summary.interactions, summary.unmatched) == (6, 0)
+
+
+def test_bad_line_mid_load_says_how_far_it_got(graph: Graph, tmp_path: Path) -> None:
+    folder = write_tiny(tmp_path)
+    lines = (folder / "tiny.inter").read_text(encoding="utf-8").splitlines()
+    lines.insert(6, "1\t2\t4\tnoon")  # file line 7: the 6th interaction
+    (folder / "tiny.inter").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(LoadError) as caught:
+        load_dataset(graph, movielens.read(folder), batch_size=2, show_progress=False)
+    assert isinstance(caught.value.__cause__, BadInput)
+    assert caught.value.committed == 4
+    assert str(caught.value).endswith(
+        f"{folder}/tiny.inter:7: expected a number for timestamp (unix seconds) (got 'noon')"
+    )
+    assert db_counts(graph)["RATED"] == 4

@@ -26,6 +26,7 @@ from graphrec.recommend import (
     UnknownNode,
     parse_condition,
     recommend_for_user,
+    season_position,
     similar_items,
     similar_items_query,
     user_recommendation_query,
@@ -145,16 +146,23 @@ def test_seasonal_boost_follows_the_documented_formula(
     embedded: Graph, model: ModelArtifacts, ml100k_dir: Path
 ) -> None:
     at = date(2026, 12, 24)
-    day = at.timetuple().tm_yday
+    year = 365.2425
+    position = season_position(at)
+    christmas_1997 = datetime(1997, 12, 24, 12, tzinfo=UTC).timestamp() / 86400
+    assert abs((christmas_1997 - position + 1.5 * year) % year - year / 2) < 1.0  # same day, another year
     per_item: dict[str, list[int]] = {}
     for _, item, ts in read_interactions(ml100k_dir):
-        per_item.setdefault(item, []).append(datetime.fromtimestamp(ts, UTC).timetuple().tm_yday)
-    flat = (2 * SEASON_WINDOW_DAYS + 1) / 366.0
+        per_item.setdefault(item, []).append(ts)
+    flat = 2 * SEASON_WINDOW_DAYS / year
 
     def boost(item: str) -> float:
-        days = per_item.get(item, [])
-        inside = sum(1 for d in days if abs((d - day + 549) % 366 - 183) <= SEASON_WINDOW_DAYS)
-        return DEFAULT_SEASON_WEIGHT * ((inside + 5.0 * flat) / (len(days) + 5.0) - flat)
+        stamps = per_item.get(item, [])
+        inside = sum(
+            1
+            for ts in stamps
+            if abs((ts / 86400 - position + 1.5 * year) % year - year / 2) <= SEASON_WINDOW_DAYS
+        )
+        return DEFAULT_SEASON_WEIGHT * ((inside + 5.0 * flat) / (len(stamps) + 5.0) - flat)
 
     plain = recommend_for_user(embedded, "13", 10, exact=True)
     boosted = recommend_for_user(embedded, "13", 10, exact=True, at=at)

@@ -17,6 +17,7 @@ from graphrec.cli import app
 from graphrec.config import Settings, get_settings
 from graphrec.datasets.records import Dataset, Row
 from graphrec.db import Graph
+from graphrec.features import FeatureEncoder
 from graphrec.load import load_dataset
 from graphrec.schema import GraphMapping, InteractionMapping, NodeMapping
 from graphrec.sync import SyncOptions, SyncResult, load_sync, parse_time, sync_graph, without_ids
@@ -288,6 +289,21 @@ def test_k_hop_neighbourhood(small_graph: Graph, hops: int) -> None:
     assert sorted(data["genre"].ids) == sorted({r["g"] for r in genres})
     with pytest.raises(RuntimeError, match="not in the graph: nobody"):
         sync_graph(small_graph, SyncOptions(seed_users=["nobody"]), show_progress=False)
+
+
+def test_a_saved_encoder_featurises_a_subgraph_like_the_full_graph(
+    small_graph: Graph, tmp_path: Path
+) -> None:
+    full = sync_graph(small_graph, show_progress=False)
+    path = tmp_path / "features.json"
+    full.encoder.save(path)
+    options = SyncOptions(seed_items=["i4"], hops=1, encoder=FeatureEncoder.load(path))
+    part = sync_graph(small_graph, options, show_progress=False)
+    assert 1 < part.data["user"].num_nodes < full.data["user"].num_nodes
+    for node_type in ("user", "item"):
+        rows = {node_id: n for n, node_id in enumerate(full.data[node_type].ids)}
+        again = full.data[node_type].x[[rows[i] for i in part.data[node_type].ids]]
+        assert torch.equal(part.data[node_type].x, again)  # not refitted on the subgraph
 
 
 def test_a_renamed_graph_graphrec_did_not_load(graph: Graph) -> None:

@@ -59,10 +59,10 @@ CALL (i) {
   MATCH (i)<-[r:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]-()
   WHERE 0.0 /* $seasonWeight */ <> 0.0
   RETURN count(r) AS total, count(CASE WHEN r.`timestamp` IS NOT NULL AND
-    abs((datetime({epochSeconds: toInteger(r.`timestamp`)}).ordinalDay - 1 /* $atDay */ + 549) % 366 - 183)
+    abs((r.`timestamp` / 86400.0 - 0.0 /* $atDay */ + 547.86375) % 365.2425 - 182.62125)
     <= 14 /* $seasonWindow */ THEN 1 END) AS inSeason
 }
-WITH m, source, i, score, (2 * 14 /* $seasonWindow */ + 1) / 366.0 AS flat, inSeason, total
+WITH m, source, i, score, 2 * 14 /* $seasonWindow */ / 365.2425 AS flat, inSeason, total
 WITH m, source, i, score + 0.0 /* $seasonWeight */ * ((inSeason + 5.0 * flat) / (total + 5.0) - flat) AS score
 ORDER BY score DESC, i.`id`
 LIMIT $k

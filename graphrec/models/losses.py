@@ -1,0 +1,80 @@
+"""Ranking losses over a positive score and K sampled negative scores per training edge.
+
+Scores come from the cosine decoder ([-1, 1]). Each loss takes `pos` [B], `neg` [B, K] and an optional
+positive weight [B] (edge weight, interaction type, recency) and returns a scalar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+LossName = Literal["max_margin", "bpr", "ccl", "softmax"]
+
+
+def _weighted_mean(per_edge: Tensor, weight: Tensor | None) -> Tensor:
+    if weight is None:
+        return per_edge.mean()
+    return (per_edge * weight).sum() / weight.sum().clamp(min=1e-12)
+
+
+def max_margin_loss(
+    pos: Tensor, neg: Tensor, weight: Tensor | None = None, margin: float = 0.5, temperature: float = 1.0
+) -> Tensor:
+    """Hinge (PinSAGE): mean over negatives of max(0, s_neg - s_pos + margin); `temperature` is unused."""
+    del temperature
+    per_edge = torch.relu(neg - pos.unsqueeze(1) + margin).mean(1)
+    return _weighted_mean(per_edge, weight)
+
+
+def bpr_loss(
+    pos: Tensor, neg: Tensor, weight: Tensor | None = None, margin: float = 0.0, temperature: float = 0.1
+) -> Tensor:
+    """Bayesian personalised ranking: -log sigmoid((s_pos - s_neg) / temperature), mean over negatives.
+
+    Cosine scores lie in [-1, 1], so a temperature (0.1 by default) restores a useful logit range.
+    """
+    del margin
+    per_edge = -torch.nn.functional.logsigmoid((pos.unsqueeze(1) - neg) / temperature).mean(1)
+    return _weighted_mean(per_edge, weight)
+
+
+def cosine_contrastive_loss(
+    pos: Tensor, neg: Tensor, weight: Tensor | None = None, margin: float = 0.8, temperature: float = 1.0
+) -> Tensor:
+    """SimpleX's CCL, a max-margin loss on cosine: (1 - s_pos) + mean over negatives of max(0, s_neg - margin).
+
+    Unlike the pairwise hinge it pulls positives towards cosine 1 and pushes negatives only below `margin`;
+    `temperature` here weights the negative term (SimpleX's w).
+    """
+    per_edge = (1 - pos) + temperature * torch.relu(neg - margin).mean(1)
+    return _weighted_mean(per_edge, weight)
+
+
+def softmax_loss(
+    pos: Tensor, neg: Tensor, weight: Tensor | None = None, margin: float = 0.0, temperature: float = 0.1
+) -> Tensor:
+    """Sampled softmax (InfoNCE): -log of the positive's share among itself and its negatives at `temperature`."""
+    del margin
+    # log(e^p + sum e^n) - p = softplus(logsumexp(n) - p), without concatenating [B, 1 + K] logits
+    per_edge = torch.nn.functional.softplus(torch.logsumexp(neg / temperature, 1) - pos / temperature)
+    return _weighted_mean(per_edge, weight)
+
+
+LOSSES: dict[str, Callable[..., Tensor]] = {
+    "max_margin": max_margin_loss,
+    "bpr": bpr_loss,
+    "ccl": cosine_contrastive_loss,
+    "softmax": softmax_loss,
+}
+
+
+def get_loss(name: str) -> Callable[..., Tensor]:
+    """The loss function registered as `name`."""
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; choose one of {sorted(LOSSES)}") from None

@@ -1,0 +1,79 @@
+"""Metric functions against hand-computed values on tiny rankings, and the full-ranking evaluator's masking."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from graphrec.metrics import evaluate_ranking, ranking_metrics
+
+LOG2_3, LOG2_5 = math.log2(3), math.log2(5)
+
+
+def test_single_user_hand_computed() -> None:
+    scores = torch.tensor([[0.9, 0.8, 0.7, 0.6, 0.5]])  # ranking: items 0, 1, 2, 3, 4
+    relevant = torch.tensor([[False, True, False, True, False]])
+    m = ranking_metrics(scores, relevant, ks=(2, 4))
+    assert m["hit@2"].item() == 1.0
+    assert m["precision@2"].item() == pytest.approx(0.5)
+    assert m["recall@2"].item() == pytest.approx(0.5)
+    assert m["mrr@2"].item() == pytest.approx(0.5)
+    assert m["ndcg@2"].item() == pytest.approx((1 / LOG2_3) / (1 + 1 / LOG2_3))
+    assert m["recall@4"].item() == pytest.approx(1.0)
+    assert m["precision@4"].item() == pytest.approx(0.5)
+    assert m["mrr@4"].item() == pytest.approx(0.5)
+    assert m["ndcg@4"].item() == pytest.approx((1 / LOG2_3 + 1 / LOG2_5) / (1 + 1 / LOG2_3))
+
+
+def test_miss_and_perfect_rows() -> None:
+    scores = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]])
+    relevant = torch.tensor([[True, False, False, False], [True, True, False, False]])
+    m = ranking_metrics(scores, relevant, ks=(2,))
+    # row 0: relevant item ranks last -> nothing in the top 2
+    assert [m[k][0].item() for k in ("hit@2", "recall@2", "ndcg@2", "mrr@2", "precision@2")] == [0, 0, 0, 0, 0]
+    # row 1: both relevant items on top -> everything is 1
+    assert [m[k][1].item() for k in ("hit@2", "recall@2", "ndcg@2", "mrr@2", "precision@2")] == pytest.approx(
+        [1, 1, 1, 1, 1]
+    )
+
+
+def test_ndcg_ideal_is_capped_at_k() -> None:
+    # 3 relevant items, k = 2, hits at ranks 1 and 2 -> ideal DCG uses only 2 positions -> NDCG 1, recall 2/3
+    scores = torch.tensor([[0.9, 0.8, 0.1, 0.0]])
+    relevant = torch.tensor([[True, True, False, True]])
+    m = ranking_metrics(scores, relevant, ks=(2,))
+    assert m["ndcg@2"].item() == pytest.approx(1.0)
+    assert m["recall@2"].item() == pytest.approx(2 / 3)
+
+
+def test_mrr_takes_the_first_hit() -> None:
+    scores = torch.tensor([[0.9, 0.8, 0.7, 0.6]])
+    relevant = torch.tensor([[False, False, True, True]])
+    assert ranking_metrics(scores, relevant, ks=(4,))["mrr@4"].item() == pytest.approx(1 / 3)
+
+
+def test_evaluator_masks_seen_items_and_skips_users_without_truth() -> None:
+    table = torch.tensor([[0.9, 0.5, 0.1], [0.9, 0.5, 0.1], [0.1, 0.2, 0.3]])
+
+    def scorer(users: torch.Tensor) -> torch.Tensor:
+        return table[users]
+
+    # user 0 has seen item 0 (its top item): item 1 must rank first; user 1 has not: item 1 ranks second
+    seen = (torch.tensor([0]), torch.tensor([0]))
+    truth = (torch.tensor([0, 1]), torch.tensor([1, 1]))
+    out = evaluate_ranking(scorer, seen, truth, num_users=3, num_items=3, ks=(1,))
+    assert out["users"] == 2  # user 2 has no held-out items
+    assert out["hit@1"] == pytest.approx(0.5)
+    assert out["mrr@1"] == pytest.approx(0.5)
+
+
+def test_evaluator_batches_agree_with_one_batch() -> None:
+    gen = torch.Generator().manual_seed(0)
+    table = torch.rand(50, 30, generator=gen)
+    seen = (torch.randint(50, (200,), generator=gen), torch.randint(30, (200,), generator=gen))
+    truth = (torch.randint(50, (100,), generator=gen), torch.randint(30, (100,), generator=gen))
+    one = evaluate_ranking(lambda u: table[u], seen, truth, 50, 30, batch_users=1000)
+    many = evaluate_ranking(lambda u: table[u], seen, truth, 50, 30, batch_users=7)
+    assert one == pytest.approx(many)

@@ -1,0 +1,148 @@
+"""Encoders: shapes, gradients, inductive embeddings for unseen nodes, and agreement with PyG's layers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.nn import LGConv, SAGEConv
+
+from graphrec.models import ENCODERS, BipartiteGraph, build_encoder
+from graphrec.models.graph import propagate
+from graphrec.models.losses import LOSSES, get_loss
+from graphrec.models.sampling import NegativeSampler
+from graphrec.models.time import calendar_features, day_of_week, month_of_year, recency_weight
+
+USERS, ITEMS, UF, IF = 6, 5, 3, 4
+
+
+def small_graph(with_features: bool = True) -> BipartiteGraph:
+    gen = torch.Generator().manual_seed(0)
+    edges = torch.tensor([[0, 0, 1, 2, 3, 4, 5, 5], [0, 1, 1, 2, 3, 3, 0, 2]])  # item 4 has no edges
+    return BipartiteGraph(
+        USERS,
+        ITEMS,
+        edges,
+        user_x=torch.randn(USERS, UF, generator=gen) if with_features else None,
+        item_x=torch.randn(ITEMS, IF, generator=gen) if with_features else None,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_encoder_shapes_and_backward(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_encoder(name, num_users=USERS, num_items=ITEMS, dim=8, layers=2, user_features=UF, item_features=IF)
+    users, items = model(small_graph())
+    assert users.shape == (USERS, 8) and items.shape == (ITEMS, 8)
+    (users.sum() + items.pow(2).sum()).backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert grads and all(g is not None for g in grads)
+    assert model.input.item_projection is not None and model.input.item_projection.weight.grad is not None
+    assert float(model.input.item_projection.weight.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_unseen_node_is_embedded_from_features(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_encoder(name, num_users=USERS, num_items=ITEMS, dim=8, user_features=UF, item_features=IF).eval()
+    graph = small_graph()
+    graph.item_ids = torch.tensor([0, 1, 2, 3, -1])  # item 4: never seen in training
+    _, items = model(graph)
+    assert torch.isfinite(items).all() and float(items[4].norm()) > 0
+    # the embedding follows the features: change them and it changes
+    other = small_graph()
+    other.item_ids = graph.item_ids
+    assert other.item_x is not None
+    other.item_x[4] = other.item_x[4] * -2.0
+    _, moved = model(other)
+    assert not torch.allclose(items[4], moved[4])
+    assert torch.allclose(items[:4], moved[:4], atol=1e-6)  # item 4 has no edges: nothing else moves
+
+
+def test_id_only_model_without_features() -> None:
+    model = build_encoder("sage", num_users=USERS, num_items=ITEMS, dim=4)
+    users, items = model(small_graph(with_features=False))
+    assert users.shape == (USERS, 4)
+    with pytest.raises(ValueError, match="content features"):
+        build_encoder("sage", num_users=USERS, num_items=ITEMS, dim=4, item_features=IF)(
+            small_graph(with_features=False)
+        )
+
+
+def test_unknown_names_are_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown encoder"):
+        build_encoder("transformer", num_users=1, num_items=1)
+    with pytest.raises(TypeError, match="unknown options"):
+        build_encoder("gcn", num_users=1, num_items=1, heads=3)
+    with pytest.raises(ValueError, match="unknown loss"):
+        get_loss("hinge2")
+
+
+def test_propagation_matches_pyg_lgconv() -> None:
+    graph = small_graph()
+    x = torch.randn(graph.num_nodes, 5)
+    ours = propagate(graph.adjacency("sym"), x)
+    theirs = LGConv(normalize=True)(x, graph.homogeneous_edge_index())
+    assert torch.allclose(ours, theirs, atol=1e-5)
+
+
+def test_sparse_backward_is_the_transpose_product() -> None:
+    graph = small_graph()
+    adj = graph.adjacency("mean")  # not symmetric
+    x = torch.randn(graph.num_nodes, 3, requires_grad=True)
+    weight = torch.randn(graph.num_nodes, 3)
+    (propagate(adj, x) * weight).sum().backward()
+    assert x.grad is not None
+    assert torch.allclose(x.grad, adj.matrix.to_dense().T @ weight, atol=1e-5)
+
+
+def test_sage_layer_matches_pyg_sageconv() -> None:
+    torch.manual_seed(0)
+    graph = small_graph(with_features=False)
+    model = build_encoder("sage", num_users=USERS, num_items=ITEMS, dim=4, layers=1)
+    conv = SAGEConv(4, 4, aggr="mean")
+    conv.lin_l.load_state_dict(model.lin_neigh[0].state_dict())
+    conv.lin_r.load_state_dict(model.lin_self[0].state_dict())
+    h = model.input(graph)
+    assert torch.allclose(model.propagate(h, graph), conv(h, graph.homogeneous_edge_index()), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_losses_prefer_positives_above_negatives(name: str) -> None:
+    loss = get_loss(name)
+    good = loss(torch.tensor([0.9, 0.8]), torch.tensor([[-0.5, -0.2], [0.0, -0.9]]))
+    bad = loss(torch.tensor([-0.5, -0.2]), torch.tensor([[0.9, 0.8], [0.7, 0.9]]))
+    assert float(good) < float(bad)
+    weighted = loss(torch.tensor([0.9, -0.5]), torch.tensor([[0.0], [0.9]]), torch.tensor([1.0, 0.0]))
+    assert float(weighted) == pytest.approx(float(loss(torch.tensor([0.9]), torch.tensor([[0.0]]))))
+
+
+def test_max_margin_hand_computed() -> None:
+    loss = get_loss("max_margin")
+    # relu(0.3 - 0.5 + 0.5) = 0.3 and relu(-0.9 - 0.5 + 0.5) = 0 -> mean 0.15
+    assert float(loss(torch.tensor([0.5]), torch.tensor([[0.3, -0.9]]), margin=0.5)) == pytest.approx(0.15)
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "popularity", "hard"])
+def test_negatives_avoid_interacted_items(strategy: str) -> None:
+    users = torch.tensor([0, 0, 0, 1])
+    items = torch.tensor([0, 1, 2, 3])
+    gen = torch.Generator().manual_seed(0)
+    sampler = NegativeSampler(users, items, num_items=6, strategy=strategy, retries=20, generator=gen)  # type: ignore[arg-type]
+    emb_u, emb_i = torch.randn(2, 4), torch.randn(6, 4)
+    neg = sampler.sample(torch.tensor([0, 1] * 50), 4, emb_u, emb_i)
+    assert neg.shape == (100, 4)
+    assert not bool(sampler.is_positive(torch.tensor([0, 1] * 50).unsqueeze(1).expand_as(neg), neg).any())
+    pool, clash = sampler.shared(torch.tensor([0, 1]), 30)
+    assert torch.equal(clash, sampler.is_positive(torch.tensor([[0], [1]]), pool.unsqueeze(0)))
+
+
+def test_time_features() -> None:
+    # 2024-01-01 00:00 UTC was a Monday; 2024-07-06 12:00 UTC a Saturday in July
+    times = torch.tensor([1704067200, 1720267200])
+    assert day_of_week(times).tolist() == [0, 5]
+    assert month_of_year(times).tolist() == [0, 6]
+    feats = calendar_features(torch.tensor([0, 0]), times, num_nodes=2)
+    assert feats.shape == (2, 19) and feats[0].sum().item() == pytest.approx(2.0) and feats[1].sum() == 0
+    week = 7 * 86400
+    weights = recency_weight(torch.tensor([0, week, 2 * week]), half_life_days=7)
+    assert weights.tolist() == pytest.approx([0.25, 0.5, 1.0])

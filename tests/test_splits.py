@@ -1,0 +1,76 @@
+"""RO split: RecBole's per-user 80/10/10 counts, disjoint and complete; temporal split: nothing from the future."""
+
+from __future__ import annotations
+
+import torch
+
+from graphrec.interactions import Interactions
+from graphrec.splits import ro_counts, split_ro, split_temporal
+from graphrec.train import TrainConfig, build_graph
+
+
+def recbole_counts(tot: int, ratios: list[float]) -> list[int]:
+    """RecBole 1.2's `Dataset._calcu_split_ids` (as counts), transcribed literally."""
+    cnt = [int(ratios[i] * tot) for i in range(len(ratios))]
+    cnt[0] = tot - sum(cnt[1:])
+    for i in range(1, len(ratios)):
+        if cnt[0] <= 1:
+            break
+        if 0 < ratios[-i] * tot < 1:
+            cnt[-i] += 1
+            cnt[0] -= 1
+    return cnt
+
+
+def make(users: int = 40, items: int = 300, seed: int = 0) -> Interactions:
+    gen = torch.Generator().manual_seed(seed)
+    rows_u, rows_i = [], []
+    for u in range(users):  # user u has u + 1 distinct items
+        chosen = torch.randperm(items, generator=gen)[: u + 1]
+        rows_u.append(torch.full((u + 1,), u))
+        rows_i.append(chosen)
+    user, item = torch.cat(rows_u), torch.cat(rows_i)
+    n = user.numel()
+    time = torch.randint(1_000_000, 2_000_000, (n,), generator=gen)
+    return Interactions(user, item, torch.ones(n), time, torch.zeros(n, dtype=torch.long), users, items)
+
+
+def test_ro_counts_match_recbole_for_every_size() -> None:
+    sizes = torch.arange(0, 200)
+    ours = ro_counts(sizes, (0.8, 0.1, 0.1))
+    for n in range(200):
+        assert ours[n].tolist() == recbole_counts(n, [0.8, 0.1, 0.1]), n
+
+
+def test_ro_split_per_user_proportions_disjoint_complete() -> None:
+    inter = make()
+    parts = split_ro(inter, seed=3)
+    for u in range(inter.num_users):
+        got = [int((p.user == u).sum()) for p in (parts.train, parts.valid, parts.test)]
+        assert got == recbole_counts(u + 1, [0.8, 0.1, 0.1])
+    keys = [set((p.user * inter.num_items + p.item).tolist()) for p in (parts.train, parts.valid, parts.test)]
+    assert not (keys[0] & keys[1]) and not (keys[0] & keys[2]) and not (keys[1] & keys[2])
+    assert sum(len(k) for k in keys) == len(inter)
+
+
+def test_ro_split_is_seeded() -> None:
+    inter = make()
+    a, b, c = split_ro(inter, seed=1), split_ro(inter, seed=1), split_ro(inter, seed=2)
+    assert torch.equal(a.test.item, b.test.item) and torch.equal(a.test.user, b.test.user)
+    assert not torch.equal(torch.sort(a.test.user * 1000 + a.test.item).values, torch.sort(c.test.user * 1000 + c.test.item).values)
+
+
+def test_temporal_split_has_no_future_edges_in_training_graph() -> None:
+    inter = make()
+    parts = split_temporal(inter)
+    assert len(parts.train) + len(parts.valid) + len(parts.test) == len(inter)
+    assert int(parts.train.time.max()) < int(parts.valid.time.min())
+    assert int(parts.valid.time.max()) < int(parts.test.time.min())
+    assert 0.75 < len(parts.train) / len(inter) < 0.85
+    graph = build_graph(parts.train, None, TrainConfig(use_features=False, time_features=True))
+    # every edge the encoder propagates over is a training edge, all older than the first validation edge
+    train_keys = dict(zip((parts.train.user * 1000 + parts.train.item).tolist(), parts.train.time.tolist(), strict=True))
+    edge_keys = (graph.edge_index[0] * 1000 + graph.edge_index[1]).tolist()
+    assert len(edge_keys) == len(parts.train)
+    cutoff = int(parts.valid.time.min())
+    assert all(key in train_keys and train_keys[key] < cutoff for key in edge_keys)
