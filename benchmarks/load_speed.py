@@ -58,7 +58,7 @@ def neo4j_server(heap: str | None) -> Iterator[tuple[Settings, int | None]]:
     with tempfile.TemporaryDirectory(prefix="graphrec-bench-") as home:
         server = LocalNeo4j(home=Path(home), port=free_port(), password=PASSWORD)
         if heap:
-            server.heap = server.heap_max = heap
+            server.heap = heap
         print(f"starting a local Neo4j on {server.uri} ...", file=sys.stderr)
         pid = server.start(timeout=180, log=lambda line: print(line, file=sys.stderr))
         try:

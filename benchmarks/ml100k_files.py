@@ -65,7 +65,9 @@ def load_hetero(directory: Path = DEFAULT_DIR) -> HeteroData:
     data["user"].num_nodes = len(users)
     data["user"].ids = user_ids
     data["user"].x = torch.from_numpy(
-        np.hstack([_scaled([r[1] for r in users]), _one_hot([r[2] for r in users]), _one_hot([r[3] for r in users])])
+        np.hstack(
+            [_scaled([r[1] for r in users]), _one_hot([r[2] for r in users]), _one_hot([r[3] for r in users])]
+        )
     )
     data["item"].num_nodes = len(items)
     data["item"].ids = item_ids

@@ -1,4 +1,5 @@
 """Run graphrec as `python -m graphrec`."""
+
 from graphrec.cli import main
 
 main()

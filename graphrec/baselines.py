@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from graphrec.interactions import Interactions
-from graphrec.metrics import evaluate_ranking
+from graphrec.metrics import dot_scorer, evaluate_ranking
 from graphrec.models.sampling import NegativeSampler
 
 
@@ -94,6 +94,7 @@ class BPRMF:
 
     def __init__(
         self,
+        *,
         dim: int = 64,
         lr: float = 1e-3,
         batch_size: int = 2048,
@@ -123,9 +124,8 @@ class BPRMF:
         epoch_times: list[float] = []
         for _ in range(self.epochs):
             started = time.perf_counter()
-            for batch in torch.randperm(len(train), device=train.device, generator=generator).split(
-                self.batch_size
-            ):
+            order = torch.randperm(len(train), device=train.device, generator=generator)
+            for batch in torch.split(order, self.batch_size):
                 u, i = train.user[batch], train.item[batch]
                 j = sampler.uniform(u, 1).squeeze(1)
                 eu, ei, ej = users[u], items[i], items[j]
@@ -133,14 +133,14 @@ class BPRMF:
                 reg = (eu.pow(2).sum() + ei.pow(2).sum() + ej.pow(2).sum()) / 2
                 loss = -torch.nn.functional.logsigmoid(diff).mean() + self.reg * reg / u.numel()
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                torch.autograd.backward(loss)
                 optimizer.step()
             epoch_times.append(time.perf_counter() - started)
             if valid is None:
                 continue
             u_now, i_now = users.detach(), items.detach()
             metric = evaluate_ranking(
-                lambda b, u_now=u_now, i_now=i_now: u_now[b] @ i_now.T,
+                dot_scorer(u_now, i_now),
                 (train.user, train.item),
                 (valid.user, valid.item),
                 train.num_users,

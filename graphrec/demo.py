@@ -1,30 +1,49 @@
-"""The quick-start main job: put the built-in default dataset into Neo4j and show what the graph holds.
+"""The quick-start main job: the whole pipeline on the built-in default dataset, ending with the API serving.
 
 The default is MovieLens-100K found under the data directory (`GRAPHREC_DATA_DIR`, by default
-`../shared/datasets`); when it is not there the synthetic generator stands in, and the job says so.
+`../shared/datasets`); when it is not there the synthetic generator stands in, and the job says so. Steps:
+load (idempotent) -> a few analysis queries -> refresh (sync, train, write back, index, switch) -> a user's
+recommendations -> the same through GraphQL on a running server.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
+import uvicorn
 
 from graphrec import ui
 from graphrec.config import Settings
 from graphrec.datasets import movielens, synthetic
 from graphrec.datasets.records import Dataset
 from graphrec.db import Graph
+from graphrec.jobs import RefreshOptions, RefreshReport, refresh
 from graphrec.load import LoadSummary, load_dataset
+from graphrec.recommend import Recommendation, recommend_for_user
+
+GRAPHQL_EXAMPLE = """query Demo($userId: ID!) {
+  user(id: $userId) { id }
+  recommendations(userId: $userId, k: 5) { score source item { id title } }
+  model { version }
+}"""
 
 
 @dataclass
 class DemoResult:
-    """What the job did: which dataset it loaded, the load summary, and the analysis tables."""
+    """What the job did: the dataset, the load summary, analysis tables, the refresh and a sample user."""
 
     dataset: str
     load: LoadSummary
     analyses: dict[str, list[dict[str, Any]]]
+    refresh: RefreshReport | None = None
+    user_id: str | None = None
+    recommendations: list[Recommendation] = field(default_factory=list)
 
 
 def default_dataset(settings: Settings) -> Dataset:
@@ -40,15 +59,81 @@ def default_dataset(settings: Settings) -> Dataset:
     return synthetic.generate(users=1_000, items=1_700, interactions=100_000, seed=0)
 
 
-def run(graph: Graph, settings: Settings, show_progress: bool = True) -> DemoResult:
-    """Load the default dataset (idempotent) and run a few analysis queries on it."""
-    dataset = default_dataset(settings)
-    summary = load_dataset(graph, dataset, settings.batch_size, show_progress=show_progress)
+def analyses(graph: Graph) -> dict[str, list[dict[str, Any]]]:
+    """Top items, what their raters also rated, and activity per month."""
     top = [record.data() for record in graph.read("analysis/top_items", {"limit": 10})]
-    analyses = {"Most-rated items": top}
+    tables = {"Most-rated items": top}
     if top:
         also = graph.read("analysis/also_rated", {"itemId": top[0]["item"], "limit": 5})
-        analyses[f"Users who rated {top[0]['title']} also rated"] = [record.data() for record in also]
+        tables[f"Users who rated {top[0]['title']} also rated"] = [record.data() for record in also]
     monthly = graph.read("analysis/interactions_per_month", {})
-    analyses["Interactions per month"] = [record.data() for record in monthly]
-    return DemoResult(dataset=dataset.name, load=summary, analyses=analyses)
+    tables["Interactions per month"] = [record.data() for record in monthly]
+    return tables
+
+
+def run(graph: Graph, settings: Settings, train: bool = True, show_progress: bool = True) -> DemoResult:
+    """Load the default dataset, run the analysis queries, and (with `train`) refresh and recommend."""
+    dataset = default_dataset(settings)
+    summary = load_dataset(graph, dataset, settings.batch_size, show_progress=show_progress)
+    result = DemoResult(dataset=dataset.name, load=summary, analyses=analyses(graph))
+    if not train:
+        return result
+    options = RefreshOptions(work_dir=settings.cache_dir / "demo", show_progress=show_progress)
+    result.refresh = refresh(graph, options)
+    if result.refresh.exit_code == 0:
+        result.user_id = dataset.users[0]["id"]
+        result.recommendations = recommend_for_user(graph, result.user_id, k=10)
+    return result
+
+
+class BackgroundServer:
+    """`graphrec serve`'s app in a thread of this process, so the demo can query it, then keep serving."""
+
+    def __init__(self, host: str, port: int) -> None:
+        from api.app import create_app
+        from api.settings import ApiSettings
+
+        config = uvicorn.Config(
+            create_app(ApiSettings()), host=host, port=port, log_config=None, server_header=False
+        )
+        self.server = uvicorn.Server(config)
+        self.url = f"http://{host}:{port}"
+        self.thread = threading.Thread(target=self.server.run, name="graphrec-api", daemon=True)
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start serving and wait until the server listens."""
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not start on {self.url}")
+            time.sleep(0.1)
+
+    def query(self, text: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """POST a GraphQL query and return the decoded answer."""
+        answer = httpx.post(f"{self.url}/graphql", json={"query": text, "variables": variables}, timeout=30)
+        answer.raise_for_status()
+        data: dict[str, Any] = answer.json()
+        return data
+
+    def wait(self) -> None:
+        """Block until Ctrl-C, then shut the server down gracefully."""
+        try:
+            while self.thread.is_alive():
+                self.thread.join(0.5)
+        except KeyboardInterrupt:
+            self.stop()
+
+    def stop(self) -> None:
+        """Ask uvicorn to finish in-flight requests and stop."""
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+def show_graphql(server: BackgroundServer, user_id: str) -> dict[str, Any]:
+    """Run the README's example query against the running server and print query and answer."""
+    answer = server.query(GRAPHQL_EXAMPLE, {"userId": user_id})
+    ui.out.print(f'\nPOST {server.url}/graphql  (variables: {{"userId": "{user_id}"}})')
+    ui.out.print(GRAPHQL_EXAMPLE, highlight=False)
+    ui.out.print(json.dumps(answer, indent=2)[:3000], highlight=False)
+    return answer

@@ -32,8 +32,21 @@ BASELINES: dict[str, Callable[[int], Recommender]] = {
 }
 """Baselines by name; each factory takes the seed."""
 
-MODELS: tuple[str, ...] = (*ENCODERS, *BASELINES)
-HEADLINE: tuple[str, ...] = ("recall@20", "ndcg@20", "recall@10", "ndcg@10", "hit@20", "precision@20", "mrr@20")
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "sage-plain": ("sage", {"norm": "mean", "combine": "last"})
+}
+"""Named encoder variants: `sage-plain` is GraphSAGE with plain mean aggregation and last-layer output."""
+
+MODELS: tuple[str, ...] = (*ENCODERS, *VARIANTS, *BASELINES)
+HEADLINE: tuple[str, ...] = (
+    "recall@20",
+    "ndcg@20",
+    "recall@10",
+    "ndcg@10",
+    "hit@20",
+    "precision@20",
+    "mrr@20",
+)
 
 
 @dataclass
@@ -91,7 +104,7 @@ def held_out_metrics(
         (parts.test.user, parts.test.item),
         parts.train.num_users,
         parts.train.num_items,
-        ks,
+        ks=ks,
         users=warm_users(parts),
     )
 
@@ -101,6 +114,7 @@ def run_one(
     data: Any,
     parts: Split,
     seed: int,
+    *,
     config: TrainConfig | None = None,
     log: Log | None = None,
 ) -> RunResult:
@@ -110,13 +124,18 @@ def run_one(
         baseline = BASELINES[model](seed).fit(parts.train, parts.valid)
         metrics = held_out_metrics(baseline.score, parts)
         return RunResult(
-            model, parts.protocol, seed, metrics, baseline.seconds_per_epoch, fit_seconds=time.perf_counter() - started
+            model,
+            parts.protocol,
+            seed,
+            metrics,
+            baseline.seconds_per_epoch,
+            fit_seconds=time.perf_counter() - started,
         )
-    if model not in ENCODERS:
+    if model not in ENCODERS and model not in VARIANTS:
         raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
     base = config or TrainConfig()
-    options = base.encoder_options if model == base.encoder else {}
-    run_config = base.model_copy(update={"encoder": model, "seed": seed, "encoder_options": options})
+    encoder, options = VARIANTS.get(model, (model, base.encoder_options if model == base.encoder else {}))
+    run_config = base.model_copy(update={"encoder": encoder, "seed": seed, "encoder_options": options})
     result = train(data, run_config, parts.train, parts.valid, log=log)
     metrics = held_out_metrics(result.score, parts)
     return RunResult(
@@ -151,6 +170,7 @@ def evaluate(
     models: Sequence[str],
     protocol: str = "ro",
     seeds: int = 1,
+    *,
     config: TrainConfig | None = None,
     interactions: Interactions | None = None,
     log: Callable[[str], None] | None = None,
@@ -161,7 +181,7 @@ def evaluate(
     for seed in range(seeds):
         parts = split(interactions, protocol, seed)
         for model in models:
-            run = run_one(model, data, parts, seed, config)
+            run = run_one(model, data, parts, seed, config=config)
             runs[model].append(run)
             if log is not None:
                 log(

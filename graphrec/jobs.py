@@ -94,7 +94,8 @@ class RefreshReport:
         steps = ", ".join(f"{s.step} {s.status} {s.seconds:.1f}s" for s in self.steps)
         if self.error:
             return f"refresh FAILED ({self.error}); active version unchanged; steps: {steps}"
-        return f"refresh done: model v{self.version} active (was v{self.previous}); steps: {steps}"
+        was = f"was v{self.previous}" if self.previous is not None else "the first version"
+        return f"refresh done: model v{self.version} active ({was}); steps: {steps}"
 
 
 def new_owner() -> str:

@@ -26,8 +26,10 @@ def hits_at(scores: Tensor, relevant: Tensor, k: int) -> Tensor:
     return relevant.gather(1, top).to(torch.float32)
 
 
-def metrics_from_hits(hits: Tensor, num_relevant: Tensor, ks: tuple[int, ...] = DEFAULT_KS) -> dict[str, Tensor]:
-    """Per-user metric values [n] named `metric@k`, from ranked hits [n, K >= max(ks)] and |R| per user [n]."""
+def metrics_from_hits(
+    hits: Tensor, num_relevant: Tensor, ks: tuple[int, ...] = DEFAULT_KS
+) -> dict[str, Tensor]:
+    """Per-user values [n] named `metric@k`, from ranked hits [n, K >= max(ks)] and |R| per user [n]."""
     device = hits.device
     n_rel = num_relevant.to(torch.float32).clamp(min=1)
     width = hits.size(1)
@@ -48,9 +50,18 @@ def metrics_from_hits(hits: Tensor, num_relevant: Tensor, ks: tuple[int, ...] = 
 
 
 def ranking_metrics(scores: Tensor, relevant: Tensor, ks: tuple[int, ...] = DEFAULT_KS) -> dict[str, Tensor]:
-    """Per-user metrics for `scores` [n, m] (seen items already set to -inf) against `relevant` bool [n, m]."""
+    """Per-user metrics for `scores` [n, m] (seen items already -inf) against `relevant` bool [n, m]."""
     hits = hits_at(scores, relevant, max(ks))
     return metrics_from_hits(hits, relevant.sum(1), ks)
+
+
+def dot_scorer(users: Tensor, items: Tensor) -> Callable[[Tensor], Tensor]:
+    """A scorer for `evaluate_ranking`: dot products of the given users' rows with every item row."""
+
+    def score(batch: Tensor) -> Tensor:
+        return users[batch] @ items.T
+
+    return score
 
 
 def _segments(rowptr: Tensor, degree: Tensor, users: Tensor) -> tuple[Tensor, Tensor]:
@@ -82,6 +93,7 @@ def evaluate_ranking(
     truth: tuple[Tensor, Tensor],
     num_users: int,
     num_items: int,
+    *,
     ks: tuple[int, ...] = DEFAULT_KS,
     users: Tensor | None = None,
     batch_users: int = 1024,

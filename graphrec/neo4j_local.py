@@ -156,14 +156,19 @@ class LocalNeo4j:
     port: int = 7687
     password: str = "graphrec-dev"
     cache_dir: Path = field(default_factory=lambda: Settings().cache_dir)
-    heap: str = "512m"
-    heap_max: str = "1g"
-    pagecache: str = "256m"
+    heap: str = "1g"
+    """JVM heap (initial = maximum, so the server never pauses to grow it)."""
+    pagecache: str = "512m"
     extra_conf: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, home: Path | None = None, port: int | None = None
+        cls,
+        settings: Settings,
+        home: Path | None = None,
+        port: int | None = None,
+        heap: str | None = None,
+        pagecache: str | None = None,
     ) -> LocalNeo4j:
         """The server described by `settings`: port from `--port` or a loopback `NEO4J_URI`."""
         if port is None:
@@ -173,6 +178,8 @@ class LocalNeo4j:
             port=port,
             password=settings.neo4j_password.get_secret_value(),
             cache_dir=settings.cache_dir,
+            heap=heap or cls.heap,
+            pagecache=pagecache or cls.pagecache,
         )
 
     @property
@@ -213,7 +220,7 @@ class LocalNeo4j:
             "server.directories.run": str(self.home / "run"),
             "server.directories.import": str(self.home / "import"),
             "server.memory.heap.initial_size": self.heap,
-            "server.memory.heap.max_size": self.heap_max,
+            "server.memory.heap.max_size": self.heap,
             "server.memory.pagecache.size": self.pagecache,
             "dbms.security.auth_enabled": "true",
             "dbms.usage_report.enabled": "false",
@@ -292,7 +299,7 @@ class LocalNeo4j:
         cmd = [
             java,
             f"-Xms{self.heap}",
-            f"-Xmx{self.heap_max}",
+            f"-Xmx{self.heap}",
             *JVM_FLAGS,
             "-cp",
             f"{lib}/*:{self.home}/plugins/*",

@@ -51,9 +51,7 @@ def ro_counts(n: Tensor, ratios: tuple[float, ...]) -> Tensor:
     return counts
 
 
-def split_ro(
-    interactions: Interactions, seed: int = 0, ratios: tuple[float, ...] = (0.8, 0.1, 0.1)
-) -> Split:
+def split_ro(interactions: Interactions, seed: int = 0, ratios: tuple[float, ...] = (0.8, 0.1, 0.1)) -> Split:
     """Per-user random split in RecBole's RO order (see module docstring); deterministic given `seed`."""
     generator = torch.Generator().manual_seed(seed)
     count = len(interactions)

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
 from graphrec.interactions import ITEM, USER, Interactions
-from graphrec.metrics import evaluate_ranking
+from graphrec.metrics import dot_scorer, evaluate_ranking
 from graphrec.model_dir import ModelArtifacts
 from graphrec.models import ENCODERS, BipartiteGraph, Encoder, build_encoder
 from graphrec.models.decoder import normalize, pair_scores
@@ -36,6 +36,10 @@ from graphrec.models.time import calendar_features, recency_weight
 
 Log = Callable[[dict[str, Any]], None]
 GIB = 1 << 30
+ENCODER_DEFAULTS: dict[str, dict[str, Any]] = {"sage": {"norm": "sym", "combine": "mean"}}
+"""Options the default model uses on top of an encoder's own defaults. For `sage`: aggregate with the
+symmetric normalisation D^-1/2 A D^-1/2 and read out the mean of the layer outputs (LightGCN-style), which
+reached the ml-100k quality bar with margin; `{"norm": "mean", "combine": "last"}` gives plain GraphSAGE."""
 MASKED_SCORE = -10.0
 """Score given to a user's own positives in a shared negative pool: far below any cosine, so no loss."""
 
@@ -49,8 +53,8 @@ class TrainConfig(BaseModel):
     dim: int = Field(64, ge=1, description="embedding size")
     layers: int = Field(2, ge=0, description="message-passing layers")
     encoder_options: dict[str, Any] = Field(
-        default_factory=lambda: {"norm": "sym", "combine": "mean", "identity_init": True},
-        description="extra encoder arguments (sage: norm, combine, identity_init; gat: heads)",
+        default_factory=dict,
+        description="encoder arguments over ENCODER_DEFAULTS (sage: norm, combine, identity_init; gat: heads)",
     )
     use_features: bool = Field(True, description="feed node feature matrices (data[...].x) into layer 0")
     time_features: bool = Field(False, description="append day-of-week and month shares to node features")
@@ -59,11 +63,13 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(4096, ge=1, description="positive edges per step")
     lr: float = Field(0.01, gt=0)
     weight_decay: float = Field(0.0, ge=0)
-    loss: LossName = "max_margin"
-    margin: float = Field(0.5, description="max-margin loss margin (cosine units)")
-    temperature: float = Field(0.1, gt=0, description="BPR logit scale for cosine scores")
-    negatives: int = Field(16, ge=1, description="negatives per positive")
-    shared_negatives: int = Field(0, ge=0, description="if > 0: one pool of this many negatives per batch")
+    loss: LossName = Field("softmax", description="softmax (sampled), max_margin, bpr or ccl")
+    margin: float = Field(0.5, description="max_margin / ccl margin (cosine units)")
+    temperature: float = Field(0.2, gt=0, description="softmax / bpr logit scale for cosine scores")
+    negatives: int = Field(16, ge=1, description="negatives per positive (when shared_negatives is 0)")
+    shared_negatives: int = Field(
+        256, ge=0, description="if > 0: one pool of this many negatives per batch (full-graph, not hard)"
+    )
     negative_sampling: Strategy = "uniform"
     popularity_alpha: float = Field(0.75, description="popularity sampling exponent")
     hard_pool: int = Field(4, ge=1, description="hard sampling ranks negatives * hard_pool candidates")
@@ -76,6 +82,7 @@ class TrainConfig(BaseModel):
     valid_metric: str = "ndcg@20"
     patience: int = Field(10, ge=1, description="epochs without validation improvement before stopping")
     seed: int = 0
+    deterministic: bool = Field(True, description="bitwise-repeatable runs (torch deterministic algorithms)")
     device: str = "cpu"
 
 
@@ -119,7 +126,8 @@ def _features(data: Any, node_type: str, count: int) -> Tensor | None:
         return None
     if x.size(0) != count:
         raise ValueError(f"data[{node_type!r}].x has {x.size(0)} rows for {count} nodes")
-    return x.float()
+    features: Tensor = x.float()
+    return features
 
 
 def build_graph(train: Interactions, data: Any, config: TrainConfig) -> BipartiteGraph:
@@ -200,8 +208,12 @@ class _Embedder:
         parts: dict[str, list[Tensor]] = {"users": [], "items": []}
         empty = torch.empty(0, dtype=torch.long, device=device)
         for side, count in (("users", self.graph.num_users), ("items", self.graph.num_items)):
-            for seeds in torch.arange(count, device=device).split(chunk):
-                batch = self.sampler.sample(seeds, empty) if side == "users" else self.sampler.sample(empty, seeds)
+            for seeds in torch.split(torch.arange(count, device=device), chunk):
+                batch = (
+                    self.sampler.sample(seeds, empty)
+                    if side == "users"
+                    else self.sampler.sample(empty, seeds)
+                )
                 u, i = self.model(batch.graph)
                 parts[side].append(u[batch.users] if side == "users" else i[batch.items])
         return normalize(torch.cat(parts["users"])), normalize(torch.cat(parts["items"]))
@@ -217,16 +229,35 @@ def train(
     """Train `config.encoder` on `train_set` (early stopping on `valid` when given) and embed every node.
 
     `data` is the sync'ed `HeteroData` (for node features; may be None). Returns the best model (by the
-    validation metric, else the last) with embeddings computed over the training graph.
+    validation metric, else the last) with embeddings computed over the training graph. With
+    `config.deterministic`, torch's deterministic algorithms are on for the run (then restored), so the
+    same seed on the same machine gives bitwise the same model.
     """
+    previous = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    if config.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        return _train(data, config, train_set, valid, log)
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+
+
+def _train(
+    data: Any,
+    config: TrainConfig,
+    train_set: Interactions,
+    valid: Interactions | None,
+    log: Log | None,
+) -> TrainResult:
     seed_everything(config.seed)
     device = torch.device(config.device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     graph = build_graph(train_set, data, config).to(device)
     mode = choose_mode(graph, config)
-    options = dict(config.encoder_options) if config.encoder == "sage" else {}
-    if config.encoder == "gat" and "heads" in config.encoder_options:
-        options["heads"] = config.encoder_options["heads"]
+    options = {**ENCODER_DEFAULTS.get(config.encoder, {}), **config.encoder_options}
     model = build_encoder(
         config.encoder,
         num_users=graph.num_users,
@@ -247,9 +278,9 @@ def train(
         pos_user,
         pos_item,
         graph.num_items,
-        config.negative_sampling,
-        config.popularity_alpha,
-        config.hard_pool,
+        strategy=config.negative_sampling,
+        alpha=config.popularity_alpha,
+        hard_pool=config.hard_pool,
         generator=generator,
     )
     sampler = NeighborSampler(graph, config.fanout, generator) if mode == "minibatch" else None
@@ -262,14 +293,18 @@ def train(
         model.train()
         started = time.perf_counter()
         total, steps = 0.0, 0
-        for batch in torch.randperm(len(train_set), device=device, generator=generator).split(config.batch_size):
+        order = torch.randperm(len(train_set), device=device, generator=generator)
+        for batch in torch.split(order, config.batch_size):
             users, items = pos_user[batch], pos_item[batch]
+            neg_index: Tensor | None = None
             if mode == "full":
                 user_emb, item_emb = (normalize(e) for e in model(graph))
                 u, i = user_emb[users], item_emb[items]
-                if config.shared_negatives:
-                    pool, clash = negatives.shared(users, config.shared_negatives)
-                    neg_scores = (u @ item_emb[pool].T).masked_fill(clash, MASKED_SCORE)
+                if config.shared_negatives and config.negative_sampling != "hard":
+                    # one pool per batch, scored once per distinct user
+                    distinct, neg_index = torch.unique(users, return_inverse=True)
+                    pool, clash = negatives.shared(distinct, config.shared_negatives)
+                    neg_scores = (user_emb[distinct] @ item_emb[pool].T).masked_fill(clash, MASKED_SCORE)
                 else:
                     neg = negatives.sample(users, config.negatives, user_emb.detach(), item_emb.detach())
                     neg_scores = pair_scores(u, item_emb[neg])
@@ -286,9 +321,10 @@ def train(
                 None if weights is None else weights[batch],
                 margin=config.margin,
                 temperature=config.temperature,
+                neg_index=neg_index,
             )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            torch.autograd.backward(loss)
             optimizer.step()
             total += float(loss.detach())
             steps += 1
@@ -297,7 +333,7 @@ def train(
         if valid is not None and len(valid) > 0:
             users_emb, items_emb = embed()
             metrics = evaluate_ranking(
-                lambda b: users_emb[b] @ items_emb.T,
+                dot_scorer(users_emb, items_emb),
                 (pos_user, pos_item),
                 (valid.user.to(device), valid.item.to(device)),
                 graph.num_users,
@@ -333,6 +369,7 @@ def save_model(
     directory: Path,
     user_ids: list[str],
     item_ids: list[str],
+    *,
     metrics: dict[str, Any] | None = None,
     extra_config: dict[str, Any] | None = None,
 ) -> ModelArtifacts:

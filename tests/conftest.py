@@ -82,7 +82,7 @@ def clear_database(driver: Driver, database: str) -> None:
     global _ml100k_loaded  # noqa: PLW0603 - one flag shared by the fixtures of this module
     _ml100k_loaded = False
     with driver.session(database=database) as session:  # IN TRANSACTIONS needs an auto-commit query
-        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 1000 ROWS").consume()
     for record in driver.execute_query("SHOW CONSTRAINTS YIELD name", database_=database).records:
         driver.execute_query(f"DROP CONSTRAINT `{record['name']}` IF EXISTS", database_=database)
     for record in driver.execute_query(

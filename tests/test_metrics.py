@@ -1,4 +1,4 @@
-"""Metric functions against hand-computed values on tiny rankings, and the full-ranking evaluator's masking."""
+"""Metric functions against hand-computed values on tiny rankings; the full-ranking evaluator's masking."""
 
 from __future__ import annotations
 
@@ -32,7 +32,13 @@ def test_miss_and_perfect_rows() -> None:
     relevant = torch.tensor([[True, False, False, False], [True, True, False, False]])
     m = ranking_metrics(scores, relevant, ks=(2,))
     # row 0: relevant item ranks last -> nothing in the top 2
-    assert [m[k][0].item() for k in ("hit@2", "recall@2", "ndcg@2", "mrr@2", "precision@2")] == [0, 0, 0, 0, 0]
+    assert [m[k][0].item() for k in ("hit@2", "recall@2", "ndcg@2", "mrr@2", "precision@2")] == [
+        0,
+        0,
+        0,
+        0,
+        0,
+    ]
     # row 1: both relevant items on top -> everything is 1
     assert [m[k][1].item() for k in ("hit@2", "recall@2", "ndcg@2", "mrr@2", "precision@2")] == pytest.approx(
         [1, 1, 1, 1, 1]
@@ -63,7 +69,7 @@ def test_evaluator_masks_seen_items_and_skips_users_without_truth() -> None:
     # user 0 has seen item 0 (its top item): item 1 must rank first; user 1 has not: item 1 ranks second
     seen = (torch.tensor([0]), torch.tensor([0]))
     truth = (torch.tensor([0, 1]), torch.tensor([1, 1]))
-    out = evaluate_ranking(scorer, seen, truth, num_users=3, num_items=3, ks=(1,))
+    out = evaluate_ranking(scorer, seen, truth, 3, 3, ks=(1,))
     assert out["users"] == 2  # user 2 has no held-out items
     assert out["hit@1"] == pytest.approx(0.5)
     assert out["mrr@1"] == pytest.approx(0.5)

@@ -1,4 +1,4 @@
-"""RO split: RecBole's per-user 80/10/10 counts, disjoint and complete; temporal split: nothing from the future."""
+"""RO split: RecBole's per-user 80/10/10 counts, disjoint, complete; temporal: nothing from the future."""
 
 from __future__ import annotations
 
@@ -49,15 +49,21 @@ def test_ro_split_per_user_proportions_disjoint_complete() -> None:
         got = [int((p.user == u).sum()) for p in (parts.train, parts.valid, parts.test)]
         assert got == recbole_counts(u + 1, [0.8, 0.1, 0.1])
     keys = [set((p.user * inter.num_items + p.item).tolist()) for p in (parts.train, parts.valid, parts.test)]
-    assert not (keys[0] & keys[1]) and not (keys[0] & keys[2]) and not (keys[1] & keys[2])
+    assert not (keys[0] & keys[1])
+    assert not (keys[0] & keys[2])
+    assert not (keys[1] & keys[2])
     assert sum(len(k) for k in keys) == len(inter)
 
 
 def test_ro_split_is_seeded() -> None:
     inter = make()
     a, b, c = split_ro(inter, seed=1), split_ro(inter, seed=1), split_ro(inter, seed=2)
-    assert torch.equal(a.test.item, b.test.item) and torch.equal(a.test.user, b.test.user)
-    assert not torch.equal(torch.sort(a.test.user * 1000 + a.test.item).values, torch.sort(c.test.user * 1000 + c.test.item).values)
+    assert torch.equal(a.test.item, b.test.item)
+    assert torch.equal(a.test.user, b.test.user)
+    assert not torch.equal(
+        torch.sort(a.test.user * 1000 + a.test.item).values,
+        torch.sort(c.test.user * 1000 + c.test.item).values,
+    )
 
 
 def test_temporal_split_has_no_future_edges_in_training_graph() -> None:
@@ -69,7 +75,9 @@ def test_temporal_split_has_no_future_edges_in_training_graph() -> None:
     assert 0.75 < len(parts.train) / len(inter) < 0.85
     graph = build_graph(parts.train, None, TrainConfig(use_features=False, time_features=True))
     # every edge the encoder propagates over is a training edge, all older than the first validation edge
-    train_keys = dict(zip((parts.train.user * 1000 + parts.train.item).tolist(), parts.train.time.tolist(), strict=True))
+    train_keys = dict(
+        zip((parts.train.user * 1000 + parts.train.item).tolist(), parts.train.time.tolist(), strict=True)
+    )
     edge_keys = (graph.edge_index[0] * 1000 + graph.edge_index[1]).tolist()
     assert len(edge_keys) == len(parts.train)
     cutoff = int(parts.valid.time.min())

@@ -11,7 +11,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from graphrec.baselines import MostPopular
-from graphrec.evaluate import run_one, held_out_metrics
+from graphrec.evaluate import held_out_metrics, run_one
 from graphrec.interactions import Interactions
 from graphrec.model_dir import ModelArtifacts
 from graphrec.splits import split_ro
@@ -111,7 +111,8 @@ def test_weights_recency_and_time_features_run(data: HeteroData) -> None:
         negative_sampling="popularity",
     )
     result = train(data, config, inter, None)
-    assert result.graph.user_x is not None and result.graph.user_x.size(1) == COMMUNITIES + 19
+    assert result.graph.user_x is not None
+    assert result.graph.user_x.size(1) == COMMUNITIES + 19
     with pytest.raises(ValueError, match="type_weights"):
         train(data, config.model_copy(update={"type_weights": {"purchased": 1.0}}), inter, None)
 
@@ -122,12 +123,13 @@ def test_model_directory_round_trip(data: HeteroData, tmp_path: Path) -> None:
     result = train(data, config, inter, None)
     save_model(result, tmp_path, data["user"].ids, data["item"].ids, metrics={"note": "test"})
     artifacts = ModelArtifacts.load(tmp_path)
-    assert artifacts.user_ids == data["user"].ids and artifacts.dim == 16
+    assert artifacts.user_ids == data["user"].ids
+    assert artifacts.dim == 16
     assert np.allclose(np.linalg.norm(artifacts.item_embeddings, axis=1), 1.0, atol=1e-5)
     model, loaded = load_model(tmp_path)
     assert loaded == config
     model.eval()
     with torch.no_grad():
-        users, items = model(build_graph(inter, data, loaded))
+        _users, items = model(build_graph(inter, data, loaded))
     items = torch.nn.functional.normalize(items, dim=1)
     assert np.allclose(items.numpy(), artifacts.item_embeddings, atol=1e-5)

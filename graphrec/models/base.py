@@ -1,4 +1,4 @@
-"""What every encoder shares: the layer-0 input (id embeddings + projected features) and the forward contract."""
+"""What every encoder shares: the layer-0 input (id embeddings + projected features), the forward contract."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ class NodeInput(nn.Module):
         num_users: int,
         num_items: int,
         dim: int,
+        *,
         user_features: int = 0,
         item_features: int = 0,
         id_dropout: float = 0.0,
@@ -37,11 +38,13 @@ class NodeInput(nn.Module):
         self.item_projection = nn.Linear(item_features, dim, bias=False) if item_features else None
         self.id_dropout = id_dropout
 
-    def _side(self, table: nn.Embedding, projection: nn.Module | None, ids: Tensor, x: Tensor | None) -> Tensor:
+    def _side(
+        self, table: nn.Embedding, projection: nn.Module | None, ids: Tensor, x: Tensor | None
+    ) -> Tensor:
         known = (ids >= 0) & (ids < table.num_embeddings)
         if self.training and self.id_dropout > 0:
             known = known & (torch.rand(ids.shape, device=ids.device) >= self.id_dropout)
-        h = table(ids.clamp(0, table.num_embeddings - 1)) * known.unsqueeze(1).to(table.weight.dtype)
+        h: Tensor = table(ids.clamp(0, table.num_embeddings - 1)) * known.unsqueeze(1).to(table.weight.dtype)
         if projection is not None:
             if x is None:
                 raise ValueError("the model was built with content features but the graph has none")
@@ -50,7 +53,8 @@ class NodeInput(nn.Module):
 
     def forward(self, graph: BipartiteGraph) -> Tensor:
         """[N, dim] layer-0 representations in the graph's node order (users first, then items)."""
-        assert graph.user_ids is not None and graph.item_ids is not None
+        assert graph.user_ids is not None
+        assert graph.item_ids is not None
         users = self._side(self.user_embedding, self.user_projection, graph.user_ids, graph.user_x)
         items = self._side(self.item_embedding, self.item_projection, graph.item_ids, graph.item_x)
         return torch.cat([users, items])
@@ -70,6 +74,7 @@ class Encoder(nn.Module):
         num_items: int,
         dim: int = 64,
         layers: int = 2,
+        *,
         user_features: int = 0,
         item_features: int = 0,
         id_dropout: float = 0.0,
@@ -88,7 +93,14 @@ class Encoder(nn.Module):
             "id_dropout": id_dropout,
         }
         self.dim, self.num_layers = dim, layers
-        self.input = NodeInput(num_users, num_items, dim, user_features, item_features, id_dropout)
+        self.input = NodeInput(
+            num_users,
+            num_items,
+            dim,
+            user_features=user_features,
+            item_features=item_features,
+            id_dropout=id_dropout,
+        )
 
     def propagate(self, h: Tensor, graph: BipartiteGraph) -> Tensor:
         """Message passing from layer-0 representations `h` [N, dim] to final ones [N, dim]."""

@@ -19,7 +19,9 @@ class GCNEncoder(Encoder):
 
     name = "gcn"
 
-    def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 2, **options: Any) -> None:
+    def __init__(
+        self, num_users: int, num_items: int, dim: int = 64, layers: int = 2, **options: Any
+    ) -> None:
         super().__init__(num_users, num_items, dim, layers, **options)
         self.lins = nn.ModuleList(nn.Linear(dim, dim, bias=True) for _ in range(layers))
 

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 Norm = Literal["sym", "mean", "gcn"]
-"""`sym` D^-1/2 A D^-1/2 (LightGCN), `mean` D^-1 A (SAGE mean aggregation), `gcn` sym with self-loops (GCN)."""
+"""`sym` D^-1/2 A D^-1/2 (LightGCN), `mean` D^-1 A (SAGE mean aggregation), `gcn` sym plus self-loops."""
 
 
 @dataclass

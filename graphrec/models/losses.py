@@ -1,7 +1,9 @@
 """Ranking losses over a positive score and K sampled negative scores per training edge.
 
 Scores come from the cosine decoder ([-1, 1]). Each loss takes `pos` [B], `neg` [B, K] and an optional
-positive weight [B] (edge weight, interaction type, recency) and returns a scalar.
+positive weight [B] (edge weight, interaction type, recency) and returns a scalar. With a negative pool shared
+by a batch, `neg` may hold one row per distinct user ([U_b, K]) and `neg_index` [B] pick each positive's row:
+the softmax loss then reduces each user's row once instead of once per positive.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from torch import Tensor
 LossName = Literal["max_margin", "bpr", "ccl", "softmax"]
 
 
+def _rows(values: Tensor, index: Tensor | None) -> Tensor:
+    return values if index is None else values[index]
+
+
 def _weighted_mean(per_edge: Tensor, weight: Tensor | None) -> Tensor:
     if weight is None:
         return per_edge.mean()
@@ -22,45 +28,77 @@ def _weighted_mean(per_edge: Tensor, weight: Tensor | None) -> Tensor:
 
 
 def max_margin_loss(
-    pos: Tensor, neg: Tensor, weight: Tensor | None = None, margin: float = 0.5, temperature: float = 1.0
+    pos: Tensor,
+    neg: Tensor,
+    weight: Tensor | None = None,
+    *,
+    margin: float = 0.5,
+    temperature: float = 1.0,
+    neg_index: Tensor | None = None,
 ) -> Tensor:
     """Hinge (PinSAGE): mean over negatives of max(0, s_neg - s_pos + margin); `temperature` is unused."""
     del temperature
+    neg = _rows(neg, neg_index)
     per_edge = torch.relu(neg - pos.unsqueeze(1) + margin).mean(1)
     return _weighted_mean(per_edge, weight)
 
 
 def bpr_loss(
-    pos: Tensor, neg: Tensor, weight: Tensor | None = None, margin: float = 0.0, temperature: float = 0.1
+    pos: Tensor,
+    neg: Tensor,
+    weight: Tensor | None = None,
+    *,
+    margin: float = 0.0,
+    temperature: float = 0.1,
+    neg_index: Tensor | None = None,
 ) -> Tensor:
     """Bayesian personalised ranking: -log sigmoid((s_pos - s_neg) / temperature), mean over negatives.
 
     Cosine scores lie in [-1, 1], so a temperature (0.1 by default) restores a useful logit range.
     """
     del margin
+    neg = _rows(neg, neg_index)
     per_edge = -torch.nn.functional.logsigmoid((pos.unsqueeze(1) - neg) / temperature).mean(1)
     return _weighted_mean(per_edge, weight)
 
 
 def cosine_contrastive_loss(
-    pos: Tensor, neg: Tensor, weight: Tensor | None = None, margin: float = 0.8, temperature: float = 1.0
+    pos: Tensor,
+    neg: Tensor,
+    weight: Tensor | None = None,
+    *,
+    margin: float = 0.8,
+    temperature: float = 1.0,
+    neg_index: Tensor | None = None,
 ) -> Tensor:
-    """SimpleX's CCL, a max-margin loss on cosine: (1 - s_pos) + mean over negatives of max(0, s_neg - margin).
+    """SimpleX's CCL, a max-margin loss on cosine: (1 - s_pos) + mean over negatives of relu(s_neg - margin).
 
     Unlike the pairwise hinge it pulls positives towards cosine 1 and pushes negatives only below `margin`;
     `temperature` here weights the negative term (SimpleX's w).
     """
-    per_edge = (1 - pos) + temperature * torch.relu(neg - margin).mean(1)
+    per_edge = (1 - pos) + temperature * _rows(torch.relu(neg - margin).mean(1), neg_index)
     return _weighted_mean(per_edge, weight)
 
 
 def softmax_loss(
-    pos: Tensor, neg: Tensor, weight: Tensor | None = None, margin: float = 0.0, temperature: float = 0.1
+    pos: Tensor,
+    neg: Tensor,
+    weight: Tensor | None = None,
+    *,
+    margin: float = 0.0,
+    temperature: float = 0.1,
+    neg_index: Tensor | None = None,
 ) -> Tensor:
-    """Sampled softmax (InfoNCE): -log of the positive's share among itself and its negatives at `temperature`."""
+    """Sampled softmax (InfoNCE): -log of the positive's share among itself and its negatives (at temperature).
+
+    A smooth maximum over negatives: temperature * log sum exp((s_j - s_pos) / temperature) approaches
+    max_j (s_j - s_pos), the hardest-negative max-margin term, as the temperature goes to 0.
+    """
     del margin
     # log(e^p + sum e^n) - p = softplus(logsumexp(n) - p), without concatenating [B, 1 + K] logits
-    per_edge = torch.nn.functional.softplus(torch.logsumexp(neg / temperature, 1) - pos / temperature)
+    per_edge = torch.nn.functional.softplus(
+        _rows(torch.logsumexp(neg / temperature, 1), neg_index) - pos / temperature
+    )
     return _weighted_mean(per_edge, weight)
 
 

@@ -28,7 +28,9 @@ class Sampled:
 class NeighborSampler:
     """Samples L-hop neighbourhoods of seed nodes from one (global) `BipartiteGraph`."""
 
-    def __init__(self, graph: BipartiteGraph, fanout: list[int], generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self, graph: BipartiteGraph, fanout: list[int], generator: torch.Generator | None = None
+    ) -> None:
         self.graph, self.fanout, self.generator = graph, fanout, generator
         edges = graph.homogeneous_edge_index()
         order = torch.argsort(edges[0])
@@ -48,7 +50,7 @@ class NeighborSampler:
         return rows, self.col[self.rowptr[rows] + offset]
 
     def sample(self, users: Tensor, items: Tensor) -> Sampled:
-        """The sampled neighbourhood of global `users` and `items` (any shapes; returned in the same shapes)."""
+        """The sampled neighbourhood of global `users` and `items` (any shapes; seeds keep their shapes)."""
         g = self.graph
         seeds = torch.cat([users.flatten(), items.flatten() + g.num_users])
         nodes = torch.unique(seeds)
@@ -71,7 +73,8 @@ class NeighborSampler:
         local_user = torch.searchsorted(nodes, user_global)
         local_item = torch.searchsorted(nodes, item_global) - num_users
         user_ids, item_ids = nodes[:num_users], nodes[num_users:] - g.num_users
-        assert g.user_ids is not None and g.item_ids is not None
+        assert g.user_ids is not None
+        assert g.item_ids is not None
         sub = BipartiteGraph(
             num_users,
             nodes.numel() - num_users,

@@ -28,6 +28,7 @@ class NegativeSampler:
         users: Tensor,
         items: Tensor,
         num_items: int,
+        *,
         strategy: Strategy = "uniform",
         alpha: float = 0.75,
         hard_pool: int = 4,
@@ -48,18 +49,21 @@ class NegativeSampler:
             self.probs = (counts + 1.0).pow(alpha)
 
     def is_positive(self, users: Tensor, items: Tensor) -> Tensor:
-        """Whether each (user, item) pair is a known interaction (same shape as `items`)."""
+        """Whether each (user, item) pair is a known interaction (`users`, `items` broadcast together)."""
+        users, items = torch.broadcast_tensors(users, items)
         if self.dense is not None:
-            users = users.expand_as(items)
             inside = users < self.dense.size(0)
             return self.dense[users.clamp(max=max(self.dense.size(0) - 1, 0)), items] & inside
         keys = users * self.num_items + items
         where = torch.searchsorted(self.keys, keys).clamp(max=self.keys.numel() - 1)
-        return self.keys[where] == keys
+        found: Tensor = self.keys[where] == keys
+        return found
 
     def _draw(self, shape: tuple[int, ...], device: torch.device) -> Tensor:
         if self.probs is not None:
-            flat = torch.multinomial(self.probs, int(torch.tensor(shape).prod()), True, generator=self.generator)
+            flat = torch.multinomial(
+                self.probs, int(torch.tensor(shape).prod()), True, generator=self.generator
+            )
             return flat.view(shape).to(device)
         return torch.randint(self.num_items, shape, device=device, generator=self.generator)
 

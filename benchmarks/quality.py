@@ -1,0 +1,173 @@
+"""Quality table on ml-100k: every encoder and baseline, both protocols, mean ± std over seeds, s/epoch.
+
+Usage: .venv/bin/python benchmarks/quality.py [--source neo4j|files] [--models sage,gcn,...]
+       [--protocols ro,temporal] [--seeds 3] [--threads 2] [--jobs 1] [--json]
+
+`--source neo4j` (default) loads ml-100k into Neo4j with `graphrec.load.load_dataset` and reads it back with
+`graphrec.sync` (a local server on a free port in a temporary home, unless NEO4J_URI is set), so the table
+measures the real pipeline; `--source files` builds the same HeteroData straight from the RecBole files.
+Every model goes through `graphrec.evaluate` (same splits, masking and metrics). Before the table, the
+default model's training speed is timed alone (`--threads` torch threads, nothing else of ours running):
+that is the s/epoch figure to compare with the 0.35 s target. `--jobs N` runs table cells in N processes
+(faster on a busy machine; their s/epoch then include the contention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from graphrec import ui
+from graphrec.evaluate import MODELS, RunResult, run_one, summarize, table_rows
+from graphrec.interactions import Interactions
+from graphrec.splits import split
+from graphrec.train import TrainConfig, train
+
+ML100K = Path(
+    os.environ.get("GRAPHREC_ML100K", Path(__file__).resolve().parents[2] / "shared/datasets/ml-100k")
+)
+TARGET = {"recall@20": 0.379, "ndcg@20": 0.323}
+EASE_RECBOLE = {"recall@20": 0.400, "ndcg@20": 0.347}
+
+
+def from_neo4j(home: Path | None) -> Any:
+    """ml-100k loaded into Neo4j and synced back: the HeteroData `graphrec train` would see."""
+    from sync_speed import neo4j
+
+    from graphrec.datasets import movielens
+    from graphrec.db import Graph, open_driver
+    from graphrec.load import load_dataset
+    from graphrec.sync import SyncOptions, sync_graph
+
+    with neo4j(home) as (settings, _pid):
+        driver = open_driver(settings)
+        try:
+            graph = Graph(driver, settings.neo4j_database)
+            users = driver.execute_query("MATCH (u:User) RETURN count(u) AS n", database_=graph.database)
+            if users.records[0]["n"] == 0:
+                ui.err.print("loading ml-100k into Neo4j ...")
+                load_dataset(graph, movielens.read(ML100K), show_progress=False)
+            started = time.perf_counter()
+            result = sync_graph(graph, SyncOptions(), show_progress=False)
+            ui.err.print(f"synced in {time.perf_counter() - started:.1f}s: {result.summary.one_line()}")
+            return result.data
+        finally:
+            driver.close()
+
+
+def from_files() -> Any:
+    """The same HeteroData built from the RecBole files with numpy (no Neo4j)."""
+    from ml100k_files import load_hetero
+
+    return load_hetero(ML100K)
+
+
+def time_default(data: Any, threads: int, epochs: int = 8) -> dict[str, float]:
+    """Per-epoch training seconds of the default configuration (no validation), alone on `threads` threads."""
+    torch.set_num_threads(threads)
+    inter = Interactions.from_hetero(data)
+    parts = split(inter, "ro", 0)
+    config = TrainConfig(epochs=epochs)
+    cpu0 = time.process_time()
+    result = train(data, config, parts.train, None)
+    cpu = (time.process_time() - cpu0) / epochs
+    times = [row["train_seconds"] for row in result.history[1:]]  # first epoch warms caches up
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "cpu_s_per_epoch": cpu,
+        "threads": threads,
+    }
+
+
+def _cell(args: tuple[Any, str, str, int, int]) -> RunResult:
+    data, model, protocol, seed, threads = args
+    torch.set_num_threads(threads)
+    parts = split(Interactions.from_hetero(data), protocol, seed)
+    return run_one(model, data, parts, seed, config=TrainConfig())
+
+
+def main() -> None:
+    """Parse options, build the data, time the default model, run the table, print it."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--source", choices=["neo4j", "files"], default="neo4j")
+    parser.add_argument("--home", type=Path, default=None, help="keep the Neo4j home here (reused next time)")
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--protocols", default="ro,temporal")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    models = [m for m in args.models.split(",") if m]
+    protocols = [p for p in args.protocols.split(",") if p]
+
+    data = from_neo4j(args.home) if args.source == "neo4j" else from_files()
+    timing = time_default(data, args.threads)
+    ui.err.print(
+        f"default model ({TrainConfig().encoder}), {args.threads} threads: {timing['median_s']:.3f} s/epoch median "
+        f"(min {timing['min_s']:.3f}, CPU {timing['cpu_s_per_epoch']:.3f} s/epoch)"
+    )
+    cells = [
+        (data, m, p, s, args.threads if args.jobs == 1 else 1)
+        for p in protocols
+        for s in range(args.seeds)
+        for m in models
+    ]
+    runs: list[RunResult] = []
+    started = time.perf_counter()
+    if args.jobs == 1:
+        for cell in cells:
+            runs.append(_cell(cell))
+            run = runs[-1]
+            ui.err.print(
+                f"{run.model} {run.protocol} seed {run.seed}: R@20 {run.metrics['recall@20']:.4f} "
+                f"N@20 {run.metrics['ndcg@20']:.4f} {run.seconds_per_epoch:.3f} s/epoch"
+            )
+    else:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            for run in pool.map(_cell, cells):
+                runs.append(run)
+                ui.err.print(
+                    f"{run.model} {run.protocol} seed {run.seed}: R@20 {run.metrics['recall@20']:.4f} "
+                    f"N@20 {run.metrics['ndcg@20']:.4f} {run.seconds_per_epoch:.3f} s/epoch"
+                )
+    summaries = [
+        summarize([r for r in runs if r.model == m and r.protocol == p]) for p in protocols for m in models
+    ]
+    if args.json:
+        ui.emit_json({"timing": timing, "source": args.source, "summaries": [s.to_dict() for s in summaries]})
+        return
+    for protocol in protocols:
+        rows = table_rows([s for s in summaries if s.protocol == protocol])
+        ui.out.print(
+            ui.table(rows, title=f"ml-100k, protocol {protocol}, {args.seeds} seeds (source {args.source})")
+        )
+    default = next((s for s in summaries if s.model == TrainConfig().encoder and s.protocol == "ro"), None)
+    if default is not None:
+        gaps = ", ".join(
+            f"{k} {default.mean[k]:.4f} (target {TARGET[k]}, EASE@RecBole {EASE_RECBOLE[k]}, gap "
+            f"{default.mean[k] - EASE_RECBOLE[k]:+.4f})"
+            for k in TARGET
+        )
+        ui.out.print(f"default ({default.model}, ro): {gaps}")
+    ui.out.print(
+        f"timing: {timing['median_s']:.3f} s/epoch median on {args.threads} threads (CPU {timing['cpu_s_per_epoch']:.3f}); "
+        f"table took {time.perf_counter() - started:.0f}s with {args.jobs} job(s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
