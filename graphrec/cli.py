@@ -455,6 +455,592 @@ def demo(
     server.wait()
 
 
+def _split_list(values: list[str] | None) -> list[str]:
+    """Values of a repeatable option, each of which may itself be comma-separated."""
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+@app.command("sync")
+def sync_command(
+    *,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep interactions at or after this time: 2024-01-31, an ISO datetime, unix seconds."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Keep interactions before this time (exclusive); same formats as --since."),
+    ] = None,
+    types: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated interaction types to keep, e.g. rated,clicked (default: all)."),
+    ] = None,
+    seed_users: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--seed-users", help="Keep only the k-hop neighbourhood of these user ids (comma-separated)."
+        ),
+    ] = None,
+    seed_items: Annotated[
+        list[str] | None,
+        typer.Option("--seed-items", help="Item ids to seed the k-hop neighbourhood with (comma-separated)."),
+    ] = None,
+    hops: Annotated[int, typer.Option(min=0, help="Interaction hops kept around the seeds.")] = 2,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the HeteroData, feature layout and summary to this .pt file."),
+    ] = None,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size", min=1, help="About how many edges per streamed record (memory grows with it)."
+        ),
+    ] = 20_000,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Stream the graph into PyTorch Geometric (a time window, some types, or seeds' k-hop neighbourhood).
+
+    Prints counts per node and edge type and the speed; --out keeps the result (graphrec.sync.load_sync).
+    """
+    from graphrec.sync import SyncError, SyncOptions, parse_time, sync_graph
+
+    settings = settings_or_exit()
+    try:
+        options = SyncOptions(
+            since=parse_time(since) if since else None,
+            until=parse_time(until) if until else None,
+            types=_split_list([types]) if types else None,
+            seed_users=_split_list(seed_users),
+            seed_items=_split_list(seed_items),
+            hops=hops,
+            batch_size=batch_size,
+        )
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            result = sync_graph(graph, options, show_progress=not json_out)
+        if out is not None:
+            result.save(out)
+    except (Neo4jUnavailable, SyncError, MappingError, Neo4jError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    if json_out:
+        layout = {t: result.encoder.layout(t) for t in result.encoder.node_types}
+        ui.emit_json({**result.summary.to_dict(), "features": layout, "out": str(out) if out else None})
+        return
+    ui.err.print(result.summary.one_line(), highlight=False)
+    if out is not None:
+        ui.err.print(f"saved to {out}")
+
+
+index_app = typer.Typer(help="Vector indexes on the embeddings: states, sizes, model versions.")
+app.add_typer(index_app, name="index")
+
+
+@app.command("writeback")
+def writeback_command(
+    model_dir: Annotated[Path, typer.Argument(help="A model directory written by `graphrec train`.")],
+    *,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Embeddings a transaction.")] = 5_000,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=32, help="Transactions in flight (the server decodes them in parallel).")
+    ] = 3,
+    keep: Annotated[int, typer.Option(min=2, help="Model versions kept, the active one included.")] = 2,
+    activate: Annotated[
+        bool, typer.Option("--activate/--no-activate", help="Switch to the new version once it is indexed.")
+    ] = True,
+    hnsw_m: Annotated[int, typer.Option("--hnsw-m", min=1, max=512, help="HNSW links per node.")] = 16,
+    ef_construction: Annotated[
+        int, typer.Option("--ef-construction", min=1, max=3200, help="HNSW candidates while building.")
+    ] = 100,
+    quantization: Annotated[
+        bool, typer.Option("--quantization/--no-quantization", help="Quantized copy of vectors in the index.")
+    ] = True,
+    index_timeout: Annotated[
+        float, typer.Option("--index-timeout", min=1, help="Seconds to wait for the indexes to be ONLINE.")
+    ] = 600.0,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Write a model's embeddings into Neo4j as a new version, index them, then make it the active one.
+
+    Embeddings are float32 properties `embedding_v<N>` on users and items, recorded on a (:GraphrecModel)
+    node. Run it again after a crash: it resumes the unfinished version without rewriting what is done,
+    and the active version keeps serving until the new one is complete and its indexes are ONLINE.
+    """
+    from graphrec.model_dir import ModelArtifacts
+    from graphrec.vector_index import IndexOptions, IndexTimeout
+    from graphrec.versions import VersionError
+    from graphrec.writeback import WritebackError, WritebackOptions, writeback
+
+    settings = settings_or_exit()
+    try:
+        artifacts = ModelArtifacts.load(model_dir)
+        options = WritebackOptions(
+            batch_size=batch_size,
+            concurrency=concurrency,
+            keep=keep,
+            activate=activate,
+            show_progress=not json_out,
+            index=IndexOptions(
+                m=hnsw_m, ef_construction=ef_construction, quantization=quantization, timeout=index_timeout
+            ),
+        )
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            summary = writeback(graph, artifacts, options, source=model_dir.resolve())
+    except (Neo4jUnavailable, MappingError, Neo4jError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    except (WritebackError, IndexTimeout, VersionError) as exc:
+        raise fail(f"{exc} (the active version is unchanged)") from exc
+    if json_out:
+        ui.emit_json(summary.to_dict())
+    else:
+        ui.err.print(summary.one_line(), highlight=False)
+
+
+@index_app.command("status")
+def index_status_command(mapping: MappingOption = None, json_out: JsonOption = False) -> None:
+    """List vector indexes: state, population, label and property, nodes indexed, model version served."""
+    from graphrec.vector_index import index_status
+
+    settings = settings_or_exit()
+    try:
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            rows = index_status(graph)
+    except (Neo4jUnavailable, MappingError, Neo4jError) as exc:
+        raise fail(str(exc)) from exc
+    if json_out:
+        ui.emit_json(rows)
+    elif rows:
+        shown = ("name", "state", "populated", "label", "property", "nodes", "dimensions", "version")
+        ui.out.print(ui.table([{key: row[key] for key in shown} for row in rows], title="vector indexes"))
+    else:
+        ui.err.print("No vector indexes: run `graphrec writeback MODEL_DIR` first.")
+
+
+def _item_filter(conditions: list[str] | None, allow: list[str] | None, deny: list[str] | None) -> Any:
+    from graphrec.recommend import ItemFilter, parse_condition
+
+    try:
+        parsed = [parse_condition(text) for text in conditions or []]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--filter") from exc
+    return ItemFilter(parsed, _split_list(allow) if allow else None, _split_list(deny) or None)
+
+
+FilterOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--filter",
+        help="Item condition PROPERTY OP VALUE (OP: = != < <= > >= in contains), e.g. year>=1990, "
+        "'genres contains Comedy', 'year in 1994,1995'. Repeat to AND them.",
+    ),
+]
+AllowOption = Annotated[list[str] | None, typer.Option("--allow", help="Only these item ids (comma list).")]
+DenyOption = Annotated[list[str] | None, typer.Option("--deny", help="Never these item ids (comma list).")]
+ExactOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--exact/--ann", help="Force the exact cosine scan or the vector index (default: exact below 10k)."
+    ),
+]
+
+
+def _print_recommendations(results: list[Any], json_out: bool, title: str) -> None:
+    if json_out:
+        ui.emit_json([r.to_dict() for r in results])
+        return
+    rows = [
+        {"item": r.item_id, "score": r.score, "source": r.source, "title": r.item.get("title", "")}
+        for r in results
+    ]
+    ui.out.print(ui.table(rows, title=title))
+    sources = sorted({r.source for r in results})
+    version = results[0].version if results else None
+    ui.err.print(f"{len(results)} items, served by {', '.join(sources) or '-'} (model v{version})")
+
+
+@app.command("recommend")
+def recommend_command(
+    *,
+    user: Annotated[str, typer.Option("--user", help="The user's id.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=1000, help="How many items.")] = 20,
+    conditions: FilterOption = None,
+    allow: AllowOption = None,
+    deny: DenyOption = None,
+    at: Annotated[
+        str | None,
+        typer.Option(help="A date (2026-12-24): boost items whose interactions peak in that season."),
+    ] = None,
+    season_weight: Annotated[
+        float,
+        typer.Option(
+            "--season-weight",
+            min=0.0,
+            help="Weight of the --at boost: score + weight * (in-season share - flat share).",
+        ),
+    ] = 0.2,
+    segment: Annotated[
+        str | None,
+        typer.Option(help="User property whose peers' popularity serves a user without an embedding."),
+    ] = None,
+    exact: ExactOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Top-k items a user has not interacted with, from the active model (vector index or exact cosine).
+
+    A user without an embedding gets the items most popular (among users of the same --segment); the
+    output says which path served the list.
+    """
+    from datetime import date
+
+    from graphrec.recommend import UnknownNode, recommend_for_user
+
+    settings = settings_or_exit()
+    try:
+        when = date.fromisoformat(at) if at else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"expected a date like 2026-12-24, got {at!r}", param_hint="--at") from exc
+    item_filter = _item_filter(conditions, allow, deny)
+    try:
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            results = recommend_for_user(
+                graph,
+                user,
+                k,
+                filters=item_filter,
+                at=when,
+                exact=exact,
+                segment=segment,
+                season_weight=season_weight,
+            )
+    except UnknownNode as exc:
+        raise fail(str(exc), code=4) from exc
+    except (Neo4jUnavailable, MappingError, Neo4jError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    _print_recommendations(results, json_out, f"recommendations for user {user}")
+
+
+@app.command("similar")
+def similar_command(
+    *,
+    item: Annotated[str, typer.Option("--item", help="The item's id.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=1000, help="How many items.")] = 20,
+    conditions: FilterOption = None,
+    allow: AllowOption = None,
+    deny: DenyOption = None,
+    exact: ExactOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """The k items closest to an item in the active model's embedding space (the item itself left out)."""
+    from graphrec.recommend import UnknownNode, similar_items
+
+    settings = settings_or_exit()
+    item_filter = _item_filter(conditions, allow, deny)
+    try:
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            results = similar_items(graph, item, k, filters=item_filter, exact=exact)
+    except UnknownNode as exc:
+        raise fail(str(exc), code=4) from exc
+    except (Neo4jUnavailable, MappingError, Neo4jError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    _print_recommendations(results, json_out, f"items like {item}")
+
+
+@app.command("embed")
+def embed_command(
+    *,
+    new: Annotated[
+        bool, typer.Option("--new", help="Embed every user and item created since the active version.")
+    ] = False,
+    model_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--model-dir", help="The active version's model directory (default: where it came from)."
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Embeddings a transaction.")] = 5_000,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Cold start without retraining: the trained encoder embeds new nodes from features and neighbours.
+
+    New users and items get embeddings in the active version (marked as inferred: recommendations say
+    'cold-start'); a node with neither features nor neighbours keeps being served by popularity.
+    """
+    from graphrec.coldstart import ColdStartError, embed_new
+
+    if not new:
+        raise typer.BadParameter("say what to embed: --new (nodes created since the active version)")
+    settings = settings_or_exit()
+    try:
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            summary = embed_new(graph, model_dir, batch_size=batch_size, show_progress=not json_out)
+    except ColdStartError as exc:
+        raise fail(str(exc)) from exc
+    except (Neo4jUnavailable, MappingError, Neo4jError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    if json_out:
+        ui.emit_json(summary.to_dict())
+    else:
+        ui.err.print(summary.one_line(), highlight=False)
+
+
+@app.command("refresh")
+def refresh_command(
+    *,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--work-dir", help="Where trained models are kept (default: GRAPHREC_CACHE_DIR/refresh)."
+        ),
+    ] = None,
+    train_option: Annotated[
+        list[str] | None,
+        typer.Option("--train", help="A training setting name=value (JSON values), e.g. epochs=50, dim=64."),
+    ] = None,
+    keep: Annotated[int, typer.Option(min=2, help="Model versions kept, the active one included.")] = 2,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Embeddings a transaction.")] = 5_000,
+    index_timeout: Annotated[
+        float, typer.Option("--index-timeout", min=1, help="Seconds to wait for the indexes to be ONLINE.")
+    ] = 600.0,
+    lock_ttl: Annotated[
+        float, typer.Option("--lock-ttl", min=1, help="Seconds the lock lasts unless renewed between steps.")
+    ] = 6 * 3600.0,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Sync, train, write back, index and switch in one run; safe from cron or a Kubernetes CronJob.
+
+    A lock in the database stops two refreshes overlapping; steps are idempotent (a re-run after a failure
+    reuses the trained model and resumes the write-back); a failure leaves the active version serving.
+    Exit codes: 0 done, 1 configuration/connection, 3 another refresh holds the lock, 4 sync, 5 train,
+    6 write-back, 7 index, 8 switch.
+    """
+    from graphrec.jobs import RefreshOptions, refresh
+    from graphrec.vector_index import IndexOptions
+    from graphrec.writeback import WritebackOptions
+
+    settings = settings_or_exit()
+    try:
+        options = RefreshOptions(
+            work_dir=work_dir or settings.cache_dir / "refresh",
+            train=dict(_parse_param(text) for text in train_option or []),
+            writeback=WritebackOptions(
+                batch_size=batch_size, keep=keep, index=IndexOptions(timeout=index_timeout)
+            ),
+            lock_ttl=lock_ttl,
+            show_progress=not json_out,
+        )
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            report = refresh(graph, options)
+    except (Neo4jUnavailable, MappingError, Neo4jError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    if json_out:
+        ui.emit_json(report.to_dict())
+    else:
+        ui.err.print(report.one_line(), highlight=False)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
+
+
+EncoderOption = Annotated[str, typer.Option(help="Encoder: sage (default), gcn, gat or lightgcn.")]
+DimOption = Annotated[int, typer.Option(min=1, help="Embedding size.")]
+LayersOption = Annotated[int, typer.Option(min=0, help="Message-passing layers.")]
+EpochsOption = Annotated[int, typer.Option(min=1, help="Most epochs (early stopping usually ends sooner).")]
+LrOption = Annotated[float | None, typer.Option(help="Adam learning rate (default: the trainer's).")]
+LossOption = Annotated[
+    str | None, typer.Option(help="Ranking loss: softmax (default), max_margin, bpr or ccl.")
+]
+MarginOption = Annotated[float | None, typer.Option(help="Margin of the max_margin / ccl losses.")]
+DeviceOption = Annotated[str, typer.Option(help="cpu or cuda (cuda:1 ...).")]
+FromSyncOption = Annotated[
+    Path | None,
+    typer.Option("--from-sync", help="Use a file written by `graphrec sync --out` instead of syncing now."),
+]
+
+
+def _train_config(**values: Any) -> Any:
+    """A `TrainConfig` from CLI options; None means the trainer's default."""
+    from pydantic import ValidationError
+
+    from graphrec.train import TrainConfig
+
+    try:
+        return TrainConfig(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        raise fail(f"bad training option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from exc
+
+
+def _synced(from_sync: Path | None, mapping: Path | None, show_progress: bool) -> Any:
+    """The `SyncResult` to train on: from a saved sync file, or streamed from Neo4j now."""
+    from graphrec.sync import SyncError, load_sync, sync_graph
+
+    try:
+        if from_sync is not None:
+            return load_sync(from_sync)
+        settings = settings_or_exit()
+        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+            return sync_graph(graph, show_progress=show_progress)
+    except (Neo4jUnavailable, SyncError, MappingError, Neo4jError, OSError) as exc:
+        raise fail(str(exc)) from exc
+
+
+def _epoch_line(row: dict[str, Any]) -> None:
+    metric = next((f"  {k} {v:.4f}" for k, v in row.items() if "@" in k), "")
+    ui.err.print(
+        f"epoch {row['epoch']:>3}  loss {row['loss']:.4f}{metric}  {row['train_seconds']:.2f}s",
+        highlight=False,
+    )
+
+
+@app.command("train")
+def train_command(
+    *,
+    out: Annotated[Path, typer.Option("--out", help="Model directory to write (created if needed).")],
+    encoder: EncoderOption = "sage",
+    dim: DimOption = 64,
+    layers: LayersOption = 2,
+    epochs: EpochsOption = 300,
+    lr: LrOption = None,
+    loss: LossOption = None,
+    margin: MarginOption = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="Positive edges a step.")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="auto, full (whole graph a step) or minibatch (sampled).")
+    ] = "auto",
+    valid_share: Annotated[
+        float,
+        typer.Option(min=0.0, max=0.5, help="Share of each user's interactions held out for early stopping."),
+    ] = 0.1,
+    device: DeviceOption = "cpu",
+    seed: Annotated[
+        int, typer.Option(help="Seed for initialisation, sampling and the validation split.")
+    ] = 0,
+    from_sync: FromSyncOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Sync the graph, train a GNN encoder with early stopping, and write a model directory.
+
+    The directory holds the weights (model.pt), configuration, index maps, metrics and the L2-normalised
+    user and item embeddings that `graphrec writeback` stores in Neo4j.
+    """
+    from graphrec.coldstart import save_features
+    from graphrec.interactions import Interactions
+    from graphrec.splits import split_ro
+    from graphrec.train import save_model, train
+
+    config = _train_config(
+        encoder=encoder, dim=dim, layers=layers, epochs=epochs, lr=lr, loss=loss, margin=margin,
+        batch_size=batch_size, mode=mode, device=device, seed=seed,
+    )  # fmt: skip
+    synced = _synced(from_sync, mapping, show_progress=not json_out)
+    data = synced.data
+    try:
+        interactions = Interactions.from_hetero(data)
+        if valid_share > 0:
+            parts = split_ro(interactions, seed, (1 - valid_share, valid_share, 0.0))
+            train_set, valid = parts.train, parts.valid
+        else:
+            train_set, valid = interactions, None
+        result = train(data, config, train_set, valid, log=_epoch_line)
+        save_model(result, out, list(data["user"].ids), list(data["item"].ids))
+        save_features(out, synced.encoder)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    summary = {
+        "out": str(out),
+        "encoder": config.encoder,
+        "mode": result.mode,
+        "epochs": len(result.history),
+        "best_epoch": result.best_epoch,
+        "best_valid": {config.valid_metric: result.best_metric},
+        "seconds_per_epoch": round(result.seconds_per_epoch, 4),
+        "users": result.user_embeddings.size(0),
+        "items": result.item_embeddings.size(0),
+    }
+    if json_out:
+        ui.emit_json(summary)
+    else:
+        ui.err.print(
+            f"{config.encoder}: {summary['epochs']} epochs ({result.mode}), best {config.valid_metric} "
+            f"{result.best_metric:.4f} at epoch {result.best_epoch}, {result.seconds_per_epoch:.3f} s/epoch; "
+            f"wrote {out}",
+            highlight=False,
+        )
+
+
+@app.command("evaluate")
+def evaluate_command(
+    *,
+    encoder: Annotated[
+        list[str] | None, typer.Option(help="Encoders to evaluate (repeat or comma-separate; default sage).")
+    ] = None,
+    baselines: Annotated[
+        str, typer.Option(help="Comma-separated baselines: mostpop, bprmf, ease ('' for none).")
+    ] = "mostpop,bprmf,ease",
+    protocol: Annotated[
+        str, typer.Option(help="ro (per-user random 80/10/10) or temporal (global timeline).")
+    ] = "ro",
+    seeds: Annotated[
+        int, typer.Option(min=1, help="Runs per model (seeds 0..N-1): mean ± std reported.")
+    ] = 1,
+    dim: DimOption = 64,
+    layers: LayersOption = 2,
+    epochs: EpochsOption = 300,
+    lr: LrOption = None,
+    loss: LossOption = None,
+    margin: MarginOption = None,
+    device: DeviceOption = "cpu",
+    from_sync: FromSyncOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Split, train and rank all items for every user; Recall/NDCG/Hit/Precision/MRR at 10 and 20.
+
+    Every encoder and baseline goes through the same split, the same masking (train and valid items are
+    never recommended at test) and the same metric code.
+    """
+    from graphrec.evaluate import BASELINES, evaluate, table_rows
+    from graphrec.models import ENCODERS
+
+    encoders = _split_list(encoder) or ["sage"]
+    chosen = [*encoders, *_split_list([baselines])]
+    unknown = [m for m in chosen if m not in ENCODERS and m not in BASELINES]
+    if unknown:
+        raise fail(
+            f"unknown model(s) {unknown}; encoders: {sorted(ENCODERS)}, baselines: {sorted(BASELINES)}"
+        )
+    if protocol not in ("ro", "temporal"):
+        raise fail(f"unknown protocol {protocol!r}: use ro or temporal")
+    config = _train_config(
+        encoder=encoders[0],
+        dim=dim,
+        layers=layers,
+        epochs=epochs,
+        lr=lr,
+        loss=loss,
+        margin=margin,
+        device=device,
+    )
+    synced = _synced(from_sync, mapping, show_progress=not json_out)
+    try:
+        summaries = evaluate(
+            synced.data, chosen, protocol, seeds, config, log=lambda line: ui.err.print(line, highlight=False)
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise fail(str(exc)) from exc
+    if json_out:
+        ui.emit_json([s.to_dict() for s in summaries])
+    else:
+        ui.out.print(ui.table(table_rows(summaries), title=f"protocol {protocol}, {seeds} seed(s)"))
+
+
 def main() -> None:
     """Entry point for `python -m graphrec`."""
     app()
