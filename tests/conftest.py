@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from graphrec.config import Settings
+from graphrec.config import Settings, get_settings
 from graphrec.db import Graph, open_driver
 from graphrec.neo4j_local import LocalNeo4j, free_port
 
@@ -96,6 +96,19 @@ def graph(neo4j_driver: Driver, neo4j_settings: Settings) -> Graph:
     """A `Graph` on an empty database."""
     clear_database(neo4j_driver, neo4j_settings.neo4j_database)
     return Graph(neo4j_driver, neo4j_settings.neo4j_database)
+
+
+@pytest.fixture
+def cli_env(neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The environment `graphrec` commands read, pointing at the test Neo4j (settings re-read)."""
+    monkeypatch.setenv("NEO4J_URI", neo4j_settings.neo4j_uri)
+    monkeypatch.setenv("NEO4J_USERNAME", neo4j_settings.neo4j_username)
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.neo4j_password.get_secret_value())
+    monkeypatch.setenv("NEO4J_DATABASE", neo4j_settings.neo4j_database)
+    monkeypatch.delenv("GRAPHREC_MAPPING", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

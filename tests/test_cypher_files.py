@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ from typer.testing import CliRunner
 
 from graphrec import cypher
 from graphrec.cli import app
-from graphrec.config import Settings, get_settings
 from graphrec.db import Graph
 
 runner = CliRunner()
@@ -37,18 +35,9 @@ def titles(ml100k_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def cli_on_ml100k(
-    ml100k_graph: Graph, neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Graph]:
+def cli_on_ml100k(ml100k_graph: Graph, cli_env: None) -> Graph:
     """ml-100k loaded, and the CLI's environment pointing at it."""
-    monkeypatch.setenv("NEO4J_URI", neo4j_settings.neo4j_uri)
-    monkeypatch.setenv("NEO4J_USERNAME", neo4j_settings.neo4j_username)
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.neo4j_password.get_secret_value())
-    monkeypatch.setenv("NEO4J_DATABASE", neo4j_settings.neo4j_database)
-    monkeypatch.delenv("GRAPHREC_MAPPING", raising=False)
-    get_settings.cache_clear()
-    yield ml100k_graph
-    get_settings.cache_clear()
+    return ml100k_graph
 
 
 def run(name: str, **params: Any) -> list[dict[str, Any]]:

@@ -9,21 +9,16 @@ import pytest
 from typer.testing import CliRunner
 
 from graphrec.cli import app
-from graphrec.config import Settings, get_settings
+from graphrec.config import get_settings
 from graphrec.db import Graph
 
 
 def test_demo_falls_back_to_synthetic_data(
-    graph: Graph, neo4j_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    graph: Graph, cli_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("NEO4J_URI", neo4j_settings.neo4j_uri)
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.neo4j_password.get_secret_value())
     monkeypatch.setenv("GRAPHREC_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(app, ["demo", "--no-train", "--no-serve", "--json"])
-    finally:
-        get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["demo", "--no-train", "--no-serve", "--json"])
     assert result.exit_code == 0, result.output
     assert "MovieLens-100K not found" in result.stderr
     report = json.loads(result.stdout)

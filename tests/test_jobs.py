@@ -138,15 +138,9 @@ def test_new_nodes_get_encoder_embeddings_without_retraining(refreshed: Graph) -
 
 
 @pytest.fixture
-def cli_env(neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.setenv("NEO4J_URI", neo4j_settings.neo4j_uri)
-    monkeypatch.setenv("NEO4J_USERNAME", neo4j_settings.neo4j_username)
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.neo4j_password.get_secret_value())
-    monkeypatch.setenv("NEO4J_DATABASE", neo4j_settings.neo4j_database)
+def cli_env(cli_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The shared CLI environment, with the refresh work directory in a temporary cache."""
     monkeypatch.setenv("GRAPHREC_CACHE_DIR", str(tmp_path))
-    monkeypatch.delenv("GRAPHREC_MAPPING", raising=False)
-    get_settings.cache_clear()
-    yield
     get_settings.cache_clear()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from graphrec.cli import app
-from graphrec.config import Settings, get_settings
 from graphrec.datasets import movielens
 from graphrec.datasets.records import BadInput, Dataset
 from graphrec.db import Graph
@@ -196,19 +194,12 @@ def test_repeats_unknown_ids_untimed_rows_and_types(graph: Graph) -> None:
 
 
 @pytest.fixture
-def cli_env(graph: Graph, neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Graph]:
+def cli_graph(graph: Graph, cli_env: None) -> Graph:
     """An empty database that the CLI (reading the environment) connects to."""
-    monkeypatch.setenv("NEO4J_URI", neo4j_settings.neo4j_uri)
-    monkeypatch.setenv("NEO4J_USERNAME", neo4j_settings.neo4j_username)
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.neo4j_password.get_secret_value())
-    monkeypatch.setenv("NEO4J_DATABASE", neo4j_settings.neo4j_database)
-    monkeypatch.delenv("GRAPHREC_MAPPING", raising=False)
-    get_settings.cache_clear()
-    yield graph
-    get_settings.cache_clear()
+    return graph
 
 
-def test_cli_load_movielens(cli_env: Graph, tmp_path: Path) -> None:
+def test_cli_load_movielens(cli_graph: Graph, tmp_path: Path) -> None:
     folder = write_tiny(tmp_path / "tiny")
     expected = expected_counts(folder, "tiny")
     result = runner.invoke(app, ["load", "movielens", "--path", str(folder), "--json"])
@@ -229,7 +220,7 @@ def test_cli_load_movielens(cli_env: Graph, tmp_path: Path) -> None:
     result = runner.invoke(app, ["load", "movielens", "--path", str(folder), "--skip-bad"])
     assert result.exit_code == 0, result.output
     assert "1 lines skipped" in " ".join(result.output.split())
-    assert db_counts(cli_env) == expected
+    assert db_counts(cli_graph) == expected
 
 
 def test_keyed_writer_creates_new_keys_and_merges_repeats(monkeypatch: pytest.MonkeyPatch) -> None:

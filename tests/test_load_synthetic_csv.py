@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from graphrec.cli import app
-from graphrec.config import Settings, get_settings
 from graphrec.datasets import synthetic
 from graphrec.db import Graph
 
@@ -20,16 +18,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def cli_graph(graph: Graph, neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Graph]:
+def cli_graph(graph: Graph, cli_env: None) -> Graph:
     """An empty database that the CLI (reading the environment) connects to."""
-    monkeypatch.setenv("NEO4J_URI", neo4j_settings.neo4j_uri)
-    monkeypatch.setenv("NEO4J_USERNAME", neo4j_settings.neo4j_username)
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.neo4j_password.get_secret_value())
-    monkeypatch.setenv("NEO4J_DATABASE", neo4j_settings.neo4j_database)
-    monkeypatch.delenv("GRAPHREC_MAPPING", raising=False)
-    get_settings.cache_clear()
-    yield graph
-    get_settings.cache_clear()
+    return graph
 
 
 def counts(graph: Graph) -> dict[str, int]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch_geometric.nn import LGConv, SAGEConv
+from torch_geometric.nn import GATConv, LGConv, SAGEConv
 
 from graphrec.models import ENCODERS, BipartiteGraph, build_encoder
+from graphrec.models.gat import gat_layer
 from graphrec.models.graph import propagate
-from graphrec.models.sage import SAGEEncoder
 from graphrec.models.losses import LOSSES, get_loss
+from graphrec.models.sage import SAGEEncoder
 from graphrec.models.sampling import NegativeSampler
 from graphrec.models.time import calendar_features, day_of_week, month_of_year, recency_weight
 
@@ -158,3 +159,16 @@ def test_time_features() -> None:
     week = 7 * 86400
     weights = recency_weight(torch.tensor([0, week, 2 * week]), half_life_days=7)
     assert weights.tolist() == pytest.approx([0.25, 0.5, 1.0])
+
+
+def test_gat_layer_matches_pyg_gatconv() -> None:
+    torch.manual_seed(0)
+    graph = small_graph(with_features=False)
+    conv = GATConv(4, 4, heads=2, concat=False, residual=True)
+    h = torch.randn(graph.num_nodes, 4, requires_grad=True)
+    ours = gat_layer(conv, h, graph.structure())
+    theirs = conv(h, graph.homogeneous_edge_index())
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    grad_ours = torch.autograd.grad(ours.pow(2).sum(), [h, conv.att_src])
+    grad_theirs = torch.autograd.grad(theirs.pow(2).sum(), [h, conv.att_src])
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grad_ours, grad_theirs, strict=True))

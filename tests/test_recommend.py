@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from graphrec import versions
 from graphrec.cli import app
-from graphrec.config import Settings, get_settings
+from graphrec.config import Settings
 from graphrec.db import Graph
 from graphrec.model_dir import ModelArtifacts
 from graphrec.recommend import (
@@ -224,18 +224,6 @@ def test_the_plain_cypher_file_runs_with_user_id_and_k(embedded: Graph, seen: di
     assert not {r["itemId"] for r in records} & seen["42"]
     similar = embedded.read("recommend/similar", {"itemId": "50", "k": 7})
     assert len(similar) == 7
-
-
-@pytest.fixture
-def cli_env(neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("NEO4J_URI", neo4j_settings.neo4j_uri)
-    monkeypatch.setenv("NEO4J_USERNAME", neo4j_settings.neo4j_username)
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.neo4j_password.get_secret_value())
-    monkeypatch.setenv("NEO4J_DATABASE", neo4j_settings.neo4j_database)
-    monkeypatch.delenv("GRAPHREC_MAPPING", raising=False)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_cli_recommend_and_similar(embedded: Graph, cli_env: None, seen: dict[str, set[str]]) -> None:

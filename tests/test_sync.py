@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ import torch
 from typer.testing import CliRunner
 
 from graphrec.cli import app
-from graphrec.config import Settings, get_settings
 from graphrec.datasets.records import Dataset, Row
 from graphrec.db import Graph
 from graphrec.features import FeatureEncoder
@@ -357,18 +355,6 @@ def test_parse_time() -> None:
     assert parse_time("2023-11-14T22:13:20") == 1_700_000_000  # no zone: UTC
     with pytest.raises(ValueError, match="expected a date"):
         parse_time("last tuesday")
-
-
-@pytest.fixture
-def cli_env(neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("NEO4J_URI", neo4j_settings.neo4j_uri)
-    monkeypatch.setenv("NEO4J_USERNAME", neo4j_settings.neo4j_username)
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.neo4j_password.get_secret_value())
-    monkeypatch.setenv("NEO4J_DATABASE", neo4j_settings.neo4j_database)
-    monkeypatch.delenv("GRAPHREC_MAPPING", raising=False)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from graphrec import recommend, versions
 from graphrec.cli import app
-from graphrec.config import Settings, get_settings
+from graphrec.config import Settings
 from graphrec.db import Graph
 from graphrec.model_dir import ModelArtifacts
 from graphrec.vector_index import IndexTimeout, index_status, wait_online
@@ -197,18 +197,6 @@ def test_a_reader_during_the_switch_sees_one_whole_version_per_query(
 def test_index_wait_names_a_missing_index(ml100k_graph: Graph) -> None:
     with pytest.raises(IndexTimeout, match="graphrec_item_v999"):
         wait_online(ml100k_graph, ["graphrec_item_v999"], timeout=1)
-
-
-@pytest.fixture
-def cli_env(neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("NEO4J_URI", neo4j_settings.neo4j_uri)
-    monkeypatch.setenv("NEO4J_USERNAME", neo4j_settings.neo4j_username)
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.neo4j_password.get_secret_value())
-    monkeypatch.setenv("NEO4J_DATABASE", neo4j_settings.neo4j_database)
-    monkeypatch.delenv("GRAPHREC_MAPPING", raising=False)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_cli_writeback_and_index_status(
