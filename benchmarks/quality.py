@@ -40,7 +40,7 @@ TARGET = {"recall@20": 0.379, "ndcg@20": 0.323}
 EASE_RECBOLE = {"recall@20": 0.400, "ndcg@20": 0.347}
 
 
-def from_neo4j(home: Path | None) -> Any:
+def from_neo4j(home: Path | None, save: Path | None = None) -> Any:
     """ml-100k loaded into Neo4j and synced back: the HeteroData `graphrec train` would see."""
     from sync_speed import neo4j
 
@@ -60,6 +60,8 @@ def from_neo4j(home: Path | None) -> Any:
             started = time.perf_counter()
             result = sync_graph(graph, SyncOptions(), show_progress=False)
             ui.err.print(f"synced in {time.perf_counter() - started:.1f}s: {result.summary.one_line()}")
+            if save is not None:
+                result.save(save)
             return result.data
         finally:
             driver.close()
@@ -72,12 +74,18 @@ def from_files() -> Any:
     return load_hetero(ML100K)
 
 
-def time_default(data: Any, threads: int, epochs: int = 8) -> dict[str, float]:
-    """Per-epoch training seconds of the default configuration (no validation), alone on `threads` threads."""
+def time_default(data: Any, threads: int, epochs: int = 8, model: str | None = None) -> dict[str, float]:
+    """Per-epoch training seconds (no validation) of the default model, or of encoder/variant `model`,
+    alone on `threads` threads."""
+    from graphrec.evaluate import VARIANTS
+
     torch.set_num_threads(threads)
     inter = Interactions.from_hetero(data)
     parts = split(inter, "ro", 0)
     config = TrainConfig(epochs=epochs)
+    if model is not None:
+        encoder, options = VARIANTS.get(model, (model, {}))
+        config = config.model_copy(update={"encoder": encoder, "encoder_options": options})
     cpu0 = time.process_time()
     result = train(data, config, parts.train, None)
     cpu = (time.process_time() - cpu0) / epochs
@@ -88,6 +96,14 @@ def time_default(data: Any, threads: int, epochs: int = 8) -> dict[str, float]:
         "cpu_s_per_epoch": cpu,
         "threads": threads,
     }
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """A GitHub-markdown table of `rows` (same keys in every row; protocol and seeds left out)."""
+    keys = [k for k in rows[0] if k not in ("protocol", "seeds")]
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(row[k]) for k in keys) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def _cell(args: tuple[Any, str, str, int, int]) -> RunResult:
@@ -109,16 +125,36 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--save-sync", type=Path, default=None, help="keep the synced graph in this .pt file")
+    parser.add_argument(
+        "--from-sync", type=Path, default=None, help="a .pt file from --save-sync or `graphrec sync`"
+    )
+    parser.add_argument("--timing-only", action="store_true", help="time the default model, skip the table")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     models = [m for m in args.models.split(",") if m]
     protocols = [p for p in args.protocols.split(",") if p]
 
-    data = from_neo4j(args.home) if args.source == "neo4j" else from_files()
+    if args.from_sync is not None:
+        from graphrec.sync import load_sync
+
+        data = load_sync(args.from_sync).data
+    else:
+        data = from_neo4j(args.home, args.save_sync) if args.source == "neo4j" else from_files()
     timing = time_default(data, args.threads)
+    if args.timing_only:  # every encoder in --models, one after the other
+        from graphrec.evaluate import BASELINES
+
+        timings = {m: time_default(data, args.threads, model=m) for m in models if m not in BASELINES}
+        for m, t in timings.items():
+            ui.err.print(
+                f"{m}: {t['median_s']:.3f} s/epoch median (min {t['min_s']:.3f}), {args.threads} threads"
+            )
+        ui.emit_json({"default": timing, **timings})
+        return
     ui.err.print(
-        f"default model ({TrainConfig().encoder}), {args.threads} threads: {timing['median_s']:.3f} s/epoch median "
-        f"(min {timing['min_s']:.3f}, CPU {timing['cpu_s_per_epoch']:.3f} s/epoch)"
+        f"default model ({TrainConfig().encoder}), {args.threads} threads: {timing['median_s']:.3f} s/epoch "
+        f"median (min {timing['min_s']:.3f}, CPU {timing['cpu_s_per_epoch']:.3f} s/epoch)"
     )
     cells = [
         (data, m, p, s, args.threads if args.jobs == 1 else 1)
@@ -152,9 +188,12 @@ def main() -> None:
         return
     for protocol in protocols:
         rows = table_rows([s for s in summaries if s.protocol == protocol])
-        ui.out.print(
-            ui.table(rows, title=f"ml-100k, protocol {protocol}, {args.seeds} seeds (source {args.source})")
+        users = int(next(s.mean["users"] for s in summaries if s.protocol == protocol))
+        print(
+            f"\nml-100k via {args.source}, protocol {protocol}, mean ± std over {args.seeds} seeds, "
+            f"{users} test users"
         )
+        print(markdown(rows))
     default = next((s for s in summaries if s.model == TrainConfig().encoder and s.protocol == "ro"), None)
     if default is not None:
         gaps = ", ".join(
@@ -162,10 +201,11 @@ def main() -> None:
             f"{default.mean[k] - EASE_RECBOLE[k]:+.4f})"
             for k in TARGET
         )
-        ui.out.print(f"default ({default.model}, ro): {gaps}")
-    ui.out.print(
-        f"timing: {timing['median_s']:.3f} s/epoch median on {args.threads} threads (CPU {timing['cpu_s_per_epoch']:.3f}); "
-        f"table took {time.perf_counter() - started:.0f}s with {args.jobs} job(s)"
+        print(f"\ndefault ({default.model}, ro): {gaps}")
+    print(
+        f"timing: {timing['median_s']:.3f} s/epoch median on {args.threads} threads "
+        f"(CPU {timing['cpu_s_per_epoch']:.3f}); table took {time.perf_counter() - started:.0f}s, "
+        f"{args.jobs} job(s)"
     )
 
 

@@ -57,9 +57,7 @@ def neo4j(home: Path | None) -> Iterator[tuple[Settings, int | None]]:
         return
     keep = home is not None
     root = home or Path(tempfile.mkdtemp(prefix="graphrec-bench-"))
-    server = LocalNeo4j(
-        home=root, port=free_port(), password=PASSWORD, heap="2g", pagecache="1g"
-    )
+    server = LocalNeo4j(home=root, port=free_port(), password=PASSWORD, heap="2g", pagecache="1g")
     ui.err.print(f"starting Neo4j in {root} ...")
     server.start(timeout=240, log=ui.err.print)
     try:

@@ -50,9 +50,7 @@ def neo4j_settings() -> Iterator[Settings]:
         yield Settings()
         return
     with tempfile.TemporaryDirectory(prefix="graphrec-bench-") as home:
-        server = LocalNeo4j(
-            home=Path(home), port=free_port(), password=PASSWORD, heap="2g", pagecache="1g"
-        )
+        server = LocalNeo4j(home=Path(home), port=free_port(), password=PASSWORD, heap="2g", pagecache="1g")
         print(f"starting a local Neo4j on {server.uri} ...", file=sys.stderr)
         server.start(timeout=180, log=lambda line: print(line, file=sys.stderr))
         try:

@@ -109,6 +109,7 @@ class BPRMF:
         self.users = torch.zeros(0)
         self.items = torch.zeros(0)
         self.seconds_per_epoch = 0.0
+        self.epochs_run = 0
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> BPRMF:
         """Adam on BPR with one uniform negative per positive; keeps the best validation state."""
@@ -154,6 +155,7 @@ class BPRMF:
                     break
         self.users, self.items = best_state if valid is not None else (users.detach(), items.detach())
         self.seconds_per_epoch = sum(epoch_times) / max(len(epoch_times), 1)
+        self.epochs_run = len(epoch_times)
         return self
 
     def score(self, users: Tensor) -> Tensor:

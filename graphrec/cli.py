@@ -979,7 +979,10 @@ def train_command(
 def evaluate_command(
     *,
     encoder: Annotated[
-        list[str] | None, typer.Option(help="Encoders to evaluate (repeat or comma-separate; default sage).")
+        list[str] | None,
+        typer.Option(
+            help="Encoders to evaluate: sage, sage-plain, gcn, gat, lightgcn (repeat or comma-separate)."
+        ),
     ] = None,
     baselines: Annotated[
         str, typer.Option(help="Comma-separated baselines: mostpop, bprmf, ease ('' for none).")
@@ -1006,16 +1009,13 @@ def evaluate_command(
     Every encoder and baseline goes through the same split, the same masking (train and valid items are
     never recommended at test) and the same metric code.
     """
-    from graphrec.evaluate import BASELINES, evaluate, table_rows
-    from graphrec.models import ENCODERS
+    from graphrec.evaluate import MODELS, evaluate, table_rows
 
     encoders = _split_list(encoder) or ["sage"]
     chosen = [*encoders, *_split_list([baselines])]
-    unknown = [m for m in chosen if m not in ENCODERS and m not in BASELINES]
+    unknown = [m for m in chosen if m not in MODELS]
     if unknown:
-        raise fail(
-            f"unknown model(s) {unknown}; encoders: {sorted(ENCODERS)}, baselines: {sorted(BASELINES)}"
-        )
+        raise fail(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
     if protocol not in ("ro", "temporal"):
         raise fail(f"unknown protocol {protocol!r}: use ro or temporal")
     config = _train_config(
@@ -1031,7 +1031,12 @@ def evaluate_command(
     synced = _synced(from_sync, mapping, show_progress=not json_out)
     try:
         summaries = evaluate(
-            synced.data, chosen, protocol, seeds, config, log=lambda line: ui.err.print(line, highlight=False)
+            synced.data,
+            chosen,
+            protocol,
+            seeds,
+            config=config,
+            log=lambda line: ui.err.print(line, highlight=False),
         )
     except (ValueError, RuntimeError) as exc:
         raise fail(str(exc)) from exc

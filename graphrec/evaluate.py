@@ -129,6 +129,7 @@ def run_one(
             seed,
             metrics,
             baseline.seconds_per_epoch,
+            epochs=int(getattr(baseline, "epochs_run", 0)),
             fit_seconds=time.perf_counter() - started,
         )
     if model not in ENCODERS and model not in VARIANTS:
@@ -193,12 +194,13 @@ def evaluate(
 
 
 def table_rows(summaries: Sequence[Summary], metrics: Sequence[str] = HEADLINE) -> list[dict[str, Any]]:
-    """Rows for `ui.table`: model, protocol, `mean ± std` per metric, seconds per epoch."""
+    """Rows for `ui.table`: model, protocol, `mean ± std` per metric, seconds per epoch, epochs run."""
     rows = []
     for s in summaries:
         row: dict[str, Any] = {"model": s.model, "protocol": s.protocol, "seeds": len(s.seeds)}
         for name in metrics:
             row[name] = f"{s.mean[name]:.4f} ± {s.std[name]:.4f}"
         row["s/epoch"] = f"{s.seconds_per_epoch:.3f}"
+        row["epochs"] = f"{np.mean([run.epochs for run in s.runs]):.0f}" if s.runs[0].epochs else "-"
         rows.append(row)
     return rows

@@ -19,7 +19,7 @@ USER, ITEM = "user", "item"
 
 @dataclass
 class Interactions:
-    """Parallel [E] tensors: `user`, `item`, `weight` (float32), `time` (int64 unix s), `kind` (into `kinds`)."""
+    """Parallel [E] tensors `user`, `item`, `weight` (float32), `time` (unix s), `kind` (into `kinds`)."""
 
     user: Tensor
     item: Tensor
@@ -99,7 +99,7 @@ class Interactions:
 
     @classmethod
     def from_hetero(cls, data: Any, kinds: list[str] | None = None) -> Interactions:
-        """All `(user, T, item)` edges of a `HeteroData` (only the types in `kinds` if given), deduplicated."""
+        """All `(user, T, item)` edges of a `HeteroData` (only types in `kinds` if given), deduplicated."""
         num_users, num_items = int(data[USER].num_nodes), int(data[ITEM].num_nodes)
         types = [et for et in data.edge_types if et[0] == USER and et[2] == ITEM]
         if kinds is not None:

@@ -114,7 +114,7 @@ def evaluate_ranking(
     for batch in candidates.split(batch_users):
         scores = scorer(batch).to(torch.float32).clone()
         rows, items = by_seen.rows(batch)
-        scores[rows, items] = -torch.inf
+        scores[rows.to(scores.device), items.to(scores.device)] = -torch.inf
         relevant = torch.zeros(batch.numel(), num_items, dtype=torch.bool, device=scores.device)
         rows, items = by_truth.rows(batch)
         relevant[rows.to(scores.device), items.to(scores.device)] = True

@@ -89,7 +89,7 @@ def softmax_loss(
     temperature: float = 0.1,
     neg_index: Tensor | None = None,
 ) -> Tensor:
-    """Sampled softmax (InfoNCE): -log of the positive's share among itself and its negatives (at temperature).
+    """Sampled softmax (InfoNCE): -log of the positive's share among itself and its negatives, at temperature.
 
     A smooth maximum over negatives: temperature * log sum exp((s_j - s_pos) / temperature) approaches
     max_j (s_j - s_pos), the hardest-negative max-margin term, as the temperature goes to 0.

@@ -50,7 +50,8 @@ class NegativeSampler:
 
     def is_positive(self, users: Tensor, items: Tensor) -> Tensor:
         """Whether each (user, item) pair is a known interaction (`users`, `items` broadcast together)."""
-        users, items = torch.broadcast_tensors(users, items)
+        pair: list[Tensor] = torch.broadcast_tensors(users, items)  # type: ignore[no-untyped-call]
+        users, items = pair[0], pair[1]
         if self.dense is not None:
             inside = users < self.dense.size(0)
             return self.dense[users.clamp(max=max(self.dense.size(0) - 1, 0)), items] & inside
