@@ -21,11 +21,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 neo4j_app = typer.Typer(help="Run a local Neo4j Community server without Docker (jars from Maven Central).")
-app.add_typer(neo4j_app, name="neo4j")
+app.add_typer(neo4j_app, name="neo4j", rich_help_panel="Neo4j and data")
 load_app = typer.Typer(help="Load a dataset into Neo4j (constraints first, UNWIND batches, idempotent).")
-app.add_typer(load_app, name="load")
+app.add_typer(load_app, name="load", rich_help_panel="Neo4j and data")
 datasets_app = typer.Typer(help="Fetch public datasets into the cache (checksum-verified).")
-app.add_typer(datasets_app, name="datasets")
+app.add_typer(datasets_app, name="datasets", rich_help_panel="Neo4j and data")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 HomeOption = Annotated[
@@ -133,7 +133,69 @@ def _parse_param(text: str) -> tuple[str, Any]:
         return name.strip(), raw
 
 
-@app.command("cypher")
+@app.command("demo", rich_help_panel="Quick start")
+def demo(
+    *,
+    train: Annotated[bool, typer.Option(help="Also train, write back and recommend (refresh).")] = True,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="End by serving the GraphQL API until Ctrl-C.")
+    ] = True,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the GraphQL API.")] = 8000,
+    json_out: JsonOption = False,
+) -> None:
+    """The quick-start main job: load ml-100k (or synthetic), analyse, train, write back, recommend, serve.
+
+    Each step is idempotent: a second run reuses the load and, when the graph is unchanged, the trained model.
+    """
+    from graphrec import demo as demo_job
+    from graphrec.load import LoadError
+
+    settings = settings_or_exit()
+    try:
+        with Graph.connect(settings, mapping_or_exit(None, settings)) as graph:
+            result = demo_job.run(graph, settings, train=train, show_progress=not json_out)
+    except (Neo4jUnavailable, LoadError, MappingError, Neo4jError) as exc:
+        raise fail(str(exc)) from exc
+    report = result.refresh
+    if json_out:
+        ui.emit_json(
+            {
+                "dataset": result.dataset,
+                "load": result.load.to_dict(),
+                "analyses": result.analyses,
+                "refresh": report.to_dict() if report else None,
+                "user": result.user_id,
+                "recommendations": [r.to_dict() for r in result.recommendations],
+            }
+        )
+    else:
+        for title, rows in result.analyses.items():
+            ui.out.print(ui.table(rows[:12], title=title))
+        ui.err.print(result.load.one_line(), highlight=False)
+        if report is not None:
+            ui.err.print(report.one_line(), highlight=False)
+        if result.recommendations:
+            rows = [
+                {"item": r.item_id, "title": r.item.get("title"), "score": r.score, "source": r.source}
+                for r in result.recommendations
+            ]
+            ui.out.print(ui.table(rows, title=f"Top 10 for user {result.user_id}"))
+    if report is not None and report.exit_code != 0:
+        raise fail(f"refresh failed: {report.error}", code=report.exit_code)
+    if not (serve_api and result.user_id):
+        return
+    server = demo_job.BackgroundServer("127.0.0.1", port)
+    try:
+        server.start()
+        demo_job.show_graphql(server, result.user_id)
+    except (RuntimeError, OSError) as exc:
+        server.stop()
+        raise fail(f"the GraphQL API could not serve: {exc}") from exc
+    ui.err.print(f"[green]GraphQL API serving at {server.url}/graphql[/] (Ctrl-C to stop)")
+    server.wait()
+
+
+@app.command("cypher", rich_help_panel="Neo4j and data")
 def run_cypher(
     file: Annotated[str, typer.Argument(help="A file in cypher/ (e.g. analysis/top_items) or a path.")],
     param: Annotated[
@@ -366,101 +428,12 @@ def datasets_download(
         ui.out.print(str(result.folder))
 
 
-@app.command("serve")
-def serve(
-    host: Annotated[
-        str | None, typer.Option(help="Interface to listen on; default GRAPHREC_API_HOST or 127.0.0.1.")
-    ] = None,
-    port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Port; default GRAPHREC_API_PORT or 8000.")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, max=64, help="Worker processes, one Neo4j driver each; default 1.")
-    ] = None,
-) -> None:
-    """Serve the GraphQL API (/graphql, /healthz, /readyz, /metrics) with uvicorn until Ctrl-C or SIGTERM.
-
-    Configuration comes from NEO4J_* and GRAPHREC_API_* variables (API keys, CORS origins, limits,
-    GRAPHREC_API_ENV=development for GraphiQL and introspection).
-    """
-    from api.serve import serve as run_server
-    from api.settings import ApiSettings
-
-    try:
-        settings = ApiSettings()
-    except ValueError as exc:
-        raise fail(f"bad configuration: {exc}") from exc
-    run_server(settings, host=host, port=port, workers=workers)
-
-
-@app.command("demo")
-def demo(
-    *,
-    train: Annotated[bool, typer.Option(help="Also train, write back and recommend (refresh).")] = True,
-    serve_api: Annotated[
-        bool, typer.Option("--serve/--no-serve", help="End by serving the GraphQL API until Ctrl-C.")
-    ] = True,
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the GraphQL API.")] = 8000,
-    json_out: JsonOption = False,
-) -> None:
-    """The quick-start main job: load ml-100k (or synthetic), analyse, train, write back, recommend, serve.
-
-    Each step is idempotent: a second run reuses the load and, when the graph is unchanged, the trained model.
-    """
-    from graphrec import demo as demo_job
-    from graphrec.load import LoadError
-
-    settings = settings_or_exit()
-    try:
-        with Graph.connect(settings, mapping_or_exit(None, settings)) as graph:
-            result = demo_job.run(graph, settings, train=train, show_progress=not json_out)
-    except (Neo4jUnavailable, LoadError, MappingError, Neo4jError) as exc:
-        raise fail(str(exc)) from exc
-    report = result.refresh
-    if json_out:
-        ui.emit_json(
-            {
-                "dataset": result.dataset,
-                "load": result.load.to_dict(),
-                "analyses": result.analyses,
-                "refresh": report.to_dict() if report else None,
-                "user": result.user_id,
-                "recommendations": [r.to_dict() for r in result.recommendations],
-            }
-        )
-    else:
-        for title, rows in result.analyses.items():
-            ui.out.print(ui.table(rows[:12], title=title))
-        ui.err.print(result.load.one_line(), highlight=False)
-        if report is not None:
-            ui.err.print(report.one_line(), highlight=False)
-        if result.recommendations:
-            rows = [
-                {"item": r.item_id, "title": r.item.get("title"), "score": r.score, "source": r.source}
-                for r in result.recommendations
-            ]
-            ui.out.print(ui.table(rows, title=f"Top 10 for user {result.user_id}"))
-    if report is not None and report.exit_code != 0:
-        raise fail(f"refresh failed: {report.error}", code=report.exit_code)
-    if not (serve_api and result.user_id):
-        return
-    server = demo_job.BackgroundServer("127.0.0.1", port)
-    try:
-        server.start()
-        demo_job.show_graphql(server, result.user_id)
-    except (RuntimeError, OSError) as exc:
-        server.stop()
-        raise fail(f"the GraphQL API could not serve: {exc}") from exc
-    ui.err.print(f"[green]GraphQL API serving at {server.url}/graphql[/] (Ctrl-C to stop)")
-    server.wait()
-
-
 def _split_list(values: list[str] | None) -> list[str]:
     """Values of a repeatable option, each of which may itself be comma-separated."""
     return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
 
 
-@app.command("sync")
+@app.command("sync", rich_help_panel="Model")
 def sync_command(
     *,
     since: Annotated[
@@ -534,10 +507,10 @@ def sync_command(
 
 
 index_app = typer.Typer(help="Vector indexes on the embeddings: states, sizes, model versions.")
-app.add_typer(index_app, name="index")
+app.add_typer(index_app, name="index", rich_help_panel="Embeddings in Neo4j")
 
 
-@app.command("writeback")
+@app.command("writeback", rich_help_panel="Embeddings in Neo4j")
 def writeback_command(
     model_dir: Annotated[Path, typer.Argument(help="A model directory written by `graphrec train`.")],
     *,
@@ -660,7 +633,7 @@ def _print_recommendations(results: list[Any], json_out: bool, title: str) -> No
     ui.err.print(f"{len(results)} items, served by {', '.join(sources) or '-'} (model v{version})")
 
 
-@app.command("recommend")
+@app.command("recommend", rich_help_panel="Recommend and serve")
 def recommend_command(
     *,
     user: Annotated[str, typer.Option("--user", help="The user's id.")],
@@ -722,7 +695,7 @@ def recommend_command(
     _print_recommendations(results, json_out, f"recommendations for user {user}")
 
 
-@app.command("similar")
+@app.command("similar", rich_help_panel="Recommend and serve")
 def similar_command(
     *,
     item: Annotated[str, typer.Option("--item", help="The item's id.")],
@@ -749,7 +722,7 @@ def similar_command(
     _print_recommendations(results, json_out, f"items like {item}")
 
 
-@app.command("embed")
+@app.command("embed", rich_help_panel="Embeddings in Neo4j")
 def embed_command(
     *,
     new: Annotated[
@@ -788,7 +761,7 @@ def embed_command(
         ui.err.print(summary.one_line(), highlight=False)
 
 
-@app.command("refresh")
+@app.command("refresh", rich_help_panel="Embeddings in Neo4j")
 def refresh_command(
     *,
     work_dir: Annotated[
@@ -896,7 +869,7 @@ def _epoch_line(row: dict[str, Any]) -> None:
     )
 
 
-@app.command("train")
+@app.command("train", rich_help_panel="Model")
 def train_command(
     *,
     out: Annotated[Path, typer.Option("--out", help="Model directory to write (created if needed).")],
@@ -975,7 +948,7 @@ def train_command(
         )
 
 
-@app.command("evaluate")
+@app.command("evaluate", rich_help_panel="Model")
 def evaluate_command(
     *,
     encoder: Annotated[
@@ -1044,6 +1017,33 @@ def evaluate_command(
         ui.emit_json([s.to_dict() for s in summaries])
     else:
         ui.out.print(ui.table(table_rows(summaries), title=f"protocol {protocol}, {seeds} seed(s)"))
+
+
+@app.command("serve", rich_help_panel="Recommend and serve")
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on; default GRAPHREC_API_HOST or 127.0.0.1.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port; default GRAPHREC_API_PORT or 8000.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Worker processes, one Neo4j driver each; default 1.")
+    ] = None,
+) -> None:
+    """Serve the GraphQL API (/graphql, /healthz, /readyz, /metrics) with uvicorn until Ctrl-C or SIGTERM.
+
+    Configuration comes from NEO4J_* and GRAPHREC_API_* variables (API keys, CORS origins, limits,
+    GRAPHREC_API_ENV=development for GraphiQL and introspection).
+    """
+    from api.serve import serve as run_server
+    from api.settings import ApiSettings
+
+    try:
+        settings = ApiSettings()
+    except ValueError as exc:
+        raise fail(f"bad configuration: {exc}") from exc
+    run_server(settings, host=host, port=port, workers=workers)
 
 
 def main() -> None:
