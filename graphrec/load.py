@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from queue import Full, Queue
@@ -105,33 +106,56 @@ class _Writer:
         if self._progress is not None:
             self._progress.stop()
 
+    def _write(self, batch: Batch) -> int:
+        """One batch in its own managed transaction (retried on transient errors such as deadlocks)."""
+        with self.graph.driver.session(database=self.graph.database) as session:
+            return int(session.execute_write(_run_batch, batch))
+
     def phase(
         self,
         phase: str,
         batches: Iterable[Batch],
         total: int | None,
         on_written: Callable[[int, int], None] | None = None,
+        concurrency: int = 1,
     ) -> int:
-        """Write the batches, one transaction each, under one progress bar; return the rows matched."""
+        """Write the batches, one transaction each, under one progress bar; return the rows matched.
+
+        With `concurrency` > 1 that many transactions are in flight at once (Neo4j then uses every core);
+        a batch marked `barrier` waits for all before it. Rows count as committed in input order.
+        """
         started = time.perf_counter()
         task = self._progress.add_task(phase, total=total) if self._progress is not None else None
         committed = written = 0
         iterator = iter(batches)
-        with self.graph.driver.session(database=self.graph.database) as session, _closing(iterator):
-            while True:
-                try:
-                    batch = next(iterator, None)  # rows are read (and checked) as they are needed
-                    if batch is None:
-                        break
-                    count = int(session.execute_write(_run_batch, batch))
-                except (Neo4jError, BadInput) as exc:
-                    raise LoadError(phase, committed, exc) from exc
+        in_flight: deque[tuple[Batch, Future[int]]] = deque()
+
+        def settle(oldest: int = 1) -> None:
+            nonlocal committed, written
+            for _ in range(min(oldest, len(in_flight))):
+                batch, future = in_flight.popleft()
+                count = future.result()
                 committed += batch.rows
                 written += count
                 if on_written is not None:
                     on_written(batch.rows, count)
                 if self._progress is not None and task is not None:
                     self._progress.advance(task, batch.rows)
+
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="graphrec-load") as pool, _closing(iterator):
+            try:
+                while (batch := next(iterator, None)) is not None:  # rows are read (and checked) as needed
+                    if batch.barrier:
+                        settle(len(in_flight))
+                    in_flight.append((batch, pool.submit(self._write, batch)))
+                    if len(in_flight) >= concurrency:
+                        settle()
+                settle(len(in_flight))
+            except (Neo4jError, BadInput) as exc:
+                while in_flight:  # batches already sent still commit: count them before reporting
+                    with suppress(Neo4jError):
+                        settle()
+                raise LoadError(phase, committed, exc) from exc
         if self._progress is not None and task is not None:
             self._progress.update(task, total=committed, completed=committed)
         self.seconds[phase] = round(time.perf_counter() - started, 3)
@@ -160,6 +184,8 @@ class Batch(NamedTuple):
     statement: str
     params: dict[str, Any]
     rows: int
+    barrier: bool = False
+    """Run only after every batch sent before it has committed (it may MERGE what they CREATE)."""
 
 
 def _row_batches(graph: Graph, name: str, rows: Iterable[Row], size: int) -> Iterator[Batch]:
@@ -250,6 +276,9 @@ class KeyedWriter:
             rows = repeated
             if len(self.seen) > FRESH_KEY_LIMIT:
                 self.create, self.seen = None, set()
+            if rows:
+                yield Batch(self.merge, {"groups": self.group(rows)}, len(rows), barrier=True)
+            return
         if rows:
             yield Batch(self.merge, {"groups": self.group(rows)}, len(rows))
 
@@ -382,9 +411,17 @@ def _kg_rows(dataset: Dataset) -> tuple[list[Row], Iterator[Row], int]:
 
 
 def load_dataset(
-    graph: Graph, dataset: Dataset, batch_size: int = 10_000, show_progress: bool = True
+    graph: Graph,
+    dataset: Dataset,
+    batch_size: int = 10_000,
+    show_progress: bool = True,
+    concurrency: int = 2,
 ) -> LoadSummary:
-    """Load `dataset` into `graph` (constraints first, MERGE batches), then count what is there."""
+    """Load `dataset` into `graph` (constraints first, MERGE batches), then count what is there.
+
+    Interactions go in `concurrency` transactions at once (2 by default: Neo4j's write work, not the
+    loader's, is the bottleneck, and one transaction keeps one core busy).
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     load_started = time.perf_counter()
@@ -412,6 +449,7 @@ def load_dataset(
             prefetched(_interaction_batches(dataset, graph, batch_size)),
             dataset.interaction_count,
             count_unmatched,
+            concurrency=concurrency,
         )
         seconds = time.perf_counter() - started
         if dataset.links:

@@ -170,7 +170,8 @@ def test_failed_batch_reports_rows_committed(graph: Graph) -> None:
     assert db_counts(graph)["RATED"] == 2
 
 
-def test_repeats_unknown_ids_untimed_rows_and_types(graph: Graph) -> None:
+@pytest.mark.parametrize(("batch_size", "concurrency"), [(3, 1), (3, 2), (1, 2)])
+def test_repeats_unknown_ids_untimed_rows_and_types(graph: Graph, batch_size: int, concurrency: int) -> None:
     rows = [
         rated("u1", "i1", 10, 4.0),
         rated("u1", "i1", 20, 5.0),  # the same pair later: a second relationship
@@ -180,7 +181,9 @@ def test_repeats_unknown_ids_untimed_rows_and_types(graph: Graph) -> None:
         rated("u2", "i1", 30, 1.0, "PURCHASED"),
         rated("nobody", "i1", 40),  # unknown user: not written, and said so
     ]
-    summary = load_dataset(graph, tiny_dataset(rows), batch_size=3, show_progress=False)
+    summary = load_dataset(
+        graph, tiny_dataset(rows), batch_size=batch_size, show_progress=False, concurrency=concurrency
+    )
     again = load_dataset(graph, tiny_dataset(rows), batch_size=100, show_progress=False)
     assert db_counts(graph) == {"User": 2, "Item": 2, "RATED": 3, "PURCHASED": 1}
     assert summary.relationships == again.relationships == {"RATED": 3, "PURCHASED": 1}
@@ -226,7 +229,10 @@ def test_cli_load_movielens(cli_graph: Graph, tmp_path: Path) -> None:
 def test_keyed_writer_creates_new_keys_and_merges_repeats(monkeypatch: pytest.MonkeyPatch) -> None:
     writer = KeyedWriter("MERGE", "CREATE", lambda row: (row["user"], row["item"], row["timestamp"]), list)
     rows = [rated("u1", "i1", 1), rated("u1", "i1", 1), rated("u1", "i1", 2)]
-    assert [(b.statement, b.rows) for b in writer.batches(rows)] == [("CREATE", 2), ("MERGE", 1)]
+    assert [(b.statement, b.rows, b.barrier) for b in writer.batches(rows)] == [
+        ("CREATE", 2, False),
+        ("MERGE", 1, True),  # may MERGE what a concurrent CREATE batch is writing: waits for it
+    ]
     assert [(b.statement, b.rows) for b in writer.batches(rows[2:])] == [("MERGE", 1)]
     monkeypatch.setattr("graphrec.load.FRESH_KEY_LIMIT", 2)
     assert [(b.statement, b.rows) for b in writer.batches([rated("u2", "i1", 3)])] == [("CREATE", 1)]
