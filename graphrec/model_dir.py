@@ -40,6 +40,18 @@ class ModelArtifacts:
         if self.user_embeddings.shape[1] != self.item_embeddings.shape[1]:
             raise ValueError("user and item embeddings differ in dimension")
 
+    def degenerate_rows(self) -> dict[str, list[str]]:
+        """Ids whose embedding is all zeros or not finite: cosine is undefined for them (at most 5 each)."""
+        found: dict[str, list[str]] = {}
+        for kind, ids, matrix in (
+            ("user", self.user_ids, self.user_embeddings),
+            ("item", self.item_ids, self.item_embeddings),
+        ):
+            bad = ~np.isfinite(matrix).all(axis=1) | ~(np.abs(matrix).sum(axis=1) > 0)
+            if bad.any():
+                found[kind] = [ids[i] for i in np.flatnonzero(bad)[:5]]
+        return found
+
     @property
     def dim(self) -> int:
         """The embedding size."""

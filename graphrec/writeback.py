@@ -247,6 +247,12 @@ def writeback(
     (tests use this to simulate a crash). On any failure the active version stays as it was.
     """
     options = options or WritebackOptions()
+    degenerate = artifacts.degenerate_rows()
+    if degenerate:
+        raise WritebackError(
+            f"embeddings that are all zeros or not finite (cosine is undefined for them), e.g. {degenerate}: "
+            "nothing was written"
+        )
     started = time.perf_counter()
     versions.ensure_schema(graph)
     fp = fingerprint(artifacts)

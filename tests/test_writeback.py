@@ -19,7 +19,7 @@ from graphrec.config import Settings
 from graphrec.db import Graph
 from graphrec.model_dir import ModelArtifacts
 from graphrec.vector_index import IndexTimeout, index_status, wait_online
-from graphrec.writeback import WritebackOptions, writeback
+from graphrec.writeback import WritebackError, WritebackOptions, writeback
 
 QUIET = WritebackOptions(show_progress=False)
 
@@ -223,3 +223,19 @@ def test_cli_writeback_of_a_missing_directory_fails_cleanly(tmp_path: Path, cli_
     result = CliRunner().invoke(app, ["writeback", str(tmp_path / "nothing")])
     assert result.exit_code == 1
     assert "not a graphrec model directory" in result.output
+
+
+def test_zero_or_nan_embeddings_are_refused_before_anything_is_written(
+    ml100k_graph: Graph, model: ModelArtifacts
+) -> None:
+    users = model.user_embeddings.copy()
+    items = model.item_embeddings.copy()
+    users[3] = 0.0
+    items[7, 2] = float("nan")
+    broken = ModelArtifacts(model.user_ids, model.item_ids, users, items)
+    assert broken.degenerate_rows() == {"user": [model.user_ids[3]], "item": [model.item_ids[7]]}
+    before = [v.version for v in versions.list_versions(ml100k_graph)]
+    with pytest.raises(WritebackError, match="all zeros or not finite") as caught:
+        writeback(ml100k_graph, broken)
+    assert model.user_ids[3] in str(caught.value)
+    assert [v.version for v in versions.list_versions(ml100k_graph)] == before
