@@ -122,15 +122,12 @@ def neo4j_status(home: HomeOption = None, json_out: JsonOption = False) -> None:
 
 def _parse_param(text: str) -> tuple[str, Any]:
     """`name=value` with value read as JSON when it parses (numbers, lists), else as a string."""
-    import json
+    from graphrec.recommend import parse_value
 
     if "=" not in text:
         raise typer.BadParameter(f"expected name=value, got {text!r}")
     name, raw = text.split("=", 1)
-    try:
-        return name.strip(), json.loads(raw)
-    except json.JSONDecodeError:
-        return name.strip(), raw
+    return name.strip(), parse_value(raw)
 
 
 @app.command("demo", rich_help_panel="Quick start")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,22 +55,6 @@ def open_driver(settings: Settings) -> Driver:
             f"or set NEO4J_URI ({exc})"
         ) from exc
     return driver
-
-
-def wait_for_bolt(settings: Settings, timeout: float = 60.0) -> None:
-    """Poll until Neo4j accepts a login at `settings.neo4j_uri`, or raise after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            open_driver(settings).close()
-            return
-        except Neo4jUnavailable as exc:
-            last = exc
-            if isinstance(exc.__cause__, AuthError):
-                raise
-            time.sleep(0.5)
-    raise Neo4jUnavailable(f"Neo4j did not accept a login within {timeout:.0f}s: {last}")
 
 
 class Graph:

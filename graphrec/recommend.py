@@ -147,7 +147,8 @@ class Condition:
         return f"{prop} {op} ${param}"
 
 
-def _value(text: str) -> Any:
+def parse_value(text: str) -> Any:
+    """`text` as JSON when it parses (numbers, true/false, quoted strings, lists), else the string itself."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -167,8 +168,8 @@ def parse_condition(text: str) -> Condition:
         )
     prop, op, raw = match.group(1), match.group(2).strip(), match.group(3)
     if op == "in":
-        return Condition(prop, op, [_value(part.strip()) for part in raw.split(",") if part.strip()])
-    return Condition(prop, op, _value(raw))
+        return Condition(prop, op, [parse_value(part.strip()) for part in raw.split(",") if part.strip()])
+    return Condition(prop, op, parse_value(raw))
 
 
 @dataclass(frozen=True)
