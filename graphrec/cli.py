@@ -514,7 +514,7 @@ def writeback_command(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Embeddings a transaction.")] = 5_000,
     concurrency: Annotated[
         int, typer.Option(min=1, max=32, help="Transactions in flight (the server decodes them in parallel).")
-    ] = 3,
+    ] = 2,
     keep: Annotated[int, typer.Option(min=2, help="Model versions kept, the active one included.")] = 2,
     activate: Annotated[
         bool, typer.Option("--activate/--no-activate", help="Switch to the new version once it is indexed.")

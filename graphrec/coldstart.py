@@ -22,7 +22,7 @@ import torch
 from neo4j import ManagedTransaction
 
 from graphrec import versions
-from graphrec.db import Graph
+from graphrec.db import Bulk, Graph
 from graphrec.model_dir import ModelArtifacts
 
 FEATURES_FILE = "features.json"
@@ -131,7 +131,7 @@ def _write(graph: Graph, role: str, rows: list[list[Any]], prop: str, batch_size
     written = 0
 
     def work(tx: ManagedTransaction, chunk: list[list[Any]]) -> int:
-        record = tx.run(text, rows=chunk, property=prop).single()
+        record = tx.run(text, rows=Bulk(chunk), property=prop).single()
         return int(record["written"]) if record else 0
 
     with graph.driver.session(database=graph.database) as session:

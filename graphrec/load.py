@@ -29,7 +29,7 @@ from neo4j.exceptions import Neo4jError
 
 from graphrec import cypher, ui
 from graphrec.datasets.records import BadInput, Dataset, Row
-from graphrec.db import Graph
+from graphrec.db import Bulk, Graph
 from graphrec.schema import MappingError, NodeMapping, validate_identifier
 
 
@@ -174,7 +174,8 @@ def _closing(iterator: Iterator[Any]) -> Iterator[None]:
 
 
 def _run_batch(tx: ManagedTransaction, batch: Batch) -> int:
-    record = tx.run(batch.statement, batch.params).single()
+    params = {key: Bulk(value) if isinstance(value, list) else value for key, value in batch.params.items()}
+    record = tx.run(batch.statement, params).single()
     return int(record["written"]) if record else 0
 
 

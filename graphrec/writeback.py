@@ -26,7 +26,7 @@ import numpy as np
 from neo4j import ManagedTransaction
 
 from graphrec import ui, versions
-from graphrec.db import Graph
+from graphrec.db import Bulk, Graph
 from graphrec.model_dir import FloatMatrix, ModelArtifacts
 from graphrec.vector_index import IndexOptions, create_index, wait_online
 
@@ -43,7 +43,7 @@ class WritebackOptions:
     """How to write: batch size, transactions in flight, index settings, activation and retention."""
 
     batch_size: int = 5_000
-    concurrency: int = 3
+    concurrency: int = 2
     index: IndexOptions = field(default_factory=IndexOptions)
     activate: bool = True
     keep: int = 2
@@ -128,13 +128,14 @@ def _register(graph: Graph, artifacts: ModelArtifacts, fp: str, source: str | No
     return int(records[0]["version"]), False
 
 
-def _batches(ids: list[str], matrix: FloatMatrix, done: set[str], size: int) -> Iterator[list[list[Any]]]:
-    """Rows `[id, vector]` of nodes not yet written, `size` at a time (built lazily to bound memory)."""
+def _batches(
+    ids: list[str], matrix: FloatMatrix, done: set[str], size: int
+) -> Iterator[tuple[list[str], list[float]]]:
+    """(ids, their vectors as one flat list) of nodes not yet written, `size` at a time (built lazily)."""
     todo = [i for i, node_id in enumerate(ids) if node_id not in done] if done else list(range(len(ids)))
     for start in range(0, len(todo), size):
         chunk = todo[start : start + size]
-        vectors = matrix[chunk].tolist()
-        yield [[ids[i], vectors[j]] for j, i in enumerate(chunk)]
+        yield [ids[i] for i in chunk], np.asarray(matrix[chunk], dtype=np.float32).ravel().tolist()
 
 
 def _write_role(
@@ -154,9 +155,12 @@ def _write_role(
     text = graph.query(f"writeback/write_{role}_embeddings")
     task = progress.add_task(f"{role} embeddings", total=len(ids) - skipped) if progress else None
 
-    def run(rows: list[list[Any]]) -> int:
+    dim = int(matrix.shape[1])
+
+    def run(batch: tuple[list[str], list[float]]) -> int:
         def work(tx: ManagedTransaction) -> int:
-            record = tx.run(text, rows=rows, property=prop).single()
+            params = {"ids": Bulk(batch[0]), "vectors": Bulk(batch[1]), "dim": dim, "property": prop}
+            record = tx.run(text, params).single()
             return int(record["written"]) if record else 0
 
         with graph.driver.session(database=graph.database) as session:
@@ -168,16 +172,18 @@ def _write_role(
     sizes: dict[Future[int], int] = {}
     failure: BaseException | None = None
     with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="writeback") as pool:
-        source = _batches(ids, matrix, done, options.batch_size)
+        # a small set is split so every worker has a share; a large one goes in `batch_size` batches
+        size = max(1, min(options.batch_size, -(-(len(ids) - skipped) // options.concurrency)))
+        source = _batches(ids, matrix, done, size)
         exhausted = False
         while pending or not exhausted:
             while not exhausted and failure is None and len(pending) < options.concurrency:
-                rows = next(source, None)
-                if rows is None:
+                batch = next(source, None)
+                if batch is None:
                     exhausted = True
                     break
-                future = pool.submit(run, rows)
-                sizes[future] = len(rows)
+                future = pool.submit(run, batch)
+                sizes[future] = len(batch[0])
                 pending.add(future)
             if not pending:
                 break

@@ -170,6 +170,8 @@ def test_a_reader_during_the_switch_sees_one_whole_version_per_query(
     thread = threading.Thread(target=reader)
     thread.start()
     try:
+        while sum(1 for _, v, _ in observed if v == old) < 3 and thread.is_alive():
+            stop.wait(0.05)  # the reader has seen the old version before the new one is written
         new = writeback(ml100k_graph, other_model, QUIET).version
         while sum(1 for _, v, _ in observed if v == new) < 3 and thread.is_alive():
             stop.wait(0.05)
