@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from neo4j.exceptions import DriverError, Neo4jError
 from starlette.applications import Starlette
@@ -24,6 +24,7 @@ from api.errors import ApiError
 from api.metrics import CONTENT_TYPE, Metrics
 from api.recommender import Recommender
 from api.schema import build_schema
+from api.scoring import Scorer
 from api.settings import ApiSettings
 from api.store import Store
 from api.view import GraphQLView
@@ -59,13 +60,19 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = Store.open(settings, mapping, metrics)
-        services = Services(settings, store, Recommender(store, await _server_version(store)))
+        scorer = Scorer(store, settings) if settings.scoring else None
+        services = Services(settings, store, Recommender(store, await _server_version(store), scorer))
         holder["services"] = app.state.services = services
         app.state.metrics = metrics
+        scoring = asyncio.create_task(scorer.run()) if scorer is not None else None
         log.info("graphrec api started", extra={"neo4j": settings.neo4j_uri, "env": settings.env})
         try:
             yield
         finally:
+            if scoring is not None:
+                scoring.cancel()
+                with suppress(asyncio.CancelledError):
+                    await scoring
             holder.pop("services", None)
             await store.close()
             log.info("graphrec api stopped: Neo4j driver closed")
@@ -90,7 +97,9 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
             reason = "no active model: run `graphrec writeback` (or `graphrec refresh`)"
             return JSONResponse({"status": "unready", "neo4j": True, "reason": reason}, status_code=503)
         version = rows[0]["model"].get("version")
-        return JSONResponse({"status": "ready", "neo4j": True, "model": version})
+        scorer = services.recommender.scorer
+        scoring = "off" if scorer is None else scorer.describe()
+        return JSONResponse({"status": "ready", "neo4j": True, "model": version, "scoring": scoring})
 
     async def metrics_endpoint(request: Request) -> Response:
         """Prometheus text exposition."""

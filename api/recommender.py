@@ -1,7 +1,8 @@
 """The bridge to `graphrec.recommend`: its query builders, run on the API's async store.
 
 `graphrec.recommend` builds one Cypher query per recommendation list (ANN or exact, seen items excluded,
-filters, season, cold start / popularity) without running it. This module runs those queries through the
+filters, season, cold start / popularity) without running it; a user's query carries the candidates the
+`Scorer` scored in memory when it has them (see `api/scoring.py`). This module runs those queries through the
 `Store` (timed, timeout, errors mapped), turns unknown ids into NOT_FOUND errors, and answers a DataLoader
 batch (the nested `User.recommendations` / `Item.similar` of a listing) with ONE query: the single-id query
 wrapped in `UNWIND $batchIds AS batchId CALL (batchId) { ... }`, so its logic stays in one place.
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from api.errors import NotFound
 from api.filters import CheckedFilter
+from api.scoring import Scorer
 from api.store import Row, Store
 from graphrec import recommend as rec
 
@@ -64,6 +66,8 @@ def batched(query: rec.CypherQuery, param: str, ids: list[str]) -> rec.CypherQue
     columns = ", ".join(COLUMNS)
     wrapped = f"{prefix}UNWIND $batchIds AS batchId\nCALL (batchId) {{\n{body}\n}}\nRETURN batchId, {columns}"
     params = {k: v for k, v in query.params.items() if k != param} | {"batchIds": ids}
+    if "scored" in params:  # candidates scored for one user must not serve the others
+        params |= rec.scored_params(None)
     return rec.CypherQuery(wrapped, params)
 
 
@@ -78,9 +82,12 @@ class Recommender:
     as a template and reused for other ids with only that parameter swapped.
     """
 
-    def __init__(self, store: Store, server_version: tuple[int, ...] | None = None) -> None:
+    def __init__(
+        self, store: Store, server_version: tuple[int, ...] | None = None, scorer: Scorer | None = None
+    ) -> None:
         self.store = store
         self.server_version = server_version
+        self.scorer = scorer
         self._templates: dict[tuple[str, int, str, date | None], rec.CypherQuery] = {}
 
     def _cached(
@@ -98,8 +105,15 @@ class Recommender:
         return rec.CypherQuery(template.text, {**template.params, param: key.id})
 
     def user_query(self, key: RecKey) -> rec.CypherQuery:
-        """The recommender's query for user `key.id`."""
-        return self._cached("user", "userId", key, self._build_user)
+        """The recommender's query for user `key.id`, with candidates scored in memory where cached."""
+        query = self._cached("user", "userId", key, self._build_user)
+        if self.scorer is None or "scored" not in query.params:
+            return query
+        wanted = key.k * int(query.params.get("pool", 1)) * int(query.params.get("overfetch", 1))
+        scored = self.scorer.candidates(key.id, wanted)
+        if scored is None:
+            return query
+        return rec.CypherQuery(query.text, {**query.params, **rec.scored_params(scored)})
 
     def similar_query(self, key: RecKey) -> rec.CypherQuery:
         """The recommender's query for the items like item `key.id`."""

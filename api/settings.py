@@ -61,6 +61,14 @@ class ApiSettings(Settings):
     readiness_timeout_s: float = Field(2.0, gt=0, le=60, validation_alias=_env("readiness_timeout"))
     pool_size: int = Field(50, ge=1, le=1000, validation_alias=_env("pool_size"))
     document_cache_size: int = Field(512, ge=1, le=100_000, validation_alias=_env("document_cache_size"))
+    scoring: bool = Field(True, validation_alias=_env("scoring"))
+    """Score users' candidates in memory from the active version's embeddings (see `api/scoring.py`)."""
+    scoring_max_items: int = Field(10_000, ge=0, le=1_000_000, validation_alias=_env("scoring_max_items"))
+    """Above this many embedded items the in-memory scoring stays off (the vector index serves them)."""
+    scoring_max_users: int = Field(1_000_000, ge=0, le=50_000_000, validation_alias=_env("scoring_max_users"))
+    """Above this many embedded users it stays off too: the cache holds 4 bytes per dimension per user."""
+    scoring_check_s: float = Field(5.0, gt=0, le=3600, validation_alias=_env("scoring_check"))
+    """How often the service checks whether the active version changed (and reloads the cache)."""
     log_level: str = Field("INFO", validation_alias=_env("log_level"))
     log_json: bool = Field(True, validation_alias=_env("log_json"))
 

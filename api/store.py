@@ -1,9 +1,9 @@
 """The API's access to Neo4j: one async driver, named Cypher files from `cypher/api/`, timed and counted.
 
-Every query the service sends goes through `Store.run`, which renders the file for the graph mapping once,
-adds the mapping-derived parameters the file uses (interaction types and their weight/timestamp keys), sets
-the transaction timeout, records the latency per query name, and turns an unreachable Neo4j into an
-`Unavailable` error the client can act on.
+Every query the service sends goes through `Store.run` (reads as auto-commit queries, writes in managed
+transactions), which renders the file for the graph mapping once, adds the mapping-derived parameters the
+file uses (interaction types and their weight/timestamp keys), sets the transaction timeout, records the
+latency per query name, and turns an unreachable Neo4j into an `Unavailable` error the client can act on.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from neo4j import AsyncDriver, AsyncGraphDatabase, Query, RoutingControl
+from neo4j import READ_ACCESS, AsyncDriver, AsyncGraphDatabase, Query, Record, RoutingControl
 from neo4j.exceptions import (
     ClientError,
     ConnectionAcquisitionTimeoutError,
@@ -108,15 +108,19 @@ class Store:
     async def run(
         self, label: str, text: str, params: Mapping[str, Any], *, write: bool = False
     ) -> list[Row]:
-        """Run one statement in a managed transaction (retried on transient errors), timed under `label`."""
+        """Run one statement, timed under `label`: a write in a managed transaction (retried on transient
+        errors), a read as an auto-commit query (one round trip, no BEGIN/COMMIT; retried once when a pooled
+        connection turns out dead)."""
         started = time.perf_counter()
+        query = Query(text, timeout=self.timeout_s)  # type: ignore[arg-type]
         try:
-            result = await self.driver.execute_query(
-                Query(text, timeout=self.timeout_s),  # type: ignore[arg-type]
-                dict(params),
-                database_=self.database,
-                routing_=RoutingControl.WRITE if write else RoutingControl.READ,
-            )
+            if write:
+                result = await self.driver.execute_query(
+                    query, dict(params), database_=self.database, routing_=RoutingControl.WRITE
+                )
+                records = result.records
+            else:
+                records = await self._read(query, params)
         except (ServiceUnavailable, SessionExpired, ConnectionAcquisitionTimeoutError) as exc:
             self.metrics.cypher_errors.labels(label, type(exc).__name__).inc()
             raise Unavailable("Neo4j is unavailable right now; retry later") from exc
@@ -130,4 +134,17 @@ class Store:
             raise
         finally:
             self.metrics.cypher_latency.labels(label).observe(time.perf_counter() - started)
-        return [dict(zip(record.keys(), record, strict=True)) for record in result.records]
+        return [dict(zip(record.keys(), record, strict=True)) for record in records]
+
+    async def _read(self, query: Query, params: Mapping[str, Any]) -> list[Record]:
+        for attempt in (1, 2):
+            try:
+                async with self.driver.session(
+                    database=self.database, default_access_mode=READ_ACCESS
+                ) as session:
+                    result = await session.run(query, dict(params))
+                    return [record async for record in result]
+            except (ServiceUnavailable, SessionExpired):
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")

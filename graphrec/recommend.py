@@ -11,7 +11,10 @@ Public API (stable; the GraphQL layer codes against it):
 - `CypherQuery(text: str, params: dict[str, Any])`, a NamedTuple, so `text, params = builder(...)` works.
 - `user_recommendation_query(mapping, user_id, k=20, *, filters=None, at=None, exact=None,
   server_version=None, segment=None, season_weight=DEFAULT_SEASON_WEIGHT, active_version=None,
-  filterable=None) -> CypherQuery`
+  filterable=None, scored=None) -> CypherQuery`; `scored` (`Scored(version, inferred, candidates)`) hands
+  the query candidates the caller scored itself (the API, from embeddings in memory); the query uses them
+  only while they are current and enough survive, else its own paths. `scored_params(scored)` are the
+  parameters alone, to swap into a query built before.
 - `similar_items_query(mapping, item_id, k=20, *, filters=None, exact=None, server_version=None,
   active_version=None, filterable=None) -> CypherQuery`
   One query each, no execution: run it on any driver (sync or async) in a READ transaction, then turn the
@@ -89,7 +92,7 @@ _ANN_CALL = re.compile(
     r"CALL db\.index\.vector\.queryNodes\(m\.itemIndex, (?P<fetch>.+?), vec\)"
     r"\s*YIELD node AS i, score AS indexScore"
 )
-_PARAM_MARKER = re.compile(r"(-?\d+(?:\.\d+)?) /\* \$(\w+) \*/")
+_PARAM_MARKER = re.compile(r"(-?\d+(?:\.\d+)?|\[\]) /\* \$(\w+) \*/")
 _CODE_MARKER = re.compile(r"true /\* @(\w+) \*/")
 _CONDITION = re.compile(
     r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(>=|<=|!=|=|<|>|\s+in\s+|\s+contains\s+)\s*(?![<>=!])(.+?)\s*$"
@@ -202,6 +205,26 @@ class ItemFilter:
             params["denyIds"] = [str(x) for x in self.deny_ids]
             parts.append(f"NOT {id_prop} IN $denyIds")
         return ("(" + " AND ".join(parts) + ")" if parts else "true"), params
+
+
+class Scored(NamedTuple):
+    """Candidates the caller scored for the active version `version`, which had `inferred` inferred items:
+    `(item id, score)` best first, scores on the query's scale ((1 + cosine) / 2, as `vector.similarity`)."""
+
+    version: int
+    inferred: int
+    candidates: list[tuple[str, float]]
+
+
+def scored_params(scored: Scored | None) -> dict[str, Any]:
+    """The parameters that hand `scored` to a user recommendation query (none: that path is off)."""
+    if scored is None:
+        return {"scored": [], "scoredVersion": -1, "scoredInferred": 0}
+    return {
+        "scored": scored.candidates,  # the driver sends tuples as lists
+        "scoredVersion": scored.version,
+        "scoredInferred": scored.inferred,
+    }
 
 
 class CypherQuery(NamedTuple):
@@ -317,6 +340,7 @@ def user_recommendation_query(
     season_weight: float = DEFAULT_SEASON_WEIGHT,
     active_version: int | None = None,
     filterable: Collection[str] | None = None,
+    scored: Scored | None = None,
 ) -> CypherQuery:
     """The query for user `user_id`'s top `k` unseen items (see the module docstring); nothing is run.
 
@@ -331,7 +355,7 @@ def user_recommendation_query(
     return _build(
         "recommend/user",
         mapping,
-        {"userId": str(user_id)},
+        {"userId": str(user_id), **scored_params(scored)},
         k=k,
         filters=filters,
         exact=exact,

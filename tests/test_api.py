@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, ExitStack
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
@@ -20,7 +21,7 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.settings import ApiSettings
-from graphrec import recommend
+from graphrec import recommend, versions
 from graphrec.config import Settings
 from graphrec.datasets.records import Dataset
 from graphrec.db import Graph
@@ -28,6 +29,7 @@ from graphrec.load import load_dataset
 from graphrec.model_dir import ModelArtifacts
 from graphrec.writeback import WritebackOptions, writeback
 
+T = TypeVar("T")
 API_KEY = "test-key-0123456789"
 GENRES = ["Action", "Comedy", "Drama"]
 N_USERS, N_ITEMS = 16, 24
@@ -157,6 +159,10 @@ class TestClient:
     def options(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("OPTIONS", url, **kwargs)
 
+    def call(self, function: Callable[[], Awaitable[T]]) -> T:
+        """Run an async function of the app on the app's event loop."""
+        return self._portal.call(function)
+
 
 @pytest.fixture(scope="module")
 def client(loaded: Graph, neo4j_settings: Settings) -> Iterator[TestClient]:
@@ -189,11 +195,15 @@ def codes(body: dict[str, Any]) -> list[str]:
 
 
 def cypher_calls(client: TestClient) -> float:
-    """Cypher queries the app has sent, read from its own /metrics."""
+    """Cypher queries the app has sent for requests (not the scoring cache's own), read from /metrics."""
     text = client.get("/metrics").text
     for family in text_string_to_metric_families(text):
         if family.name == "graphrec_cypher_duration_seconds":
-            return sum(s.value for s in family.samples if s.name.endswith("_count"))
+            return sum(
+                s.value
+                for s in family.samples
+                if s.name.endswith("_count") and not s.labels["query"].startswith("api/scoring")
+            )
     return 0.0
 
 
@@ -632,7 +642,10 @@ def test_nested_recommendations_are_one_query_per_field(client: TestClient) -> N
                 {"u": user["id"]},
             )
         )
-        assert user["recommendations"] == alone["recommendations"]
+        # alone, the list comes from candidates scored in memory: the same items, scores to float precision
+        nested, single = user["recommendations"], alone["recommendations"]
+        assert [r["item"] for r in nested] == [r["item"] for r in single]
+        assert [r["score"] for r in nested] == pytest.approx([r["score"] for r in single], abs=1e-6)
     for item in data["items"]["nodes"]:
         alone = ok(
             gql(
@@ -640,3 +653,66 @@ def test_nested_recommendations_are_one_query_per_field(client: TestClient) -> N
             )
         )
         assert item["similar"] == alone["similarItems"]
+
+
+# --- in-memory scoring (api/scoring.py) ------------------------------------------------------------------
+
+
+def scoring_state(client: TestClient, timeout: float = 30.0) -> str:
+    """What /readyz says the scoring cache holds, once it holds a version (it loads in the background)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = str(client.get("/readyz").json().get("scoring"))
+        if state.startswith("v") or time.monotonic() > deadline:
+            return state
+        time.sleep(0.1)
+
+
+def top(client: TestClient, user: str, k: int = 5) -> list[tuple[str, float, str]]:
+    query = "query($u: ID!, $k: Int!) { recommendations(userId: $u, k: $k) { item { id } score source } }"
+    data = ok(gql(client, query, {"u": user, "k": k}))["recommendations"]
+    return [(r["item"]["id"], r["score"], r["source"]) for r in data]
+
+
+def test_recommendations_scored_in_memory_are_the_exact_scan(client: TestClient, loaded: Graph) -> None:
+    active = versions.active_version(loaded)
+    assert active is not None
+    assert scoring_state(client) == f"v{active.version}"
+    scorer = client.app.state.services.recommender.scorer
+    for n in range(1, N_USERS + 1):
+        user = f"u{n}"
+        scored = scorer.candidates(user, 5)
+        assert scored is not None
+        assert scored.version == active.version
+        served = top(client, user)
+        exact = recommend.recommend_for_user(loaded, user, 5, exact=True)
+        assert [(i, s) for i, _, s in served] == [(r.item_id, "EXACT") for r in exact]
+        assert [s for _, s, _ in served] == pytest.approx([r.score for r in exact], abs=1e-6)
+
+
+def test_a_new_version_is_served_before_and_after_the_scoring_cache_reloads(
+    loaded: Graph, neo4j_settings: Settings
+) -> None:
+    # an hour between checks: the reload below happens when the test calls it, not by the timer
+    with TestClient(create_app(api_settings(neo4j_settings, scoring_check_s=3600))) as client:
+        assert scoring_state(client).startswith("v")
+        scorer = client.app.state.services.recommender.scorer
+        held = scorer.snapshot.version
+        old = svd_model(loaded)
+        order = np.random.default_rng(3).permutation(len(old.item_ids))  # another model: vectors shuffled
+        shuffled = old.item_embeddings[order]
+        new = ModelArtifacts(
+            old.user_ids, old.item_ids, old.user_embeddings, shuffled, config=old.config, metrics=old.metrics
+        )
+        version = writeback(loaded, new, WritebackOptions(show_progress=False)).version
+        assert version != held
+        users = [f"u{n}" for n in range(1, N_USERS + 1)]
+        exact = {u: recommend.recommend_for_user(loaded, u, 5, exact=True) for u in users}
+        expected = {u: [r.item_id for r in found] for u, found in exact.items()}
+        # the cache still holds the old version: the query ignores its candidates and scans the new one
+        assert scorer.snapshot.version == held
+        assert {u: [i for i, _, _ in top(client, u)] for u in users} == expected
+        assert client.call(scorer.check) is True
+        assert scorer.snapshot.version == version
+        assert client.call(scorer.check) is False  # nothing changed since
+        assert {u: [i for i, _, _ in top(client, u)] for u in users} == expected

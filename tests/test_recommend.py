@@ -23,8 +23,11 @@ from graphrec.recommend import (
     SEASON_WINDOW_DAYS,
     Condition,
     ItemFilter,
+    Recommendation,
+    Scored,
     UnknownNode,
     parse_condition,
+    parse_recommendations,
     recommend_for_user,
     season_position,
     similar_items,
@@ -95,6 +98,47 @@ def test_exact_path_is_the_brute_force_answer(
         expected = exact_top_k(model, user, 20, seen[user])
         assert [r.score for r in found] == pytest.approx([s for _, s in expected], abs=1e-5)
         assert [r.item_id for r in found][:10] == [i for i, _ in expected][:10]
+
+
+def _answer(graph: Graph, user: str, **kwargs: object) -> list[Recommendation]:
+    text, params = user_recommendation_query(graph.mapping, user, 20, **kwargs)  # type: ignore[arg-type]
+    records, _, _ = graph.driver.execute_query(text, params, database_=graph.database)
+    return parse_recommendations(records)
+
+
+def test_candidates_scored_by_the_caller_are_used_only_while_current(
+    embedded: Graph, seen: dict[str, set[str]], items: dict[str, dict[str, object]]
+) -> None:
+    active = versions.active_version(embedded)
+    assert active is not None
+    records, _, _ = embedded.driver.execute_query(
+        "MATCH (m:GraphrecModel {version: $v}) RETURN coalesce(m.itemsInferred, 0) AS n", v=active.version
+    )
+    inferred = int(records[0]["n"])
+    user = "13"
+    # the caller's own ranking, deliberately not the model's, with some seen items mixed in
+    pool = sorted(items)[::25][:60]
+    fake = [(item, 0.9 - n * 0.001) for n, item in enumerate(pool)]
+    unseen = [(i, s) for i, s in fake if i not in seen[user]]
+    assert len(unseen) >= 25
+    assert len(unseen) < len(fake)
+
+    used = _answer(embedded, user, scored=Scored(active.version, inferred, fake))
+    assert [(r.item_id, r.source) for r in used] == [(i, "exact") for i, _ in unseen[:20]]
+    assert [r.score for r in used] == pytest.approx([s for _, s in unseen[:20]])
+
+    deny = ItemFilter(deny_ids=[unseen[0][0]])
+    filtered = _answer(embedded, user, scored=Scored(active.version, inferred, fake), filters=deny)
+    assert [r.item_id for r in filtered] == [i for i, _ in unseen[1:21]]
+
+    exact = [(r.item_id, r.score) for r in _answer(embedded, user, exact=True)]
+    stale = [
+        Scored(active.version + 1, inferred, fake),  # another version is active now
+        Scored(active.version, inferred + 1, fake),  # items were inferred since the caller loaded
+        Scored(active.version, inferred, [(i, 0.99) for i in sorted(seen[user])[:40]]),  # none survive
+    ]
+    for scored in stale:
+        assert [(r.item_id, r.score) for r in _answer(embedded, user, scored=scored)] == exact
 
 
 def test_ann_agrees_with_exact(embedded: Graph, seen: dict[str, set[str]]) -> None:

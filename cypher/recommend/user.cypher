@@ -1,5 +1,8 @@
 // Top $k items for user $userId that the user has not interacted with, from the active model version.
-// Path, chosen inside the query: the item vector index (ANN, over-fetching to skip seen items, candidates
+// Path, chosen inside the query: candidates scored by the caller (the API scores the active version's
+// embeddings in memory: $scored, [[itemId, score]] best first, used only while the active version and its
+// count of inferred items are still $scoredVersion / $scoredInferred, and only when k of them survive the
+// seen items and filters), else the item vector index (ANN, over-fetching to skip seen items, candidates
 // re-scored with the exact cosine so index quantization does not reorder them) when the
 // catalogue has at least 10000 items, else an exact cosine scan (also the fallback when fewer than $k
 // candidates survive); popularity when the user has no embedding in the active version.
@@ -15,7 +18,19 @@ WITH u, m, CASE WHEN m IS NULL THEN null ELSE u[m.property] END AS vec,
 WITH u, m, vec, seen, m IS NOT NULL AND u[m.property + '_inferred'] IS NOT NULL AS inferred
 CALL (m, vec, seen) {
   WITH m, vec, seen
-  WHERE vec IS NOT NULL AND m.items >= 10000 /* $exactBelow */
+  WHERE vec IS NOT NULL AND m.version = -1 /* $scoredVersion */
+    AND coalesce(m.itemsInferred, 0) = 0 /* $scoredInferred */
+  UNWIND [] /* $scored */ AS candidate
+  MATCH (i:`Item` {`id`: candidate[0]})
+  WHERE NOT i IN seen AND true /* @filters */
+  WITH i, candidate[1] AS score
+  ORDER BY score DESC
+  LIMIT $k * 1 /* $pool */
+  RETURN collect({node: i, score: score}) AS scored
+}
+CALL (m, vec, seen, scored) {
+  WITH m, vec, seen
+  WHERE vec IS NOT NULL AND size(scored) < $k AND m.items >= 10000 /* $exactBelow */
   CALL db.index.vector.queryNodes(m.itemIndex, toInteger(($k * 1 /* $pool */ + size(seen)) * 1 /* $overfetch */) + $k + 10, vec)
   YIELD node AS i, score AS indexScore
   WITH m, vec, seen, i
@@ -25,9 +40,9 @@ CALL (m, vec, seen) {
   LIMIT $k * 1 /* $pool */
   RETURN collect({node: i, score: score}) AS ann
 }
-CALL (m, vec, seen, ann) {
+CALL (m, vec, seen, scored, ann) {
   WITH m, vec, seen
-  WHERE vec IS NOT NULL AND size(ann) < $k
+  WHERE vec IS NOT NULL AND size(scored) < $k AND size(ann) < $k
   MATCH (i:`Item`)
   WHERE NOT i IN seen AND true /* @filters */
   WITH vec, i, i[m.property] AS embedding
@@ -50,9 +65,10 @@ CALL (u, vec, seen) {
   RETURN [row IN rows | {node: row.node, score: toFloat(row.hits) / CASE WHEN most > 0 THEN most ELSE 1 END}] AS popular
 }
 WITH m,
-     CASE WHEN vec IS NULL THEN popular WHEN size(ann) >= $k THEN ann ELSE exact END AS picked,
+     CASE WHEN vec IS NULL THEN popular WHEN size(scored) >= $k THEN scored WHEN size(ann) >= $k THEN ann
+          ELSE exact END AS picked,
      CASE WHEN vec IS NULL THEN 'popularity' WHEN inferred THEN 'cold-start'
-          WHEN size(ann) >= $k THEN 'vector' ELSE 'exact' END AS source
+          WHEN size(scored) < $k AND size(ann) >= $k THEN 'vector' ELSE 'exact' END AS source
 UNWIND picked AS p
 WITH m, source, p.node AS i, p.score AS score
 CALL (i) {

@@ -1,0 +1,8 @@
+// What the API's in-memory scoring cache is keyed on: the active version, its embedding property, how many
+// items and users hold embeddings, and how many items were inferred since (graphrec embed --new).
+// No row before the first switch. No parameters.
+MATCH (a:GraphrecActive {name: 'active'})
+MATCH (m:GraphrecModel {version: a.version})
+RETURN m.version AS version, m.property AS property, m.items AS items, m.users AS users,
+       coalesce(m.itemsInferred, 0) AS inferred
+LIMIT 1;
