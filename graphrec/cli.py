@@ -537,7 +537,10 @@ def writeback_command(
     Embeddings are float32 properties `embedding_v<N>` on users and items, recorded on a (:GraphrecModel)
     node. Run it again after a crash: it resumes the unfinished version without rewriting what is done,
     and the active version keeps serving until the new one is complete and its indexes are ONLINE.
+    It holds the lock `graphrec refresh` holds, so the two never write versions at once: exit code 3 (and
+    nothing written) while another refresh or write-back runs.
     """
+    from graphrec import lock
     from graphrec.model_dir import ModelArtifacts
     from graphrec.vector_index import IndexOptions, IndexTimeout
     from graphrec.versions import VersionError
@@ -556,8 +559,13 @@ def writeback_command(
                 m=hnsw_m, ef_construction=ef_construction, quantization=quantization, timeout=index_timeout
             ),
         )
-        with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
+        with (
+            Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph,
+            lock.refresh_lock(graph, lock.new_owner()),
+        ):
             summary = writeback(graph, artifacts, options, source=model_dir.resolve())
+    except lock.LockHeld as exc:
+        raise fail(f"{exc}; nothing was written (the active version is unchanged)", lock.EXIT_CODE) from exc
     except (Neo4jUnavailable, MappingError, Neo4jError, ValueError, OSError) as exc:
         raise fail(str(exc)) from exc
     except (WritebackError, IndexTimeout, VersionError) as exc:
@@ -779,15 +787,29 @@ def refresh_command(
     lock_ttl: Annotated[
         float, typer.Option("--lock-ttl", min=1, help="Seconds the lock lasts unless renewed between steps.")
     ] = 6 * 3600.0,
+    warm_start: Annotated[
+        bool,
+        typer.Option(
+            "--warm-start/--no-warm-start",
+            help="Start training from the active version's model when its encoder settings and feature "
+            "columns match (rows matched by node id; new users and items start fresh), for "
+            "--warm-start-epochs epochs; if that model is unusable (another host, other settings) train "
+            "from scratch, and the report says which happened and why. Off by default: on ml-100k it took "
+            "a third of the time but was no better than from scratch, and each warm run inherits the last.",
+        ),
+    ] = False,
+    warm_start_epochs: Annotated[
+        int, typer.Option("--warm-start-epochs", min=1, help="Epochs of a warm-started run (keeps the last).")
+    ] = 10,
     mapping: MappingOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Sync, train, write back, index and switch in one run; safe from cron or a Kubernetes CronJob.
 
-    A lock in the database stops two refreshes overlapping; steps are idempotent (a re-run after a failure
-    reuses the trained model and resumes the write-back); a failure leaves the active version serving.
-    Exit codes: 0 done, 1 configuration/connection, 3 another refresh holds the lock, 4 sync, 5 train,
-    6 write-back, 7 index, 8 switch.
+    A lock in the database stops two refreshes (or a refresh and a `graphrec writeback`) overlapping; steps
+    are idempotent (a re-run after a failure reuses the trained model and resumes the write-back); a failure
+    leaves the active version serving. Exit codes: 0 done, 1 configuration/connection, 3 another refresh or
+    write-back holds the lock, 4 sync, 5 train, 6 write-back, 7 index, 8 switch.
     """
     from graphrec.jobs import RefreshOptions, refresh
     from graphrec.vector_index import IndexOptions
@@ -803,6 +825,8 @@ def refresh_command(
             ),
             lock_ttl=lock_ttl,
             show_progress=not json_out,
+            warm_start=warm_start,
+            warm_start_epochs=warm_start_epochs,
         )
         with Graph.connect(settings, mapping_or_exit(mapping, settings)) as graph:
             report = refresh(graph, options)

@@ -1,13 +1,12 @@
 """The refresh job: sync -> train -> write-back -> index -> switch, safe to run from cron or a CronJob.
 
-- One at a time: a lock node `(:GraphrecLock {name: 'refresh'})` with an owner and an expiry, taken in a write
-  transaction that first locks the node (so two starting refreshes cannot both see it free). A node in the
-  database, not a file, because the database is what every runner shares: cron on two hosts, Kubernetes
-  pods, the compose service all see it. The expiry (renewed after every step) frees the lock of a runner
-  that died without releasing it.
+- One at a time: the job lock (`graphrec.lock`, a node in the database every runner shares, with an expiry
+  renewed after every step), shared with stand-alone `graphrec writeback`.
 - Idempotent steps: sync only reads; a trained model is kept in the work directory with the signature of the
   graph it was trained on, so a re-run after a later failure reuses it instead of training again; the
   write-back resumes a half-written version (same artifacts, same fingerprint) without rewriting nodes.
+- Optionally warm: training starts from the active model's weights (`graphrec.warm_start`) when they fit,
+  for fewer epochs; the report says where they came from, or why it trained from scratch.
 - A failure anywhere leaves the active version serving: nothing is switched before the new version is
   completely written and its indexes are ONLINE. The exit code names the failed step (`EXIT_CODES`).
 """
@@ -16,25 +15,37 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from graphrec import versions
+from graphrec import lock, versions
 from graphrec.db import Graph
 from graphrec.model_dir import ModelArtifacts
 from graphrec.vector_index import IndexTimeout
 from graphrec.writeback import WritebackOptions, writeback
 
-EXIT_CODES: dict[str, int] = {"lock": 3, "sync": 4, "train": 5, "writeback": 6, "index": 7, "switch": 8}
+if TYPE_CHECKING:
+    from graphrec.train import TrainConfig
+    from graphrec.warm_start import WarmStart
+
+EXIT_CODES: dict[str, int] = {
+    "lock": lock.EXIT_CODE,
+    "sync": 4,
+    "train": 5,
+    "writeback": 6,
+    "index": 7,
+    "switch": 8,
+}
 """Exit status of `graphrec refresh` per failed step (0: success, 1: configuration or connection)."""
 STATE_FILE = "refresh-state.json"
+WARM_START_EPOCHS = 10
+"""Epochs of a warm-started run (the last is kept). It begins near the earlier optimum, so a few suffice and
+more overfit: on ml-100k (default model, refreshed after the newest 10% of interactions, two seeds) 5-15
+epochs landed within 0.6 point of Recall@20 of training from scratch, either side, in a third of the time or
+less; 20 epochs lost 2 points on one seed."""
 
 
 class RefreshFailed(RuntimeError):
@@ -55,12 +66,18 @@ class RefreshOptions:
     """`graphrec.train.TrainConfig` fields (encoder, dim, epochs, ...); defaults for the rest."""
     writeback: WritebackOptions = field(default_factory=WritebackOptions)
     valid_share: float = 0.1
-    lock_ttl: float = 6 * 3600.0
+    lock_ttl: float = lock.DEFAULT_TTL
     show_progress: bool = True
+    warm_start: bool = False
+    """Start training from the active version's weights when its encoder configuration matches."""
+    warm_start_epochs: int = WARM_START_EPOCHS
+    """Epochs of a warm-started run (at most `train`'s epochs); it keeps the last, see `warm_start_config`."""
 
     def __post_init__(self) -> None:
         if not 0 < self.valid_share < 0.5:
             raise ValueError(f"valid_share must be in (0, 0.5), got {self.valid_share}")
+        if self.warm_start_epochs < 1:
+            raise ValueError(f"warm_start_epochs must be at least 1, got {self.warm_start_epochs}")
         if self.lock_ttl <= 0:
             raise ValueError(f"lock_ttl must be positive, got {self.lock_ttl}")
 
@@ -82,6 +99,9 @@ class RefreshReport:
     steps: list[StepReport] = field(default_factory=list)
     version: int | None = None
     previous: int | None = None
+    warm_start: str | None = None
+    """How training started: `off`, `from vN (model dir)`, or `not available: why` (so from scratch); for a
+    reused model, how that model started; None when the run stopped before training."""
     exit_code: int = 0
     error: str | None = None
 
@@ -95,51 +115,8 @@ class RefreshReport:
         if self.error:
             return f"refresh FAILED ({self.error}); active version unchanged; steps: {steps}"
         was = f"was v{self.previous}" if self.previous is not None else "the first version"
-        return f"refresh done: model v{self.version} active ({was}); steps: {steps}"
-
-
-def new_owner() -> str:
-    """A lock owner naming this process: host, pid and a random part."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def acquire_lock(graph: Graph, owner: str, ttl: float) -> bool:
-    """Take (or renew) the refresh lock for `owner` for `ttl` seconds; False if someone else holds it."""
-    records = graph.write("jobs/acquire_lock", {"owner": owner, "ttl": float(ttl)})
-    return bool(records) and records[0]["owner"] == owner
-
-
-def release_lock(graph: Graph, owner: str) -> None:
-    """Give the lock back (only if `owner` still holds it)."""
-    graph.write("jobs/release_lock", {"owner": owner})
-
-
-def lock_holder(graph: Graph) -> dict[str, Any] | None:
-    """Who holds the refresh lock and until when, or None."""
-    records = graph.read("jobs/lock_holder")
-    return records[0].data() if records else None
-
-
-@contextmanager
-def refresh_lock(graph: Graph, owner: str, ttl: float) -> Iterator[Callable[[], None]]:
-    """Hold the refresh lock for the block (raises `RefreshFailed('lock')` when taken); yields a renewer."""
-    graph.run_file("jobs/schema")
-    if not acquire_lock(graph, owner, ttl):
-        holder = lock_holder(graph) or {}
-        raise RefreshFailed(
-            "lock",
-            f"another refresh holds the lock ({holder.get('owner')}, until {holder.get('expires')}); "
-            f"it expires by itself if that run died",
-        )
-
-    def renew() -> None:
-        if not acquire_lock(graph, owner, ttl):
-            raise RefreshFailed("lock", "the refresh lock was lost (expired and taken by another run)")
-
-    try:
-        yield renew
-    finally:
-        release_lock(graph, owner)
+        warm = f"; warm start {self.warm_start}" if self.warm_start not in {None, "off"} else ""
+        return f"refresh done: model v{self.version} active ({was}){warm}; steps: {steps}"
 
 
 def graph_signature(summary: Any) -> str:
@@ -148,35 +125,66 @@ def graph_signature(summary: Any) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _trained_before(work_dir: Path, signature: str, train: dict[str, Any]) -> Path | None:
+def _trained_before(work_dir: Path, signature: str, train: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved state of a model trained on this graph with these settings, if its directory is whole."""
     state_path = work_dir / STATE_FILE
     if not state_path.is_file():
         return None
-    state = json.loads(state_path.read_text())
+    state: dict[str, Any] = json.loads(state_path.read_text())
     model_dir = Path(state.get("model_dir", ""))
     same = state.get("signature") == signature and state.get("train") == train
     if same and (model_dir / "model.pt").is_file() and (model_dir / "item_embeddings.npy").is_file():
-        return model_dir
+        return state
     return None
 
 
-def train_model(synced: Any, options: RefreshOptions, model_dir: Path) -> ModelArtifacts:
-    """Train on all interactions but a per-user validation share (early stopping); save the model dir."""
+def warm_start_for(graph: Graph, synced: Any, options: RefreshOptions) -> tuple[WarmStart | None, str]:
+    """The warm start to train with (None: from scratch) and what the report says about it."""
+    from graphrec.train import TrainConfig
+    from graphrec.warm_start import WarmStartUnavailable, from_active
+
+    if not options.warm_start:
+        return None, "off"
+    try:
+        warm = from_active(graph, TrainConfig(**options.train), synced)
+    except WarmStartUnavailable as exc:
+        return None, f"not available: {exc}"
+    return warm, warm.describe()
+
+
+def warm_start_config(config: TrainConfig, epochs: int) -> TrainConfig:
+    """`config` for a warm-started run: fewer epochs, keeping the last rather than the best by validation.
+
+    The validation share is drawn afresh from today's graph, so the earlier model trained on most of it: its
+    metric flatters the epochs nearest that model (on ml-100k early stopping kept epoch 1 and lost a point
+    of Recall@20 to a fixed 10 epochs).
+    """
+    return config.model_copy(update={"epochs": min(config.epochs, epochs), "restore_best": False})
+
+
+def train_model(
+    synced: Any, options: RefreshOptions, model_dir: Path, warm: WarmStart | None = None
+) -> ModelArtifacts:
+    """Train on all interactions but a per-user validation share (early stopping); save the model dir.
+
+    With `warm`, the encoder starts from its weights and trains for `options.warm_start_epochs` epochs.
+    """
     from graphrec.coldstart import save_features
     from graphrec.interactions import Interactions
     from graphrec.splits import split_ro
     from graphrec.train import TrainConfig, save_model, train
 
     config = TrainConfig(**options.train)
+    if warm is not None:
+        config = warm_start_config(config, options.warm_start_epochs)
     interactions = Interactions.from_hetero(synced.data)
     parts = split_ro(interactions, config.seed, (1 - options.valid_share, options.valid_share, 0.0))
-    result = train(synced.data, config, parts.train, parts.valid)
+    result = train(synced.data, config, parts.train, parts.valid, init=warm)
+    extra: dict[str, Any] = {"encoder": config.encoder}
+    if warm is not None:
+        extra["warm_start"] = warm.describe()
     artifacts = save_model(
-        result,
-        model_dir,
-        list(synced.data["user"].ids),
-        list(synced.data["item"].ids),
-        extra_config={"encoder": config.encoder},
+        result, model_dir, list(synced.data["user"].ids), list(synced.data["item"].ids), extra_config=extra
     )
     save_features(model_dir, synced.encoder)
     return artifacts
@@ -185,7 +193,7 @@ def train_model(synced: Any, options: RefreshOptions, model_dir: Path) -> ModelA
 def refresh(graph: Graph, options: RefreshOptions, owner: str | None = None) -> RefreshReport:
     """Run the whole job under the lock; never raises for a failed step: the report says which and how."""
     report = RefreshReport()
-    owner = owner or new_owner()
+    owner = owner or lock.new_owner()
 
     def step(name: str, work: Callable[[], tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         started = time.perf_counter()
@@ -202,11 +210,12 @@ def refresh(graph: Graph, options: RefreshOptions, owner: str | None = None) -> 
         return detail
 
     try:
-        with refresh_lock(graph, owner, options.lock_ttl) as renew:
+        with lock.refresh_lock(graph, owner, options.lock_ttl) as renew:
             _run(graph, options, report, step, renew)
-    except RefreshFailed as exc:
-        report.exit_code = exc.code
-        report.error = str(exc)
+    except (lock.LockHeld, RefreshFailed) as exc:
+        failure = exc if isinstance(exc, RefreshFailed) else RefreshFailed("lock", str(exc))
+        report.exit_code = failure.code
+        report.error = str(failure)
     return report
 
 
@@ -234,17 +243,37 @@ def _run(
 
     def do_train() -> tuple[str, dict[str, Any]]:
         reused = _trained_before(work_dir, signature, options.train)
-        if reused is not None:
-            trained["dir"] = reused
-            trained["artifacts"] = ModelArtifacts.load(reused)
-            return "reused", {"model_dir": str(reused), "signature": signature}
-        model_dir = work_dir / f"model-{time.strftime('%Y%m%d-%H%M%S')}-{signature[:8]}"
-        trained["artifacts"] = train_model(synced["result"], options, model_dir)
+        if reused is not None:  # the model of an earlier run on this graph: say how that one started
+            trained["dir"] = Path(reused["model_dir"])
+            trained["artifacts"] = ModelArtifacts.load(trained["dir"])
+            report.warm_start = str(reused.get("warm_start", "off"))
+            return "reused", {
+                "model_dir": reused["model_dir"],
+                "signature": signature,
+                "warm_start": report.warm_start,
+            }
+        warm, report.warm_start = warm_start_for(graph, synced["result"], options)
+        model_dir = (work_dir / f"model-{time.strftime('%Y%m%d-%H%M%S')}-{signature[:8]}").resolve()
+        trained["artifacts"] = train_model(synced["result"], options, model_dir, warm)
         trained["dir"] = model_dir
-        state = {"signature": signature, "train": options.train, "model_dir": str(model_dir)}
+        state = {
+            "signature": signature,
+            "train": options.train,
+            "model_dir": str(model_dir),
+            "warm_start": report.warm_start,
+        }
         (work_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
         metrics = trained["artifacts"].metrics
-        return "ok", {"model_dir": str(model_dir), "best_valid": metrics.get("best_valid")}
+        detail = {
+            "model_dir": str(model_dir),
+            "best_valid": metrics.get("best_valid"),
+            "epochs": len(metrics.get("history", [])),
+            "warm_start": report.warm_start,
+        }
+        if warm is not None:
+            detail["warm_start_rows"] = warm.matched
+            detail["warm_start_fresh"] = warm.fresh
+        return "ok", detail
 
     step("train", do_train)
     renew()

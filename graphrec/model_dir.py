@@ -67,6 +67,12 @@ class ModelArtifacts:
         (directory / "config.json").write_text(json.dumps(self.config, indent=2, default=str))
         (directory / "metrics.json").write_text(json.dumps(self.metrics, indent=2, default=str))
 
+    @staticmethod
+    def read_ids(directory: Path) -> tuple[list[str], list[str]]:
+        """Only the (user, item) ids in row order: enough to match rows by id without loading embeddings."""
+        ids = [json.loads((directory / f"{side}_ids.json").read_text()) for side in ("user", "item")]
+        return ids[0], ids[1]
+
     @classmethod
     def load(cls, directory: Path) -> ModelArtifacts:
         """Read a model directory written by `save`; a clear error names what is missing."""

@@ -43,6 +43,8 @@ from graphrec.models.sampling import NegativeSampler, Strategy
 from graphrec.models.time import calendar_features, recency_weight
 
 Log = Callable[[dict[str, Any]], None]
+Init = Callable[[Encoder], None]
+"""Called on the freshly built encoder before training: may overwrite its initial weights in place."""
 GIB = 1 << 30
 ENCODER_DEFAULTS: dict[str, dict[str, Any]] = {"sage": {"norm": "sym", "combine": "mean"}}
 """Options the default model uses on top of an encoder's own defaults. For `sage`: aggregate with the
@@ -89,6 +91,11 @@ class TrainConfig(BaseModel):
     full_graph_max_gib: float = Field(4.0, gt=0, description="auto: full-graph if the estimate fits")
     valid_metric: str = "ndcg@20"
     patience: int = Field(10, ge=1, description="epochs without validation improvement before stopping")
+    restore_best: bool = Field(
+        True,
+        description="keep the best validation epoch and stop early; False: run every epoch, keep the last "
+        "(for a warm start, whose validation share overlaps what the earlier model trained on)",
+    )
     seed: int = 0
     deterministic: bool = Field(True, description="bitwise-repeatable runs (torch deterministic algorithms)")
     device: str = "cpu"
@@ -233,13 +240,16 @@ def train(
     train_set: Interactions,
     valid: Interactions | None = None,
     log: Log | None = None,
+    *,
+    init: Init | None = None,
 ) -> TrainResult:
     """Train `config.encoder` on `train_set` (early stopping on `valid` when given) and embed every node.
 
     `data` is the sync'ed `HeteroData` (for node features; may be None). Returns the best model (by the
     validation metric, else the last) with embeddings computed over the training graph. With
     `config.deterministic`, torch's deterministic algorithms are on for the run (then restored), so the
-    same seed on the same machine gives bitwise the same model.
+    same seed on the same machine gives bitwise the same model. `init`, when given, is called on the freshly
+    initialised encoder before the first step (a warm start copies an earlier model's weights there).
     """
     previous = (
         torch.are_deterministic_algorithms_enabled(),
@@ -248,7 +258,7 @@ def train(
     if config.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        return _train(data, config, train_set, valid, log)
+        return _train(data, config, train_set, valid, log, init=init)
     finally:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
@@ -259,6 +269,8 @@ def _train(
     train_set: Interactions,
     valid: Interactions | None,
     log: Log | None,
+    *,
+    init: Init | None = None,
 ) -> TrainResult:
     seed_everything(config.seed)
     device = torch.device(config.device)
@@ -277,6 +289,8 @@ def _train(
         id_dropout=config.id_dropout,
         **options,
     ).to(device)
+    if init is not None:
+        init(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     loss_fn = get_loss(config.loss)
     pos_user, pos_item = train_set.user.to(device), train_set.item.to(device)
@@ -352,20 +366,22 @@ def _train(
             row[config.valid_metric] = metrics[config.valid_metric]
             if metrics[config.valid_metric] > best_metric:
                 best_metric, best_epoch, stale = metrics[config.valid_metric], epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
+                if config.restore_best:
+                    best_state = copy.deepcopy(model.state_dict())
             else:
                 stale += 1
         row["seconds"] = time.perf_counter() - started
         history.append(row)
         if log is not None:
             log(row)
-        if valid is not None and stale >= config.patience:
+        if valid is not None and config.restore_best and stale >= config.patience:
             break
 
     if best_state is not None:
         model.load_state_dict(best_state)
-    else:
+    else:  # the last epoch's weights are kept: report that epoch's metric
         best_epoch = len(history)
+        best_metric = history[-1].get(config.valid_metric, best_metric) if history else best_metric
     users_emb, items_emb = embed()
     return TrainResult(
         model, config, graph, users_emb, items_emb, history, best_epoch, float(best_metric), mode

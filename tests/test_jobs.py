@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 from embedding_helpers import count_with_property, seen_items
 from neo4j import Driver
 from typer.testing import CliRunner
@@ -17,9 +19,15 @@ from graphrec.cli import app
 from graphrec.coldstart import embed_new
 from graphrec.config import Settings, get_settings
 from graphrec.db import Graph
-from graphrec.jobs import EXIT_CODES, RefreshOptions, acquire_lock, refresh, release_lock
+from graphrec.jobs import EXIT_CODES, RefreshOptions, refresh
+from graphrec.lock import acquire_lock, release_lock
+from graphrec.model_dir import ModelArtifacts
+from graphrec.models import build_encoder
 from graphrec.recommend import recommend_for_user
+from graphrec.sync import sync_graph
+from graphrec.train import TrainConfig, load_model
 from graphrec.vector_index import index_status
+from graphrec.warm_start import WarmStartUnavailable, from_active, from_model_dir
 from graphrec.writeback import WritebackOptions
 
 TINY = {"epochs": 1, "dim": 16, "patience": 1}
@@ -38,12 +46,13 @@ def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("refresh")
 
 
-def options(work_dir: Path, **train: object) -> RefreshOptions:
+def options(work_dir: Path, *, warm_start: bool = False, **train: object) -> RefreshOptions:
     return RefreshOptions(
         work_dir=work_dir,
         train={**TINY, **train},
         writeback=WritebackOptions(show_progress=False),
         show_progress=False,
+        warm_start=warm_start,
     )
 
 
@@ -114,6 +123,56 @@ def test_a_failed_step_keeps_the_active_version_serving(refreshed: Graph, tmp_pa
     assert recommend_for_user(refreshed, "1", 5)[0].version == before.version  # type: ignore[union-attr]
 
 
+def test_warm_start_copies_the_active_models_weights_matching_rows_by_id(refreshed: Graph) -> None:
+    active = versions.active_version(refreshed)
+    assert active is not None
+    assert active.source
+    source = Path(active.source)
+    saved, _ = load_model(source)
+    old_users, _ = ModelArtifacts.read_ids(source)
+    synced = sync_graph(refreshed, show_progress=False)
+    warm = from_active(refreshed, TrainConfig(**TINY), synced)
+    assert warm.describe() == f"from v{active.version} ({source})"
+    # this run's users in another order, one of them new; item features one column wider
+    warm.new_ids["user"] = ["new-user", *reversed(old_users[1:])]
+    fresh = build_encoder("sage", **{**saved.hparams, "item_features": saved.hparams["item_features"] + 1})
+    before = {name: value.clone() for name, value in fresh.state_dict().items()}
+    warm(fresh)
+
+    after, old = fresh.state_dict(), saved.state_dict()
+    assert warm.matched == {"user": len(old_users) - 1, "item": len(warm.ids["item"])}
+    assert warm.fresh == ["input.item_projection.weight"]
+    assert torch.equal(after["input.item_projection.weight"], before["input.item_projection.weight"])
+    users = after["input.user_embedding.weight"]
+    assert torch.equal(users[0], before["input.user_embedding.weight"][0])  # new: its fresh init
+    assert torch.equal(users[1], old["input.user_embedding.weight"][len(old_users) - 1])  # matched by id
+    assert torch.equal(users[1:], old["input.user_embedding.weight"][1:].flip(0))
+    assert torch.equal(after["input.item_embedding.weight"], old["input.item_embedding.weight"])
+    for name in set(old) - {"input.user_embedding.weight", "input.item_projection.weight"}:
+        assert torch.equal(after[name], old[name]), name
+
+    with pytest.raises(WarmStartUnavailable, match="does not exist on this host"):
+        from_model_dir(Path("/elsewhere/models/m1"), 3, TrainConfig(**TINY), synced)
+
+
+def test_a_warm_refresh_starts_from_the_active_version_and_says_so(refreshed: Graph, tmp_path: Path) -> None:
+    active = versions.active_version(refreshed)
+    assert active is not None
+    warm = replace(options(tmp_path / "warm", warm_start=True, epochs=50), warm_start_epochs=2)
+    report = refresh(refreshed, warm)
+    assert report.exit_code == 0, report.error
+    assert report.warm_start == f"from v{active.version} ({active.source})"
+    train = next(s for s in report.steps if s.step == "train")
+    assert train.detail["warm_start"] == report.warm_start
+    assert train.detail["warm_start_rows"] == {"user": 943, "item": 1682}
+    assert train.detail["warm_start_fresh"] == []
+    assert train.detail["epochs"] == 2  # all the warm-start epochs (no early stop), not the 50 of a cold run
+    assert f"warm start from v{active.version}" in report.one_line()
+    written = ModelArtifacts.load(Path(train.detail["model_dir"]))
+    assert written.config["warm_start"] == report.warm_start
+    assert written.config["train"]["restore_best"] is False
+
+
 def test_new_nodes_get_encoder_embeddings_without_retraining(refreshed: Graph) -> None:
     run, db = refreshed.driver.execute_query, refreshed.database
     run(
@@ -156,3 +215,19 @@ def test_cli_refresh_exit_code_names_the_step_and_embed_reports(refreshed: Graph
     embedded = runner.invoke(app, ["embed", "--new", "--json"])
     assert embedded.exit_code == 0, embedded.output
     assert json.loads(embedded.stdout)["new_users"] == 0
+
+
+def test_cli_warm_start_with_another_config_trains_from_scratch_and_says_why(
+    refreshed: Graph, cli_env: None
+) -> None:
+    active = versions.active_version(refreshed)
+    assert active is not None
+    args = ["refresh", "--json", "--warm-start", "--train", "epochs=1", "--train", "patience=1"]
+    result = CliRunner().invoke(app, [*args, "--train", "dim=8"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    expected = f"not available: v{active.version} was trained differently: dim 16 -> 8"
+    assert report["warm_start"] == expected
+    train = next(s for s in report["steps"] if s["step"] == "train")
+    assert train["detail"]["warm_start"] == expected
+    assert "warm_start_rows" not in train["detail"]

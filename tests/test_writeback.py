@@ -17,6 +17,7 @@ from graphrec import recommend, versions
 from graphrec.cli import app
 from graphrec.config import Settings
 from graphrec.db import Graph
+from graphrec.lock import EXIT_CODE, acquire_lock, lock_holder, release_lock
 from graphrec.model_dir import ModelArtifacts
 from graphrec.vector_index import IndexTimeout, index_status, wait_online
 from graphrec.writeback import WritebackError, WritebackOptions, writeback
@@ -219,6 +220,28 @@ def test_cli_writeback_and_index_status(
     active = [row for row in rows if row["status"] == "active"]
     assert {row["label"] for row in active} == {"User", "Item"}
     assert all(row["state"] == "ONLINE" for row in active)
+
+
+def test_cli_writeback_refuses_while_another_run_holds_the_lock(
+    ml100k_graph: Graph, other_model: ModelArtifacts, tmp_path: Path, cli_env: None
+) -> None:
+    other_model.save(tmp_path / "model")
+    before = versions.list_versions(ml100k_graph)
+    assert acquire_lock(ml100k_graph, "refresh-host:7:abc", ttl=60)
+    try:
+        locked = CliRunner().invoke(app, ["writeback", str(tmp_path / "model"), "--json"])
+        assert locked.exit_code == EXIT_CODE
+        assert "refresh-host:7:abc" in locked.output
+        assert "nothing was written" in locked.output
+        assert versions.list_versions(ml100k_graph) == before
+    finally:
+        release_lock(ml100k_graph, "refresh-host:7:abc")
+    result = CliRunner().invoke(app, ["writeback", str(tmp_path / "model"), "--json"])
+    assert result.exit_code == 0, result.output
+    active = versions.active_version(ml100k_graph)
+    assert active is not None
+    assert active.version == json.loads(result.stdout)["version"]
+    assert lock_holder(ml100k_graph) is None
 
 
 def test_cli_writeback_of_a_missing_directory_fails_cleanly(tmp_path: Path, cli_env: None) -> None:
