@@ -1,8 +1,8 @@
 """The bridge to `graphrec.recommend`: its query builders, run on the API's async store.
 
 `graphrec.recommend` builds one Cypher query per recommendation list (ANN or exact, seen items excluded,
-filters, season, cold start / popularity) without running it; a user's query carries the candidates the
-`Scorer` scored in memory when it has them (see `api/scoring.py`). This module runs those queries through the
+filters, season, cold start / popularity) without running it; each query carries the candidates the `Scorer`
+scored in memory when it has them (see `api/scoring.py`). This module runs those queries through the
 `Store` (timed, timeout, errors mapped), turns unknown ids into NOT_FOUND errors, and answers a DataLoader
 batch (the nested `User.recommendations` / `Item.similar` of a listing) with ONE query: the single-id query
 wrapped in `UNWIND $batchIds AS batchId CALL (batchId) { ... }`, so its logic stays in one place.
@@ -107,17 +107,24 @@ class Recommender:
     def user_query(self, key: RecKey) -> rec.CypherQuery:
         """The recommender's query for user `key.id`, with candidates scored in memory where cached."""
         query = self._cached("user", "userId", key, self._build_user)
-        if self.scorer is None or "scored" not in query.params:
+        return self._with_scored(query, key, self.scorer.candidates if self.scorer else None)
+
+    def similar_query(self, key: RecKey) -> rec.CypherQuery:
+        """The recommender's query for the items like item `key.id`, with candidates where cached."""
+        query = self._cached("similar", "itemId", key, self._build_similar)
+        return self._with_scored(query, key, self.scorer.similar if self.scorer else None)
+
+    @staticmethod
+    def _with_scored(
+        query: rec.CypherQuery, key: RecKey, score: Callable[[str, int], rec.Scored | None] | None
+    ) -> rec.CypherQuery:
+        if score is None or "scored" not in query.params:
             return query
         wanted = key.k * int(query.params.get("pool", 1)) * int(query.params.get("overfetch", 1))
-        scored = self.scorer.candidates(key.id, wanted)
+        scored = score(key.id, wanted)
         if scored is None:
             return query
         return rec.CypherQuery(query.text, {**query.params, **rec.scored_params(scored)})
-
-    def similar_query(self, key: RecKey) -> rec.CypherQuery:
-        """The recommender's query for the items like item `key.id`."""
-        return self._cached("similar", "itemId", key, self._build_similar)
 
     def _build_user(self, key: RecKey) -> rec.CypherQuery:
         return rec.user_recommendation_query(

@@ -187,15 +187,17 @@ async def benchmark(settings: Settings, base_url: str, args: argparse.Namespace)
         return rows
 
 
-def wait_ready(base_url: str, server: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    """Poll /readyz until the server says ready."""
+def wait_ready(base_url: str, server: subprocess.Popen[bytes], timeout: float = 60.0) -> str:
+    """Poll /readyz until the server says ready and its scoring cache has settled; return the cache state."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"graphrec serve exited with {server.returncode}")
         try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                return
+            response = httpx.get(f"{base_url}/readyz", timeout=2)
+            scoring = str(response.json().get("scoring"))
+            if response.status_code == 200 and scoring != "not loaded yet":
+                return scoring
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
@@ -264,7 +266,8 @@ def main() -> int:
         cmd = [sys.executable, "-m", "graphrec", "serve", "--host", "127.0.0.1", "--port", str(port)]
         api = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base_url = f"http://127.0.0.1:{port}"
-        wait_ready(base_url, api)
+        scoring = wait_ready(base_url, api)
+        print(f"graphrec serve ready; in-memory scoring: {scoring}", file=sys.stderr)
         report(asyncio.run(benchmark(settings, base_url, args)))
         return 0
     finally:

@@ -16,7 +16,7 @@ Public API (stable; the GraphQL layer codes against it):
   only while they are current and enough survive, else its own paths. `scored_params(scored)` are the
   parameters alone, to swap into a query built before.
 - `similar_items_query(mapping, item_id, k=20, *, filters=None, exact=None, server_version=None,
-  active_version=None, filterable=None) -> CypherQuery`
+  active_version=None, filterable=None, scored=None) -> CypherQuery`
   One query each, no execution: run it on any driver (sync or async) in a READ transaction, then turn the
   records into results with `parse_recommendations(records) -> list[Recommendation]` (records: anything
   indexable by column name, e.g. `neo4j.Record` or `record.data()`). The query resolves the active model
@@ -53,7 +53,7 @@ from typing import Any, Literal, NamedTuple
 from neo4j import RoutingControl
 
 from graphrec import cypher
-from graphrec.db import Graph
+from graphrec.db import Bulk, Graph
 from graphrec.schema import GraphMapping, quote, validate_identifier
 from graphrec.versions import index_name
 
@@ -221,7 +221,7 @@ def scored_params(scored: Scored | None) -> dict[str, Any]:
     if scored is None:
         return {"scored": [], "scoredVersion": -1, "scoredInferred": 0}
     return {
-        "scored": scored.candidates,  # the driver sends tuples as lists
+        "scored": Bulk(scored.candidates),  # tuples travel as lists; Bulk skips the driver's debug repr
         "scoredVersion": scored.version,
         "scoredInferred": scored.inferred,
     }
@@ -378,12 +378,13 @@ def similar_items_query(
     server_version: Sequence[int] | None = None,
     active_version: int | None = None,
     filterable: Collection[str] | None = None,
+    scored: Scored | None = None,
 ) -> CypherQuery:
     """The query for the `k` items most similar to `item_id` (the item itself excluded); nothing is run."""
     return _build(
         "recommend/similar",
         mapping,
-        {"itemId": str(item_id)},
+        {"itemId": str(item_id), **scored_params(scored)},
         k=k,
         filters=filters,
         exact=exact,

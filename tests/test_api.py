@@ -674,7 +674,7 @@ def top(client: TestClient, user: str, k: int = 5) -> list[tuple[str, float, str
     return [(r["item"]["id"], r["score"], r["source"]) for r in data]
 
 
-def test_recommendations_scored_in_memory_are_the_exact_scan(client: TestClient, loaded: Graph) -> None:
+def test_lists_scored_in_memory_are_the_exact_scan(client: TestClient, loaded: Graph) -> None:
     active = versions.active_version(loaded)
     assert active is not None
     assert scoring_state(client) == f"v{active.version}"
@@ -688,6 +688,14 @@ def test_recommendations_scored_in_memory_are_the_exact_scan(client: TestClient,
         exact = recommend.recommend_for_user(loaded, user, 5, exact=True)
         assert [(i, s) for i, _, s in served] == [(r.item_id, "EXACT") for r in exact]
         assert [s for _, s, _ in served] == pytest.approx([r.score for r in exact], abs=1e-6)
+    query = "query($i: ID!) { similarItems(itemId: $i, k: 4) { item { id } score source } }"
+    for n in range(1, N_ITEMS + 1):
+        item = f"i{n}"
+        assert scorer.similar(item, 4) is not None
+        found = ok(gql(client, query, {"i": item}))["similarItems"]
+        like = recommend.similar_items(loaded, item, 4, exact=True)
+        assert [(r["item"]["id"], r["source"]) for r in found] == [(r.item_id, "EXACT") for r in like]
+        assert [r["score"] for r in found] == pytest.approx([r.score for r in like], abs=1e-6)
 
 
 def test_a_new_version_is_served_before_and_after_the_scoring_cache_reloads(

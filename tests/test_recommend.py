@@ -141,6 +141,30 @@ def test_candidates_scored_by_the_caller_are_used_only_while_current(
         assert [(r.item_id, r.score) for r in _answer(embedded, user, scored=scored)] == exact
 
 
+def test_similar_items_take_the_callers_candidates_only_while_current(
+    embedded: Graph, items: dict[str, dict[str, object]]
+) -> None:
+    active = versions.active_version(embedded)
+    assert active is not None
+    records, _, _ = embedded.driver.execute_query(
+        "MATCH (m:GraphrecModel {version: $v}) RETURN coalesce(m.itemsInferred, 0) AS n", v=active.version
+    )
+    inferred = int(records[0]["n"])
+    source = "50"
+    fake = [(item, 0.9 - n * 0.001) for n, item in enumerate(sorted(items)[::40][:30])]
+    others = [(i, s) for i, s in fake if i != source]
+
+    def answer(scored: Scored) -> list[tuple[str, float]]:
+        text, params = similar_items_query(embedded.mapping, source, 10, scored=scored)
+        records, _, _ = embedded.driver.execute_query(text, params, database_=embedded.database)
+        return [(r.item_id, r.score) for r in parse_recommendations(records)]
+
+    assert [i for i, _ in answer(Scored(active.version, inferred, fake))] == [i for i, _ in others[:10]]
+    exact = [(r.item_id, r.score) for r in similar_items(embedded, source, 10, exact=True)]
+    assert answer(Scored(active.version + 1, inferred, fake)) == exact
+    assert answer(Scored(active.version, inferred, [(source, 1.0)])) == exact  # too few: the scan
+
+
 def test_ann_agrees_with_exact(embedded: Graph, seen: dict[str, set[str]]) -> None:
     recalls = []
     for user in [str(u) for u in range(1, 944, 19)]:

@@ -1,5 +1,8 @@
 // Top $k items most like item $itemId (cosine of the active version's item embeddings), the item itself left
-// out. Path, chosen inside the query: the item vector index (ANN) when the catalogue has at least 10000
+// out. Path, chosen inside the query: candidates scored by the caller ($scored, [[itemId, score]] best
+// first; used only while the active version and its count of inferred items are still $scoredVersion /
+// $scoredInferred, and only when k of them survive the filters), else the item vector index (ANN) when the
+// catalogue has at least 10000
 // items, else an exact cosine scan (also the fallback when fewer than $k candidates survive); without an
 // embedding, the most popular items sharing a genre with it first, then the most popular overall.
 // Columns: itemId, score, source ('vector' | 'exact' | 'cold-start' | 'popularity'), version, item
@@ -13,7 +16,19 @@ WITH src, m, CASE WHEN m IS NULL THEN null ELSE src[m.property] END AS vec
 WITH src, m, vec, m IS NOT NULL AND src[m.property + '_inferred'] IS NOT NULL AS inferred
 CALL (src, m, vec) {
   WITH src, m, vec
-  WHERE vec IS NOT NULL AND m.items >= 10000 /* $exactBelow */
+  WHERE vec IS NOT NULL AND m.version = -1 /* $scoredVersion */
+    AND coalesce(m.itemsInferred, 0) = 0 /* $scoredInferred */
+  UNWIND [] /* $scored */ AS candidate
+  MATCH (i:`Item` {`id`: candidate[0]})
+  WHERE i <> src AND true /* @filters */
+  WITH i, candidate[1] AS score
+  ORDER BY score DESC
+  LIMIT $k * 1 /* $pool */
+  RETURN collect({node: i, score: score}) AS scored
+}
+CALL (src, m, vec, scored) {
+  WITH src, m, vec
+  WHERE vec IS NOT NULL AND size(scored) < $k AND m.items >= 10000 /* $exactBelow */
   CALL db.index.vector.queryNodes(m.itemIndex, toInteger(($k * 1 /* $pool */ + 1) * 1 /* $overfetch */) + $k + 10, vec)
   YIELD node AS i, score AS indexScore
   WHERE i <> src AND true /* @filters */
@@ -22,9 +37,9 @@ CALL (src, m, vec) {
   LIMIT $k * 1 /* $pool */
   RETURN collect({node: i, score: score}) AS ann
 }
-CALL (src, m, vec, ann) {
+CALL (src, m, vec, scored, ann) {
   WITH src, m, vec
-  WHERE vec IS NOT NULL AND size(ann) < $k
+  WHERE vec IS NOT NULL AND size(scored) < $k AND size(ann) < $k
   MATCH (i:`Item`)
   WHERE i <> src AND true /* @filters */
   WITH vec, i, i[m.property] AS embedding
@@ -49,9 +64,10 @@ CALL (src, vec) {
                           + 0.5 * toFloat(row.hits) / CASE WHEN most > 0 THEN most ELSE 1 END}] AS popular
 }
 WITH m,
-     CASE WHEN vec IS NULL THEN popular WHEN size(ann) >= $k THEN ann ELSE exact END AS picked,
+     CASE WHEN vec IS NULL THEN popular WHEN size(scored) >= $k THEN scored WHEN size(ann) >= $k THEN ann
+          ELSE exact END AS picked,
      CASE WHEN vec IS NULL THEN 'popularity' WHEN inferred THEN 'cold-start'
-          WHEN size(ann) >= $k THEN 'vector' ELSE 'exact' END AS source
+          WHEN size(scored) < $k AND size(ann) >= $k THEN 'vector' ELSE 'exact' END AS source
 UNWIND picked AS p
 WITH m, source, p.node AS i, p.score AS score
 ORDER BY score DESC, i.`id`
