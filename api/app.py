@@ -7,6 +7,7 @@ in-flight requests finish. The service starts even while Neo4j is down; `/readyz
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -65,6 +66,10 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         holder["services"] = app.state.services = services
         app.state.metrics = metrics
         scoring = asyncio.create_task(scorer.run()) if scorer is not None else None
+        # What startup built (modules, schema, driver) lives as long as the process: keep it out of the
+        # collector's full passes, which otherwise stall every request in flight for ~20 ms.
+        gc.collect()
+        gc.freeze()
         log.info("graphrec api started", extra={"neo4j": settings.neo4j_uri, "env": settings.env})
         try:
             yield

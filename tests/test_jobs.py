@@ -196,6 +196,36 @@ def test_new_nodes_get_encoder_embeddings_without_retraining(refreshed: Graph) -
         run("MATCH (u:User) WHERE u.id IN ['cold-user', 'bare-user'] DETACH DELETE u", database_=db)
 
 
+def test_inferred_items_are_counted_on_the_active_version(refreshed: Graph) -> None:
+    """The API's scoring cache compares this count to tell that it misses items."""
+    run, db = refreshed.driver.execute_query, refreshed.database
+    active = versions.active_version(refreshed)
+    assert active is not None
+
+    def inferred() -> int:
+        records = run(
+            "MATCH (m:GraphrecModel {version: $v}) RETURN coalesce(m.itemsInferred, 0) AS n",
+            v=active.version,
+            database_=db,
+        ).records
+        return int(records[0]["n"])
+
+    before = inferred()
+    run(
+        "CREATE (i:Item {id: 'cold-item', title: 'Cold (1999)'}) WITH i "
+        "MATCH (u:User) WHERE u.id IN ['1', '2', '3'] "
+        "CREATE (u)-[:RATED {rating: 4.0, timestamp: 880000000}]->(i)",
+        database_=db,
+    )
+    try:
+        assert embed_new(refreshed).items_embedded == 1
+        assert inferred() == before + 1
+        assert embed_new(refreshed).items_embedded == 0
+        assert inferred() == before + 1
+    finally:
+        run("MATCH (i:Item {id: 'cold-item'}) DETACH DELETE i", database_=db)
+
+
 @pytest.fixture
 def cli_env(cli_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The shared CLI environment, with the refresh work directory in a temporary cache."""

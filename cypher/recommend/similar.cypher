@@ -38,8 +38,9 @@ CALL (src, m, vec, scored) {
   RETURN collect({node: i, score: score}) AS ann
 }
 CALL (src, m, vec, scored, ann) {
+  // a gate the planner cannot move below the scan: no rows, no scan
+  UNWIND CASE WHEN vec IS NOT NULL AND size(scored) < $k AND size(ann) < $k THEN [1] ELSE [] END AS gate
   WITH src, m, vec
-  WHERE vec IS NOT NULL AND size(scored) < $k AND size(ann) < $k
   MATCH (i:`Item`)
   WHERE i <> src AND true /* @filters */
   WITH vec, i, i[m.property] AS embedding
@@ -50,8 +51,8 @@ CALL (src, m, vec, scored, ann) {
   RETURN collect({node: i, score: score}) AS exact
 }
 CALL (src, vec) {
+  UNWIND CASE WHEN vec IS NULL THEN [1] ELSE [] END AS gate
   WITH src
-  WHERE vec IS NULL
   WITH src, COLLECT { MATCH (src)-[:`IN_GENRE`]->(:`Genre`)<-[:`IN_GENRE`]-(x:`Item`) RETURN DISTINCT x } AS related
   MATCH (i:`Item`)
   WHERE i <> src AND true /* @filters */

@@ -41,8 +41,9 @@ CALL (m, vec, seen, scored) {
   RETURN collect({node: i, score: score}) AS ann
 }
 CALL (m, vec, seen, scored, ann) {
+  // a gate the planner cannot move below the scan: no rows, no scan
+  UNWIND CASE WHEN vec IS NOT NULL AND size(scored) < $k AND size(ann) < $k THEN [1] ELSE [] END AS gate
   WITH m, vec, seen
-  WHERE vec IS NOT NULL AND size(scored) < $k AND size(ann) < $k
   MATCH (i:`Item`)
   WHERE NOT i IN seen AND true /* @filters */
   WITH vec, i, i[m.property] AS embedding
@@ -53,8 +54,8 @@ CALL (m, vec, seen, scored, ann) {
   RETURN collect({node: i, score: score}) AS exact
 }
 CALL (u, vec, seen) {
+  UNWIND CASE WHEN vec IS NULL THEN [1] ELSE [] END AS gate
   WITH u, seen
-  WHERE vec IS NULL
   MATCH (i:`Item`)
   WHERE NOT i IN seen AND true /* @filters */
   WITH i, COUNT { (i)<-[:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]-(peer:`User`) WHERE true /* @segment */ } AS hits
