@@ -80,10 +80,11 @@ def seen_items(ml100k_dir: Path) -> dict[str, set[str]]:
 def exact_top_k(
     artifacts: ModelArtifacts, user: str, k: int, exclude: set[str], allowed: set[str] | None = None
 ) -> list[tuple[str, float]]:
-    """The brute-force answer: items by cosine, `exclude` left out, scores as Neo4j's (1 + cos) / 2."""
+    """The brute-force answer: items by cosine, ties by id as graphrec's queries break them, `exclude` left
+    out, scores as Neo4j's (1 + cos) / 2."""
     vector = artifacts.user_embeddings[artifacts.user_ids.index(user)].astype(np.float64)
     scores = artifacts.item_embeddings.astype(np.float64) @ vector
-    order = np.argsort(-scores, kind="stable")
+    order = np.lexsort((np.asarray(artifacts.item_ids), -scores))
     result = []
     for n in order:
         item = artifacts.item_ids[n]

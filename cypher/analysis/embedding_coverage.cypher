@@ -17,7 +17,7 @@ CALL (u, m, catalogue) {
   WITH m, vec, seen, i
   WHERE NOT i IN seen
   WITH i, vector.similarity.cosine(vec, i[m.property]) AS score
-  ORDER BY score DESC
+  ORDER BY score DESC, i.`id`
   LIMIT $k
   RETURN collect(i) AS top
 }
