@@ -138,71 +138,23 @@ def _batches(
         yield [ids[i] for i in chunk], np.asarray(matrix[chunk], dtype=np.float32).ravel().tolist()
 
 
-def _write_role(
-    graph: Graph,
-    role: str,
-    ids: list[str],
-    matrix: FloatMatrix,
-    *,
-    prop: str,
-    options: WritebackOptions,
-    progress: Any,
-    on_batch: BatchHook | None,
-) -> tuple[int, int]:
-    """Write one role's embeddings; return (written, skipped because already there)."""
-    done = set(graph.read(f"writeback/written_{role}_ids", {"property": prop})[0]["ids"])
-    skipped = sum(1 for node_id in ids if node_id in done) if done else 0
-    text = graph.query(f"writeback/write_{role}_embeddings")
-    task = progress.add_task(f"{role} embeddings", total=len(ids) - skipped) if progress else None
+@dataclass
+class _Side:
+    """One side (users or items) of a write-back: its statement, what it skips, and its progress so far."""
 
-    dim = int(matrix.shape[1])
+    role: str
+    ids: list[str]
+    matrix: FloatMatrix
+    text: str
+    done: set[str]
+    task: Any = None
+    written: int = 0
+    batches: int = 0
 
-    def run(batch: tuple[list[str], list[float]]) -> int:
-        def work(tx: ManagedTransaction) -> int:
-            params = {"ids": Bulk(batch[0]), "vectors": Bulk(batch[1]), "dim": dim, "property": prop}
-            record = tx.run(text, params).single()
-            return int(record["written"]) if record else 0
-
-        with graph.driver.session(database=graph.database) as session:
-            return session.execute_write(work)
-
-    written = 0
-    batches = 0
-    pending: set[Future[int]] = set()
-    sizes: dict[Future[int], int] = {}
-    failure: BaseException | None = None
-    with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="writeback") as pool:
-        # a small set is split so every worker has a share; a large one goes in `batch_size` batches
-        size = max(1, min(options.batch_size, -(-(len(ids) - skipped) // options.concurrency)))
-        source = _batches(ids, matrix, done, size)
-        exhausted = False
-        while pending or not exhausted:
-            while not exhausted and failure is None and len(pending) < options.concurrency:
-                batch = next(source, None)
-                if batch is None:
-                    exhausted = True
-                    break
-                future = pool.submit(run, batch)
-                sizes[future] = len(batch[0])
-                pending.add(future)
-            if not pending:
-                break
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                try:
-                    written += future.result()
-                    batches += 1
-                    if progress is not None and task is not None:
-                        progress.advance(task, sizes[future])
-                    if on_batch is not None and failure is None:
-                        on_batch(role, written, batches)
-                except BaseException as exc:  # noqa: BLE001 - re-raised after in-flight batches settle
-                    failure = failure or exc
-            if failure is not None:
-                exhausted = True
-    if failure is not None:
-        raise failure
-    return written, skipped
+    @property
+    def skipped(self) -> int:
+        """Nodes that already hold the version's property (a resumed write-back)."""
+        return sum(1 for node_id in self.ids if node_id in self.done) if self.done else 0
 
 
 def write_embeddings(
@@ -211,22 +163,87 @@ def write_embeddings(
     version: int,
     options: WritebackOptions,
     on_batch: BatchHook | None = None,
+    *,
+    fresh: bool = False,
 ) -> tuple[int, int]:
-    """Write users' and items' embeddings of `version`; return (written now, already there)."""
+    """Write users' and items' embeddings of `version`; return (written now, already there).
+
+    Both sides' batches share one pool of `options.concurrency` transactions. `fresh` (a version registered
+    just now) skips asking which nodes already hold it; the statement skips those nodes either way.
+    """
     prop = versions.embedding_property(version)
-    bar = ui.progress() if options.show_progress else None
-    written = skipped = 0
-    with bar if bar is not None else nullcontext():
+
+    def written(role: str) -> set[str]:
+        return set(graph.read(f"writeback/written_{role}_ids", {"property": prop})[0]["ids"])
+
+    sides = [
+        _Side(
+            role,
+            ids,
+            matrix,
+            graph.query(f"writeback/write_{role}_embeddings"),
+            set() if fresh else written(role),
+        )
         for role, ids, matrix in (
             ("user", artifacts.user_ids, artifacts.user_embeddings),
             ("item", artifacts.item_ids, artifacts.item_embeddings),
-        ):
-            w, s = _write_role(
-                graph, role, ids, matrix, prop=prop, options=options, progress=bar, on_batch=on_batch
-            )
-            written += w
-            skipped += s
-    return written, skipped
+        )
+    ]
+    todo = sum(len(side.ids) - side.skipped for side in sides)
+    # a small write is split so every transaction in flight has a share; a large one goes in `batch_size`s
+    size = max(1, min(options.batch_size, -(-todo // options.concurrency)))
+    dim = int(artifacts.dim)
+
+    def run(text: str, batch: tuple[list[str], list[float]]) -> int:
+        def work(tx: ManagedTransaction) -> int:
+            params = {"ids": Bulk(batch[0]), "vectors": Bulk(batch[1]), "dim": dim, "property": prop}
+            record = tx.run(text, params).single()
+            return int(record["written"]) if record else 0
+
+        with graph.driver.session(database=graph.database) as session:
+            return session.execute_write(work)
+
+    bar = ui.progress() if options.show_progress else None
+    pending: dict[Future[int], tuple[_Side, int]] = {}
+    failure: BaseException | None = None
+    with (
+        bar if bar is not None else nullcontext(),
+        ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="writeback") as pool,
+    ):
+        for side in sides:
+            if bar is not None:
+                side.task = bar.add_task(f"{side.role} embeddings", total=len(side.ids) - side.skipped)
+        source = (
+            (side, batch) for side in sides for batch in _batches(side.ids, side.matrix, side.done, size)
+        )
+        exhausted = False
+        while pending or not exhausted:
+            while not exhausted and failure is None and len(pending) < options.concurrency:
+                item = next(source, None)
+                if item is None:
+                    exhausted = True
+                    break
+                side, batch = item
+                pending[pool.submit(run, side.text, batch)] = (side, len(batch[0]))
+            if not pending:
+                break
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                side, rows = pending.pop(future)
+                try:
+                    side.written += future.result()
+                    side.batches += 1
+                    if bar is not None:
+                        bar.advance(side.task, rows)
+                    if on_batch is not None and failure is None:
+                        on_batch(side.role, side.written, side.batches)
+                except BaseException as exc:  # noqa: BLE001 - re-raised after in-flight batches settle
+                    failure = failure or exc
+            if failure is not None:
+                exhausted = True
+    if failure is not None:
+        raise failure
+    return sum(side.written for side in sides), sum(side.skipped for side in sides)
 
 
 def build_indexes(graph: Graph, version: int, dimensions: int, options: IndexOptions) -> float:
@@ -266,7 +283,9 @@ def writeback(
     summary = WritebackSummary(version=version, resumed=resumed, dimensions=artifacts.dim)
 
     write_started = time.perf_counter()
-    summary.nodes, summary.skipped = write_embeddings(graph, artifacts, version, options, on_batch)
+    summary.nodes, summary.skipped = write_embeddings(
+        graph, artifacts, version, options, on_batch, fresh=not resumed
+    )
     summary.write_seconds = round(time.perf_counter() - write_started, 3)
     summary.nodes_per_s = round(summary.nodes / summary.write_seconds, 1) if summary.write_seconds else 0.0
 
