@@ -6,7 +6,11 @@ writes back a model (a trained `--model-dir`, else 64-d SVD embeddings of the ra
 path does not depend on the model's quality), starts `graphrec serve` on a free loopback port, and at each
 concurrency sends a fixed number of requests for random users. Everything it started is stopped at the end.
 
-    .venv/bin/python benchmarks/serve_load.py [--requests 400] [--concurrency 1 8 32]
+    .venv/bin/python benchmarks/serve_load.py [--requests 400] [--concurrency 1 8 32] [--warmup 300]
+        [--workers 1]
+
+The API scores candidates in memory by default (see api/scoring.py); `GRAPHREC_API_SCORING=false` in the
+environment measures it answering from Cypher alone.
 
 Targets on the 2-core development machine: p99 <= 50 ms at concurrency 8, GraphQL p50 <= 2x raw Cypher p50.
 Neo4j, the server and this client share the same cores, so figures are noisy.
@@ -175,8 +179,8 @@ async def benchmark(settings: Settings, base_url: str, args: argparse.Namespace)
                 raise RuntimeError(f"{len(result.records)} rows for {user}")
 
         modes = (("cypher", cypher), ("graphql", graphql))
-        for _, call in modes:  # warm-up: connection pools, query plans, caches
-            await drive(call, users, min(50, args.requests), 4, Tally())
+        for _, call in modes:  # warm-up: connection pools, query plans, caches, Neo4j's JIT
+            await drive(call, users, args.warmup, 4, Tally())
         rows = []
         for concurrency in args.concurrency:
             tallies = {mode: Tally() for mode, _ in modes}
@@ -234,6 +238,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=400, help="requests per mode and concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("-k", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests per mode first")
     parser.add_argument("--workers", type=int, default=1, help="`graphrec serve --workers`")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "ml-100k")
     parser.add_argument("--model-dir", type=Path, default=None, help="a trained model to write back")
