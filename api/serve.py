@@ -1,4 +1,6 @@
-"""Run the service under uvicorn: `graphrec serve` calls `serve`; each worker process builds its own app."""
+"""Run the service under uvicorn: `graphrec serve` calls `serve`; each worker process builds its own app.
+
+uvicorn uses uvloop and httptools (both dependencies) where they install, asyncio and h11 elsewhere."""
 
 from __future__ import annotations
 
