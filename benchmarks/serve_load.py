@@ -6,7 +6,7 @@ writes back a model (a trained `--model-dir`, else 64-d SVD embeddings of the ra
 path does not depend on the model's quality), starts `graphrec serve` on a free loopback port, and at each
 concurrency sends a fixed number of requests for random users. Everything it started is stopped at the end.
 
-    .venv/bin/python benchmarks/serve_load.py [--requests 400] [--concurrency 1 8 32] [--warmup 30]
+    .venv/bin/python benchmarks/serve_load.py [--requests 1000] [--concurrency 1 8 32] [--warmup 30]
         [--workers 1]
 
 The API scores candidates in memory by default (see api/scoring.py); `GRAPHREC_API_SCORING=false` in the
@@ -242,7 +242,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=400, help="requests per mode and concurrency")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per mode and concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("-k", type=int, default=20)
     parser.add_argument("--warmup", type=float, default=30.0, help="seconds of unmeasured load first")
