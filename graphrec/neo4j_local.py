@@ -1,9 +1,10 @@
 """A Docker-free Neo4j Community server: jars from Maven Central, a home directory, a background JVM.
 
-`docker/neo4j/pom.xml` pins the version. The jars are resolved once into the cache directory; a server is a
-home directory (conf, data, logs, pid file) plus `java -cp 'lib/*' org.neo4j.server.CommunityEntryPoint`,
-which is what the distribution's `bin/neo4j console` runs. Several homes can run side by side on different
-ports.
+`docker/neo4j/pom.xml` pins the version; another can be asked for (`LocalNeo4j(version="2026.08.1",
+java=...)`), passed to Maven as `-Dneo4j.version`. The jars are resolved once per version into the cache
+directory; a server is a home directory (conf, data, logs, pid file) plus
+`java -cp 'lib/*' org.neo4j.server.CommunityEntryPoint`, which is what the distribution's `bin/neo4j console`
+runs. Several homes can run side by side on different ports.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +27,13 @@ from graphrec.config import PROJECT_ROOT, Settings
 
 POM = PROJECT_ROOT / "docker" / "neo4j" / "pom.xml"
 MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
+"""The 5.26 server's main class; later versions renamed it (2026.x: `Neo4jCommunity`), see `main_class`."""
+ENTRY_POINT_SERVICE = "META-INF/services/org.neo4j.server.startup.EntryPoint"
 ADMIN_CLASS = "org.neo4j.cli.AdminTool"
 SUPPORTED_JAVA = (17, 21)
+"""The Java versions Neo4j 5.26 runs on."""
+CALVER_JAVA = (21, 25)
+"""The Java versions calendar-versioned Neo4j (2025.01 and later) runs on."""
 JVM_FLAGS = [
     "-XX:+UseG1GC",
     "-XX:-OmitStackTraceInFastThrow",
@@ -79,13 +86,25 @@ def java_major_version(java: str) -> int:
     return int(match.group(2) or 0) if major == 1 else major
 
 
-def check_java() -> str:
-    """The Java executable to run Neo4j with, after checking its version is one Neo4j 5.26 supports."""
-    java = java_executable()
+def supported_java(version: str) -> tuple[int, ...]:
+    """The Java major versions Neo4j `version` runs on: 17 or 21 for 5.x, 21 or 25 from 2025.01."""
+    return CALVER_JAVA if int(version.split(".", maxsplit=1)[0]) >= 2025 else SUPPORTED_JAVA
+
+
+def check_java(java: str | None = None, version: str | None = None) -> str:
+    """The Java executable to run Neo4j `version` (default: the pinned one) with, its version checked.
+
+    `java` is an explicit executable; without it, `$JAVA_HOME/bin/java` or `java` on the PATH.
+    """
+    version = version or pinned_version()
+    java = java or java_executable()
     major = java_major_version(java)
-    if major not in SUPPORTED_JAVA:
+    supported = supported_java(version)
+    if major not in supported:
+        series = ".".join(version.split(".")[:2])
+        wanted = " or ".join(str(n) for n in supported)
         raise LocalNeo4jError(
-            f"{java} is Java {major}; Neo4j 5.26 runs on Java 17 or 21: set JAVA_HOME to one of those"
+            f"{java} is Java {major}; Neo4j {series} runs on Java {wanted}: set JAVA_HOME to one of those"
         )
     return java
 
@@ -114,9 +133,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def ensure_jars(cache_dir: Path, pom: Path = POM, log: Callable[[str], None] = print) -> Path:
-    """The folder of the pinned server's jars, resolved from Maven Central once into the cache."""
-    version = pinned_version(pom)
+def ensure_jars(
+    cache_dir: Path, pom: Path = POM, log: Callable[[str], None] = print, version: str | None = None
+) -> Path:
+    """The folder of the server's jars (`version`, default the pinned one), resolved once into the cache."""
+    version = version or pinned_version(pom)
     lib = cache_dir / f"neo4j-{version}" / "lib"
     if lib.is_dir() and any(lib.glob("neo4j-kernel-*.jar")):
         return lib
@@ -137,6 +158,7 @@ def ensure_jars(cache_dir: Path, pom: Path = POM, log: Callable[[str], None] = p
         "dependency:copy-dependencies",
         f"-DoutputDirectory={staging}",
         "-DincludeScope=runtime",
+        f"-Dneo4j.version={version}",
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0 or not any(staging.glob("neo4j-kernel-*.jar")):
@@ -146,6 +168,21 @@ def ensure_jars(cache_dir: Path, pom: Path = POM, log: Callable[[str], None] = p
     shutil.rmtree(lib, ignore_errors=True)
     staging.rename(lib)  # atomic: a half-downloaded folder is never taken for a complete one
     return lib
+
+
+def main_class(lib: Path) -> str:
+    """The server's main class, as the `org.neo4j:neo4j` jar in `lib` declares its entry point service.
+
+    5.26 declares `org.neo4j.server.CommunityEntryPoint`, 2026.x `org.neo4j.server.Neo4jCommunity`;
+    `MAIN_CLASS` when no jar declares one.
+    """
+    for jar in sorted(lib.glob("neo4j-[0-9]*.jar")):
+        with zipfile.ZipFile(jar) as archive:
+            if ENTRY_POINT_SERVICE in archive.namelist():
+                for line in archive.read(ENTRY_POINT_SERVICE).decode().splitlines():
+                    if line.strip() and not line.startswith("#"):
+                        return line.strip()
+    return MAIN_CLASS
 
 
 @dataclass
@@ -160,6 +197,10 @@ class LocalNeo4j:
     """JVM heap (initial = maximum, so the server never pauses to grow it)."""
     pagecache: str = "512m"
     extra_conf: dict[str, str] = field(default_factory=dict)
+    version: str | None = None
+    """The Neo4j version to run; None: the one `docker/neo4j/pom.xml` pins."""
+    java: str | None = None
+    """The Java executable; None: `$JAVA_HOME/bin/java`, else `java` on the PATH."""
 
     @classmethod
     def from_settings(
@@ -290,8 +331,8 @@ class LocalNeo4j:
             raise LocalNeo4jError(
                 f"port {self.port} is in use by another process: pick another with --port or NEO4J_URI"
             )
-        java = check_java()
-        lib = ensure_jars(self.cache_dir, log=log)
+        java = check_java(self.java, self.version)
+        lib = ensure_jars(self.cache_dir, log=log, version=self.version)
         for sub in ("data", "logs", "run", "import", "plugins"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         self.write_conf()
@@ -303,7 +344,7 @@ class LocalNeo4j:
             *JVM_FLAGS,
             "-cp",
             f"{lib}/*:{self.home}/plugins/*",
-            MAIN_CLASS,
+            main_class(lib),
             f"--home-dir={self.home}",
             f"--config-dir={self.conf_dir}",
         ]
@@ -372,7 +413,7 @@ class LocalNeo4j:
             "pid": pid,
             "port": self.configured_port() or self.port,
             "uri": f"bolt://127.0.0.1:{self.configured_port() or self.port}",
-            "version": pinned_version(),
+            "version": self.version or pinned_version(),
             "home": str(self.home),
             "data_dir": str(self.data_dir),
             "log_file": str(self.log_file),

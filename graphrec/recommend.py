@@ -23,7 +23,10 @@ Public API (stable; the GraphQL layer codes against it):
   version itself, so a switch between two calls is never seen as a mix. `exact=None` lets the query pick the
   exact scan when the catalogue is small (< `EXACT_BELOW` items); `at` (a `date`) adds the seasonal boost;
   `server_version` (a tuple like `(2026, 1, 0)`, from `Graph.server_info().version_tuple`) together with
-  `active_version` enables the Cypher 25 `SEARCH` clause for filtered ANN on new servers.
+  `active_version` enables the Cypher 25 `SEARCH` clause for filtered ANN on new servers; `filterable` must
+  then list the properties the version's item index stores (`vector_index.filterable_properties`), else
+  a condition on another property makes the server refuse the query. Such a query names the version's
+  index, so rebuild it after a switch: once that index is pruned the server refuses it (IndexNotFound).
   Zero rows means the user/item does not exist (or the catalogue is empty). The id parameter (`$userId`,
   `$itemId`) occurs exactly once in the text, so callers may rewrite it to batch several ids.
 - Sync conveniences: `recommend_for_user(graph, user_id, k=20, *, filters=None, at=None, exact=None,
@@ -55,6 +58,7 @@ from neo4j import RoutingControl
 from graphrec import cypher
 from graphrec.db import Bulk, Graph
 from graphrec.schema import GraphMapping, quote, validate_identifier
+from graphrec.vector_index import FILTERABLE_MIN_VERSION
 from graphrec.versions import index_name
 
 Source = Literal["vector", "exact", "cold-start", "popularity"]
@@ -83,11 +87,13 @@ def season_position(at: date) -> float:
     return (at - date(1970, 1, 1)).days % YEAR_DAYS
 
 
-SEARCH_MIN_VERSION = (2026, 1)
+SEARCH_MIN_VERSION = FILTERABLE_MIN_VERSION
 """Servers from this version have the Cypher 25 SEARCH clause (filters inside the vector index)."""
 
 OPS = ("=", "!=", "<", "<=", ">", ">=", "in", "contains")
 _INDEXABLE_OPS = {"=", "<", "<=", ">", ">="}
+_LOWER, _UPPER = {">", ">="}, {"<", "<="}
+_INDEXABLE_TYPES = (bool, int, float, str, date)
 _ANN_CALL = re.compile(
     r"CALL db\.index\.vector\.queryNodes\(m\.itemIndex, (?P<fetch>.+?), vec\)"
     r"\s*YIELD node AS i, score AS indexScore"
@@ -248,22 +254,45 @@ def _search_enabled(server_version: Sequence[int] | None, active_version: int | 
     )
 
 
+def _in_index(conditions: Sequence[Condition], filterable: Collection[str] | None) -> list[int]:
+    """Positions of the conditions SEARCH can apply inside the index.
+
+    The server takes, per property, one exact value or a range with at most one bound on each side, on a
+    scalar value (not a list or null), and only for properties the index stores (`filterable`; None: all).
+    """
+    chosen: list[int] = []
+    taken: dict[str, set[str]] = {}
+    for n, condition in enumerate(conditions):
+        if condition.op not in _INDEXABLE_OPS or not isinstance(condition.value, _INDEXABLE_TYPES):
+            continue
+        if filterable is not None and condition.property not in filterable:
+            continue
+        kind = "=" if condition.op == "=" else ("lower" if condition.op in _LOWER else "upper")
+        sides = taken.setdefault(condition.property, set())
+        if kind in sides or "=" in sides or (kind == "=" and sides):
+            continue
+        sides.add(kind)
+        chosen.append(n)
+    return chosen
+
+
 def _use_search(
     text: str, item_filter: ItemFilter, active_version: int, filterable: Collection[str] | None
-) -> tuple[str, set[int], dict[str, Any]]:
+) -> tuple[str, dict[str, Any]]:
     """Swap the `queryNodes` call for a Cypher 25 SEARCH with the filters the index can apply itself.
 
+    The conditions moved into the index stay in the query's own filters as well (a cheap re-check), since
+    the scored, exact and popularity paths share that predicate and must apply every condition.
     Only for the version the caller saw active: when the active version changed since, the branch is off
     and the query falls back to the exact scan, so it never reads the new version through the old index.
+    The index name is part of the text, so once that version's index is dropped (pruned) the server cannot
+    plan the query (`Neo.ClientError.Schema.IndexNotFound`): build it again for the new active version.
     """
-    inside: list[str] = []
-    moved: set[int] = set()
     params: dict[str, Any] = {"searchVersion": active_version}
-    for n, condition in enumerate(item_filter.conditions):
-        if condition.op in _INDEXABLE_OPS and (filterable is None or condition.property in filterable):
-            inside.append(condition.predicate("i", f"filter{n}"))
-            params[f"filter{n}"] = condition.value
-            moved.add(n)
+    inside = []
+    for n in _in_index(item_filter.conditions, filterable):
+        inside.append(item_filter.conditions[n].predicate("i", f"filter{n}"))
+        params[f"filter{n}"] = item_filter.conditions[n].value
     where = f" WHERE {' AND '.join(inside)}" if inside else ""
     search = (
         f"MATCH (i:{quote(_item_label(text))})\n"
@@ -275,7 +304,7 @@ def _use_search(
     if count != 1 or replaced.count(gate) != 1:
         raise RuntimeError("recommendation query template changed: no single queryNodes call to replace")
     replaced = replaced.replace(gate, f"{gate} AND m.version = $searchVersion")
-    return "CYPHER 25\n" + replaced, moved, params
+    return "CYPHER 25\n" + replaced, params
 
 
 def _item_label(text: str) -> str:
@@ -315,13 +344,13 @@ def _build(
         "seasonWindow": SEASON_WINDOW_DAYS,
     }
     text = cypher.query(name, mapping)
-    skip: set[int] = set()
     if _search_enabled(server_version, active_version) and exact is not True:
         assert active_version is not None
-        text, skip, search_params = _use_search(text, item_filter, active_version, filterable)
+        text, search_params = _use_search(text, item_filter, active_version, filterable)
         params.update(search_params)
+        # LIMIT in SEARCH must be static: room for 200 seen items instead of the user's own count
         params["searchLimit"] = (k * params["pool"] + 200) * params["overfetch"]
-    predicate, filter_params = item_filter.predicate(mapping, "i", skip)
+    predicate, filter_params = item_filter.predicate(mapping, "i")
     params.update(filter_params)
     text = _fill(text, params, {"filters": predicate, **(code or {})})
     return CypherQuery(text, params)

@@ -1,21 +1,25 @@
 """Vector indexes on embedding properties: create (cosine, HNSW settings), wait until ONLINE, list, drop.
 
 A new index is POPULATING until every existing vector is in it; only an ONLINE index answers queries
-completely, so a model version is never activated before its indexes are ONLINE.
+completely, so a model version is never activated before its indexes are ONLINE. From Neo4j 2026.01 the item
+index can also carry filterable properties (`WITH [n.price, ...]`) that the Cypher 25 SEARCH clause filters
+on inside the index.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from graphrec.db import Graph
-from graphrec.schema import quote
+from graphrec.schema import quote, validate_identifier
 
 ROLES = ("user", "item")
 """The embedded node types; each gets its own index per model version."""
+FILTERABLE_MIN_VERSION = (2026, 1)
+"""Servers from this version take filterable properties on a vector index (and the SEARCH clause)."""
 
 
 class IndexTimeout(TimeoutError):
@@ -28,15 +32,20 @@ class IndexOptions:
 
     `m` is the number of links per node (more: better recall, bigger index), `ef_construction` the candidate
     list while building (more: better graph, slower build), `quantization` stores a compressed copy of each
-    vector for faster search at a small cost in accuracy (Neo4j's default is on).
+    vector for faster search at a small cost in accuracy (Neo4j's default is on). `filterable` names item
+    properties the item index stores for in-index filtering by SEARCH (servers from 2026.01; ignored before):
+    scalar properties (numbers, strings, booleans, temporals) that recommendation filters use.
     """
 
     m: int = 16
     ef_construction: int = 100
     quantization: bool = True
     timeout: float = 600.0
+    filterable: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        for prop in self.filterable:
+            validate_identifier(prop, "filterable property")
         if not 1 <= self.m <= 512:
             raise ValueError(f"HNSW m must be between 1 and 512, got {self.m}")
         if not 1 <= self.ef_construction <= 3200:
@@ -55,13 +64,23 @@ class IndexOptions:
         }
 
 
+def supports_filterable(graph: Graph) -> bool:
+    """True when the server takes filterable properties on vector indexes (Neo4j 2026.01 and later)."""
+    return graph.server_info().version_tuple >= FILTERABLE_MIN_VERSION
+
+
 def create_index(
     graph: Graph, role: str, name: str, prop: str, *, dimensions: int, options: IndexOptions
 ) -> None:
-    """Create (if missing) the cosine vector index `name` on property `prop` of the user or item label."""
+    """Create (if missing) the cosine vector index `name` on property `prop` of the user or item label.
+
+    The item index declares `options.filterable` (`WITH [n.p, ...]`, Cypher 25) when the server supports it.
+    """
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     text = graph.query(f"writeback/create_{role}_index").replace("n.`embedding`", f"n.{quote(prop)}")
+    if role == "item" and options.filterable and supports_filterable(graph):
+        text = "CYPHER 25\n" + _with_filterable(text, prop, options.filterable)
     graph.driver.execute_query(
         text,
         {"indexName": name, "indexConfig": options.index_config(dimensions)},
@@ -69,9 +88,27 @@ def create_index(
     )
 
 
+def _with_filterable(text: str, prop: str, filterable: Sequence[str]) -> str:
+    """`text` (a CREATE VECTOR INDEX on `n.prop`) with `WITH [n.a, n.b]` after the indexed property."""
+    on = f"ON n.{quote(prop)}"
+    if text.count(on) != 1:
+        raise RuntimeError("vector index template changed: no single ON n.<property>")
+    props = ", ".join(f"n.{quote(p)}" for p in dict.fromkeys(filterable))
+    return text.replace(on, f"{on} WITH [{props}]")
+
+
 def vector_indexes(graph: Graph) -> list[dict[str, Any]]:
-    """Every vector index: name, state, populationPercent, label, property, config, readCount, lastRead."""
+    """Every vector index: name, state, populationPercent, label, property, filterable (the properties it
+    stores for in-index filtering), config, readCount, lastRead."""
     return [record.data() for record in graph.read("writeback/vector_indexes")]
+
+
+def filterable_properties(graph: Graph, name: str) -> list[str] | None:
+    """The properties index `name` can filter on inside SEARCH (none before 2026.01); None: no such index."""
+    for index in vector_indexes(graph):
+        if index["name"] == name:
+            return list(index["filterable"] or [])
+    return None
 
 
 def wait_online(
