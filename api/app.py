@@ -61,8 +61,9 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = Store.open(settings, mapping, metrics)
-        scorer = Scorer(store, settings) if settings.scoring else None
-        services = Services(settings, store, Recommender(store, await _server_version(store), scorer))
+        server_version = await _server_version(store)
+        scorer = Scorer(store, settings, server_version) if settings.scoring else None
+        services = Services(settings, store, Recommender(store, server_version, scorer))
         holder["services"] = app.state.services = services
         app.state.metrics = metrics
         scoring = asyncio.create_task(scorer.run()) if scorer is not None else None

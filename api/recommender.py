@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from api.errors import NotFound
 from api.filters import CheckedFilter
@@ -88,12 +88,13 @@ class Recommender:
         self.store = store
         self.server_version = server_version
         self.scorer = scorer
-        self._templates: dict[tuple[str, int, str, date | None], rec.CypherQuery] = {}
+        self._templates: dict[tuple[str, int, str, date | None, int | None], rec.CypherQuery] = {}
 
     def _cached(
         self, kind: str, param: str, key: RecKey, build: Callable[[RecKey], rec.CypherQuery]
     ) -> rec.CypherQuery:
-        slot = (kind, key.k, key.filter.key, key.at)
+        search = self.scorer.search if self.scorer is not None else {}
+        slot = (kind, key.k, key.filter.key, key.at, search.get("active_version"))
         template = self._templates.get(slot)
         if template is None:
             template = build(key)
@@ -126,6 +127,10 @@ class Recommender:
             return query
         return rec.CypherQuery(query.text, {**query.params, **rec.scored_params(scored)})
 
+    def _search(self) -> dict[str, Any]:
+        """SEARCH arguments for the active version the scorer last saw (none: the queries use queryNodes)."""
+        return dict(self.scorer.search) if self.scorer is not None else {}
+
     def _build_user(self, key: RecKey) -> rec.CypherQuery:
         return rec.user_recommendation_query(
             self.store.mapping,
@@ -133,7 +138,7 @@ class Recommender:
             k=key.k,
             filters=to_item_filter(key.filter),
             at=key.at,
-            server_version=self.server_version,
+            **({"server_version": self.server_version} | self._search()),
         )
 
     def _build_similar(self, key: RecKey) -> rec.CypherQuery:
@@ -142,7 +147,7 @@ class Recommender:
             key.id,
             k=key.k,
             filters=to_item_filter(key.filter),
-            server_version=self.server_version,
+            **({"server_version": self.server_version} | self._search()),
         )
 
     async def for_users(self, keys: list[RecKey]) -> list[Result]:

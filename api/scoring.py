@@ -10,7 +10,9 @@ switch, `embed --new` or a new interaction never makes an answer stale; they onl
 background check (every `scoring_check_s`) has reloaded the cache.
 
 Only catalogues below `scoring_max_items` are cached (the vector index serves larger ones), with at most
-`scoring_max_users` users (4 bytes per dimension each).
+`scoring_max_users` users (4 bytes per dimension each). The same check keeps the arguments that let the
+queries use Cypher 25's SEARCH (the active version and its item index's filterable properties) on Neo4j
+2026.01 and later.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from api.errors import ApiError
 from api.logs import get_logger
 from api.settings import ApiSettings
 from api.store import Store
-from graphrec.recommend import Scored
+from graphrec.recommend import SEARCH_MIN_VERSION, Scored
+from graphrec.versions import index_name
 
 Matrix = np.ndarray[Any, np.dtype[np.float32]]
 TIE = 1e-6
@@ -90,8 +93,13 @@ def _unit(vectors: list[list[float]], dim: int) -> Matrix:
 class Scorer:
     """Holds the current `Snapshot` (or none) and keeps it in step with the active version."""
 
-    def __init__(self, store: Store, settings: ApiSettings) -> None:
+    def __init__(
+        self, store: Store, settings: ApiSettings, server_version: tuple[int, ...] | None = None
+    ) -> None:
         self.store = store
+        self.server_version = server_version
+        self.search: dict[str, Any] = {}
+        """The builders' SEARCH arguments for the active version (Neo4j 2026.01+; empty before)."""
         self.max_items = settings.scoring_max_items
         self.max_users = settings.scoring_max_users
         self.check_s = settings.scoring_check_s
@@ -124,6 +132,7 @@ class Scorer:
         )
         if state == self._state:
             return False
+        self.search = await self._search(state[0]) if state is not None else {}
         if state is None:
             self.snapshot, self.off_reason = None, "no active model"
         elif (state[2] or 0) > self.max_items or (state[3] or 0) > self.max_users:
@@ -141,6 +150,21 @@ class Scorer:
             extra={"version": state[0] if state else None},
         )
         return True
+
+    async def _search(self, version: int) -> dict[str, Any]:
+        """SEARCH arguments for `version` on servers with SEARCH: its item index's filterable properties."""
+        if self.server_version is None or self.server_version < SEARCH_MIN_VERSION:
+            return {}
+        name = index_name("item", version)
+        rows = await self.store.read("writeback/vector_indexes")
+        found = next((row for row in rows if row["name"] == name), None)
+        if found is None:
+            return {}
+        return {
+            "server_version": self.server_version,
+            "active_version": version,
+            "filterable": list(found["filterable"] or []),
+        }
 
     async def _load(self, prop: str) -> Snapshot | None:
         """Read the version's state and every vector in ONE read transaction, so they are consistent."""

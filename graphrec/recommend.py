@@ -32,7 +32,8 @@ Public API (stable; the GraphQL layer codes against it):
 - Sync conveniences: `recommend_for_user(graph, user_id, k=20, *, filters=None, at=None, exact=None,
   segment=None, season_weight=...) -> list[Recommendation]`,
   `similar_items(graph, item_id, k=20, *, filters=None, exact=None)`;
-  both raise `UnknownNode` (a `LookupError`) when the id is not in the graph.
+  both raise `UnknownNode` (a `LookupError`) when the id is not in the graph, and use SEARCH where
+  `search_context(graph)` (the builders' SEARCH arguments, empty before 2026.01) says the server has it.
 
 How the queries are made: `cypher/recommend/user.cypher` and `similar.cypher` are complete, runnable queries
 (only `$userId`/`$itemId` and `$k`); each `literal /* $name */` in them becomes parameter `$name` and each
@@ -58,8 +59,8 @@ from neo4j import RoutingControl
 from graphrec import cypher
 from graphrec.db import Bulk, Graph
 from graphrec.schema import GraphMapping, quote, validate_identifier
-from graphrec.vector_index import FILTERABLE_MIN_VERSION
-from graphrec.versions import index_name
+from graphrec.vector_index import FILTERABLE_MIN_VERSION, filterable_properties
+from graphrec.versions import active_version, index_name
 
 Source = Literal["vector", "exact", "cold-start", "popularity"]
 SOURCES: tuple[str, ...] = ("vector", "exact", "cold-start", "popularity")
@@ -454,6 +455,22 @@ def _exists(graph: Graph, name: str, node_id: str) -> bool:
     return bool(graph.read(name, {"id": str(node_id)}))
 
 
+def search_context(graph: Graph) -> dict[str, Any]:
+    """The builders' arguments that turn the SEARCH path on for `graph` (server version, active version, the
+    item index's filterable properties); empty before 2026.01 or without an active version."""
+    server = graph.server_info().version_tuple
+    if server < SEARCH_MIN_VERSION:
+        return {}
+    active = active_version(graph)
+    if active is None:
+        return {}
+    return {
+        "server_version": server,
+        "active_version": active.version,
+        "filterable": filterable_properties(graph, active.item_index),
+    }
+
+
 def recommend_for_user(
     graph: Graph,
     user_id: str,
@@ -465,7 +482,8 @@ def recommend_for_user(
     segment: str | None = None,
     season_weight: float = DEFAULT_SEASON_WEIGHT,
 ) -> list[Recommendation]:
-    """Run `user_recommendation_query` on `graph`; `UnknownNode` when the user does not exist."""
+    """Run `user_recommendation_query` on `graph` (SEARCH where the server has it); `UnknownNode` when the
+    user does not exist."""
     query = user_recommendation_query(
         graph.mapping,
         user_id,
@@ -475,6 +493,7 @@ def recommend_for_user(
         exact=exact,
         segment=segment,
         season_weight=season_weight,
+        **(search_context(graph) if exact is not True else {}),
     )
     results = _run(graph, query)
     if not results and not _exists(graph, "recommend/user_exists", user_id):
@@ -492,8 +511,11 @@ def similar_items(
     filters: ItemFilter | None = None,
     exact: bool | None = None,
 ) -> list[Recommendation]:
-    """Run `similar_items_query` on `graph`; `UnknownNode` when the item does not exist."""
-    results = _run(graph, similar_items_query(graph.mapping, item_id, k, filters=filters, exact=exact))
+    """Run `similar_items_query` on `graph` (SEARCH where the server has it); `UnknownNode` when the item
+    does not exist."""
+    search = search_context(graph) if exact is not True else {}
+    query = similar_items_query(graph.mapping, item_id, k, filters=filters, exact=exact, **search)
+    results = _run(graph, query)
     if not results and not _exists(graph, "recommend/item_exists", item_id):
         raise UnknownNode(
             f"no {graph.mapping.item.label} with {graph.mapping.item.id_property} = {item_id!r}"

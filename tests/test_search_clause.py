@@ -11,6 +11,7 @@ import glob
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,12 @@ import numpy as np
 import pytest
 from neo4j import RoutingControl
 from neo4j.exceptions import ClientError
+from test_api import TestClient
 
+from api.app import create_app
+from api.filters import CheckedFilter
+from api.recommender import RecKey
+from api.settings import ApiSettings
 from graphrec import versions
 from graphrec.config import Settings
 from graphrec.datasets import synthetic
@@ -42,6 +48,9 @@ from graphrec.recommend import (
     ItemFilter,
     Recommendation,
     parse_recommendations,
+    recommend_for_user,
+    search_context,
+    similar_items,
     similar_items_query,
     user_recommendation_query,
 )
@@ -312,3 +321,36 @@ def test_a_condition_on_a_property_the_index_does_not_store(graph: Graph, search
     query = user_recommendation_query(graph.mapping, "u3", K, filters=title, exact=False, **unknown)
     with pytest.raises(ClientError, match=r"22ND3|not an additional property"):
         _run(graph, query)
+
+
+def test_the_sync_conveniences_use_search_on_a_new_server(graph: Graph, search: dict[str, Any]) -> None:
+    # recommend_for_user / similar_items (the CLI's) build their queries with these arguments
+    assert search_context(graph) == search
+    got = recommend_for_user(graph, USERS[0], K, filters=FILTERS, exact=False)
+    assert len(got) == K
+    assert all(_obeys(r.item) for r in got)
+    assert {r.source for r in got} == {"vector"}
+    like = similar_items(graph, ITEMS[0], K, exact=False)
+    assert len(like) == K
+    assert ITEMS[0] not in {r.item_id for r in like}
+
+
+def test_the_api_builds_search_queries_for_the_active_version(
+    server: LocalNeo4j, graph: Graph, search: dict[str, Any]
+) -> None:
+    settings = ApiSettings(
+        neo4j_uri=server.uri, neo4j_username="neo4j", neo4j_password=PASSWORD, scoring_max_items=0
+    )
+    with TestClient(create_app(settings)) as client:
+        recommender = client.app.state.services.recommender
+        deadline = time.monotonic() + 30
+        while not recommender.scorer.search and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert recommender.scorer.search == search
+        query = recommender.user_query(RecKey(USERS[1], K, CheckedFilter()))
+        assert "SEARCH i IN (VECTOR INDEX" in query.text
+        assert query.params["searchVersion"] == search["active_version"]
+        assert len(_run(graph, query)) == K
+        similar = recommender.similar_query(RecKey(ITEMS[1], K, CheckedFilter()))
+        assert "SEARCH i IN (VECTOR INDEX" in similar.text
+        assert len(_run(graph, similar)) == K
