@@ -34,8 +34,11 @@ SUPPORTED_JAVA = (17, 21)
 """The Java versions Neo4j 5.26 runs on."""
 CALVER_JAVA = (21, 25)
 """The Java versions calendar-versioned Neo4j (2025.01 and later) runs on."""
-JVM_FLAGS = [
+JVM_FLAGS = [  # as Neo4j's own launcher sets them (server.jvm.additional defaults)
     "-XX:+UseG1GC",
+    "-XX:+AlwaysPreTouch",  # heap pages touched at start, not as page faults while serving
+    "-XX:+UnlockExperimentalVMOptions",
+    "-XX:+TrustFinalNonStaticFields",
     "-XX:-OmitStackTraceInFastThrow",
     "-XX:+DisableExplicitGC",
     "-Djdk.nio.maxCachedBufferSize=1024",
