@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,6 +64,7 @@ def neo4j_settings() -> Iterator[Settings]:
         yield Settings(neo4j_uri=server.uri, neo4j_username="neo4j", neo4j_password=TEST_PASSWORD)
     finally:
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)  # ~800 MB of store and logs per run otherwise
 
 
 @pytest.fixture(scope="session")
