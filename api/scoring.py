@@ -106,6 +106,7 @@ class Scorer:
         self.snapshot: Snapshot | None = None
         self.off_reason: str | None = "not loaded yet"
         self._state: tuple[Any, ...] | None = None
+        self._checked = False
 
     def describe(self) -> str:
         """`v<N>` for the version held, else why nothing is held (shown by /readyz)."""
@@ -130,8 +131,9 @@ class Scorer:
             if rows
             else None
         )
-        if state == self._state:
+        if self._checked and state == self._state:
             return False
+        self._checked = True
         self.search = await self._search(state[0]) if state is not None else {}
         if state is None:
             self.snapshot, self.off_reason = None, "no active model"
@@ -142,13 +144,12 @@ class Scorer:
                 f"{self.max_users}): served by Cypher"
             )
         else:
-            self.snapshot, self.off_reason = await self._load(str(state[1])), None
+            self.snapshot = await self._load(str(state[1]))
+            self.off_reason = None if self.snapshot else "the version switched while loading"
+            if self.snapshot is None:
+                state = None  # so the next check loads whatever is active then
         self._state = state
-        get_logger().info(
-            "scoring cache: %s",
-            self.off_reason or f"v{state[0] if state else None} loaded",
-            extra={"version": state[0] if state else None},
-        )
+        get_logger().info("scoring cache: %s", self.describe())
         return True
 
     async def _search(self, version: int) -> dict[str, Any]:

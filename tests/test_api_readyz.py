@@ -85,6 +85,10 @@ def test_readyz_follows_neo4j_and_the_active_model(server: LocalNeo4j) -> None:
 
         activate_a_model(settings)
         assert wait_status(client, 200)["model"] == 1
+        deadline = time.monotonic() + 30  # the scoring cache's background check picks the model up
+        while client.get("/readyz").json().get("scoring") != "v1" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.get("/readyz").json()["scoring"] == "v1"
 
         server.stop(timeout=2)  # SIGTERM, then SIGKILL after 2 s: an outage, clean or not
         body = wait_status(client, 503)
