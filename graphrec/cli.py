@@ -39,6 +39,14 @@ MappingOption = Annotated[
     Path | None,
     typer.Option("--mapping", help="Graph mapping file (TOML/YAML); default GRAPHREC_MAPPING or built-in."),
 ]
+FilterableOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--filterable",
+        help="An item property the item index stores so Cypher 25 SEARCH filters on it inside the index "
+        "(Neo4j 2026.01+; ignored before). Repeat for several, e.g. --filterable year --filterable price.",
+    ),
+]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -529,6 +537,7 @@ def writeback_command(
     index_timeout: Annotated[
         float, typer.Option("--index-timeout", min=1, help="Seconds to wait for the indexes to be ONLINE.")
     ] = 600.0,
+    filterable: FilterableOption = None,
     mapping: MappingOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -556,7 +565,11 @@ def writeback_command(
             activate=activate,
             show_progress=not json_out,
             index=IndexOptions(
-                m=hnsw_m, ef_construction=ef_construction, quantization=quantization, timeout=index_timeout
+                m=hnsw_m,
+                ef_construction=ef_construction,
+                quantization=quantization,
+                timeout=index_timeout,
+                filterable=tuple(filterable or ()),
             ),
         )
         with (
@@ -801,6 +814,7 @@ def refresh_command(
     warm_start_epochs: Annotated[
         int, typer.Option("--warm-start-epochs", min=1, help="Epochs of a warm-started run (keeps the last).")
     ] = 10,
+    filterable: FilterableOption = None,
     mapping: MappingOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -821,7 +835,9 @@ def refresh_command(
             work_dir=work_dir or settings.cache_dir / "refresh",
             train=dict(_parse_param(text) for text in train_option or []),
             writeback=WritebackOptions(
-                batch_size=batch_size, keep=keep, index=IndexOptions(timeout=index_timeout)
+                batch_size=batch_size,
+                keep=keep,
+                index=IndexOptions(timeout=index_timeout, filterable=tuple(filterable or ())),
             ),
             lock_ttl=lock_ttl,
             show_progress=not json_out,

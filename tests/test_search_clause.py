@@ -8,6 +8,7 @@ the exact scan. It skips, saying why, when there is no Java 21+ or the 2026 jars
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import tempfile
@@ -21,13 +22,15 @@ import pytest
 from neo4j import RoutingControl
 from neo4j.exceptions import ClientError
 from test_api import TestClient
+from typer.testing import CliRunner
 
 from api.app import create_app
 from api.filters import CheckedFilter
 from api.recommender import RecKey
 from api.settings import ApiSettings
 from graphrec import versions
-from graphrec.config import Settings
+from graphrec.cli import app
+from graphrec.config import Settings, get_settings
 from graphrec.datasets import synthetic
 from graphrec.db import Graph, open_driver
 from graphrec.load import load_dataset
@@ -354,3 +357,24 @@ def test_the_api_builds_search_queries_for_the_active_version(
         similar = recommender.similar_query(RecKey(ITEMS[1], K, CheckedFilter()))
         assert "SEARCH i IN (VECTOR INDEX" in similar.text
         assert len(_run(graph, similar)) == K
+
+
+def test_cli_writeback_declares_the_filterable_properties(
+    server: LocalNeo4j, graph: Graph, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Last in the module: it makes a new version active."""
+    monkeypatch.setenv("NEO4J_URI", server.uri)
+    monkeypatch.setenv("NEO4J_USERNAME", "neo4j")
+    monkeypatch.setenv("NEO4J_PASSWORD", PASSWORD)
+    monkeypatch.delenv("GRAPHREC_MAPPING", raising=False)
+    get_settings.cache_clear()
+    _model(synthetic.generate(users=300, items=2000, interactions=12_000, seed=3), seed=12).save(tmp_path)
+    try:
+        result = CliRunner().invoke(app, ["writeback", str(tmp_path), "--json", "--filterable", "price"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    active = versions.active_version(graph)
+    assert active is not None
+    assert active.version == json.loads(result.stdout)["version"]
+    assert filterable_properties(graph, active.item_index) == ["price"]
