@@ -30,8 +30,7 @@ from api.errors import ApiError
 from api.logs import get_logger
 from api.settings import ApiSettings
 from api.store import Store
-from graphrec.recommend import SEARCH_MIN_VERSION, Scored
-from graphrec.versions import index_name
+from graphrec.recommend import SEARCH_MIN_VERSION, Scored, search_arguments
 
 Matrix = np.ndarray[Any, np.dtype[np.float32]]
 TIE = 1e-6
@@ -153,19 +152,11 @@ class Scorer:
         return True
 
     async def _search(self, version: int) -> dict[str, Any]:
-        """SEARCH arguments for `version` on servers with SEARCH: its item index's filterable properties."""
+        """`search_arguments` for `version` (the index list is read only from servers that have SEARCH)."""
         if self.server_version is None or self.server_version < SEARCH_MIN_VERSION:
             return {}
-        name = index_name("item", version)
         rows = await self.store.read("writeback/vector_indexes")
-        found = next((row for row in rows if row["name"] == name), None)
-        if found is None:
-            return {}
-        return {
-            "server_version": self.server_version,
-            "active_version": version,
-            "filterable": list(found["filterable"] or []),
-        }
+        return search_arguments(self.server_version, version, rows)
 
     async def _load(self, prop: str) -> Snapshot | None:
         """Read the version's state and every vector in ONE read transaction, so they are consistent."""

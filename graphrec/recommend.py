@@ -24,7 +24,7 @@ Public API (stable; the GraphQL layer codes against it):
   exact scan when the catalogue is small (< `EXACT_BELOW` items); `at` (a `date`) adds the seasonal boost;
   `server_version` (a tuple like `(2026, 1, 0)`, from `Graph.server_info().version_tuple`) together with
   `active_version` enables the Cypher 25 `SEARCH` clause for filtered ANN on new servers; `filterable` must
-  then list the properties the version's item index stores (`vector_index.filterable_properties`), else
+  then list the properties the version's item index stores (`search_context(graph)` gives all three), else
   a condition on another property makes the server refuse the query. Such a query names the version's
   index, so rebuild it after a switch: once that index is pruned the server refuses it (IndexNotFound).
   Zero rows means the user/item does not exist (or the catalogue is empty). The id parameter (`$userId`,
@@ -59,7 +59,7 @@ from neo4j import RoutingControl
 from graphrec import cypher
 from graphrec.db import Bulk, Graph
 from graphrec.schema import GraphMapping, quote, validate_identifier
-from graphrec.vector_index import FILTERABLE_MIN_VERSION, filterable_properties
+from graphrec.vector_index import FILTERABLE_MIN_VERSION, vector_indexes
 from graphrec.versions import active_version, index_name
 
 Source = Literal["vector", "exact", "cold-start", "popularity"]
@@ -455,20 +455,32 @@ def _exists(graph: Graph, name: str, node_id: str) -> bool:
     return bool(graph.read(name, {"id": str(node_id)}))
 
 
+def search_arguments(
+    server_version: Sequence[int] | None, version: int | None, indexes: Iterable[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The builders' arguments that turn the SEARCH path on: the server version, the active `version` and
+    the properties its item index stores, read from `indexes` (rows of `writeback/vector_indexes`); empty
+    before 2026.01, without an active version, or when that index does not exist."""
+    if server_version is None or tuple(server_version) < SEARCH_MIN_VERSION or version is None:
+        return {}
+    name = index_name("item", version)
+    found = next((row for row in indexes if row["name"] == name), None)
+    if found is None:
+        return {}
+    return {
+        "server_version": tuple(server_version),
+        "active_version": version,
+        "filterable": list(found["filterable"] or []),
+    }
+
+
 def search_context(graph: Graph) -> dict[str, Any]:
-    """The builders' arguments that turn the SEARCH path on for `graph` (server version, active version, the
-    item index's filterable properties); empty before 2026.01 or without an active version."""
+    """`search_arguments` for `graph`'s server and active version (no further query before 2026.01)."""
     server = graph.server_info().version_tuple
     if server < SEARCH_MIN_VERSION:
         return {}
     active = active_version(graph)
-    if active is None:
-        return {}
-    return {
-        "server_version": server,
-        "active_version": active.version,
-        "filterable": filterable_properties(graph, active.item_index),
-    }
+    return search_arguments(server, active.version if active else None, vector_indexes(graph))
 
 
 def recommend_for_user(
