@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -151,9 +152,9 @@ class _Side:
     written: int = 0
     batches: int = 0
 
-    @property
+    @cached_property
     def skipped(self) -> int:
-        """Nodes that already hold the version's property (a resumed write-back)."""
+        """Nodes that already hold the version's property (a resumed write-back); counted once."""
         return sum(1 for node_id in self.ids if node_id in self.done) if self.done else 0
 
 
