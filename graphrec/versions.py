@@ -47,6 +47,8 @@ class ModelVersion:
     fingerprint: str | None = None
     metrics: str | None = None
     source: str | None = None
+    items_inferred: int = 0
+    """Items given an embedding by `graphrec embed --new` since the write-back (the API's cache checks it)."""
 
     @property
     def embedding_property(self) -> str:
@@ -84,6 +86,7 @@ def list_versions(graph: Graph) -> list[ModelVersion]:
             fingerprint=r["fingerprint"],
             metrics=r["metrics"],
             source=r["source"],
+            items_inferred=int(r["itemsInferred"]),
         )
         for r in graph.read("writeback/versions")
     ]

@@ -9,10 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from embedding_helpers import svd_artifacts
 from neo4j import Driver
 
+from graphrec import versions
 from graphrec.config import Settings, get_settings
 from graphrec.db import Graph, open_driver
+from graphrec.model_dir import ModelArtifacts
 from graphrec.neo4j_local import LocalNeo4j, free_port
 
 ML100K = (
@@ -138,3 +141,18 @@ def ml100k_graph(neo4j_driver: Driver, neo4j_settings: Settings, ml100k_dir: Pat
         load_dataset(graph, movielens.read(ml100k_dir), show_progress=False)
         _ml100k_loaded = True
     return graph
+
+
+@pytest.fixture(scope="module")
+def purge_versions_afterwards(neo4j_driver: Driver, neo4j_settings: Settings) -> Iterator[None]:
+    """After the module: no model versions, embeddings, vector indexes or job lock; the loaded data stays."""
+    yield
+    graph = Graph(neo4j_driver, neo4j_settings.neo4j_database)
+    versions.purge(graph)
+    graph.driver.execute_query("MATCH (l:GraphrecLock) DELETE l", database_=graph.database)
+
+
+@pytest.fixture(scope="module")
+def model(ml100k_dir: Path) -> ModelArtifacts:
+    """64-d SVD embeddings of ml-100k: a model for write-back and recommendation tests, no training."""
+    return svd_artifacts(ml100k_dir, dim=64)

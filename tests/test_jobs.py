@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 from embedding_helpers import count_with_property, seen_items
-from neo4j import Driver
 from typer.testing import CliRunner
 
 from graphrec import versions
 from graphrec.cli import app
 from graphrec.coldstart import embed_new
-from graphrec.config import Settings, get_settings
+from graphrec.config import get_settings
 from graphrec.db import Graph
 from graphrec.jobs import EXIT_CODES, RefreshOptions, refresh
 from graphrec.lock import acquire_lock, release_lock
@@ -33,12 +31,7 @@ from graphrec.writeback import WritebackOptions
 TINY = {"epochs": 1, "dim": 16, "patience": 1}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _purge_afterwards(neo4j_driver: Driver, neo4j_settings: Settings) -> Iterator[None]:
-    yield
-    graph = Graph(neo4j_driver, neo4j_settings.neo4j_database)
-    versions.purge(graph)
-    graph.driver.execute_query("MATCH (l:GraphrecLock) DELETE l", database_=graph.database)
+pytestmark = pytest.mark.usefixtures("purge_versions_afterwards")
 
 
 @pytest.fixture(scope="module")
@@ -199,16 +192,11 @@ def test_new_nodes_get_encoder_embeddings_without_retraining(refreshed: Graph) -
 def test_inferred_items_are_counted_on_the_active_version(refreshed: Graph) -> None:
     """The API's scoring cache compares this count to tell that it misses items."""
     run, db = refreshed.driver.execute_query, refreshed.database
-    active = versions.active_version(refreshed)
-    assert active is not None
 
     def inferred() -> int:
-        records = run(
-            "MATCH (m:GraphrecModel {version: $v}) RETURN coalesce(m.itemsInferred, 0) AS n",
-            v=active.version,
-            database_=db,
-        ).records
-        return int(records[0]["n"])
+        active = versions.active_version(refreshed)
+        assert active is not None
+        return active.items_inferred
 
     before = inferred()
     run(

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from embedding_helpers import cosine_score, exact_top_k, read_interactions, seen_items, svd_artifacts
-from neo4j import Driver
+from embedding_helpers import cosine_score, exact_top_k, read_interactions, seen_items
 from typer.testing import CliRunner
 
 from graphrec import versions
 from graphrec.cli import app
-from graphrec.config import Settings
 from graphrec.db import Graph
 from graphrec.model_dir import ModelArtifacts
 from graphrec.recommend import (
@@ -40,15 +37,7 @@ from graphrec.writeback import WritebackOptions, writeback
 USERS = ["1", "13", "42", "405", "655", "900"]  # 405 and 655 rated hundreds of items
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _purge_afterwards(neo4j_driver: Driver, neo4j_settings: Settings) -> Iterator[None]:
-    yield
-    versions.purge(Graph(neo4j_driver, neo4j_settings.neo4j_database))
-
-
-@pytest.fixture(scope="module")
-def model(ml100k_dir: Path) -> ModelArtifacts:
-    return svd_artifacts(ml100k_dir, dim=64)
+pytestmark = pytest.mark.usefixtures("purge_versions_afterwards")
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +100,7 @@ def test_candidates_scored_by_the_caller_are_used_only_while_current(
 ) -> None:
     active = versions.active_version(embedded)
     assert active is not None
-    records, _, _ = embedded.driver.execute_query(
-        "MATCH (m:GraphrecModel {version: $v}) RETURN coalesce(m.itemsInferred, 0) AS n", v=active.version
-    )
-    inferred = int(records[0]["n"])
+    inferred = active.items_inferred
     user = "13"
     # the caller's own ranking, deliberately not the model's, with some seen items mixed in
     pool = sorted(items)[::25][:60]
@@ -146,10 +132,7 @@ def test_similar_items_take_the_callers_candidates_only_while_current(
 ) -> None:
     active = versions.active_version(embedded)
     assert active is not None
-    records, _, _ = embedded.driver.execute_query(
-        "MATCH (m:GraphrecModel {version: $v}) RETURN coalesce(m.itemsInferred, 0) AS n", v=active.version
-    )
-    inferred = int(records[0]["n"])
+    inferred = active.items_inferred
     source = "50"
     fake = [(item, 0.9 - n * 0.001) for n, item in enumerate(sorted(items)[::40][:30])]
     others = [(i, s) for i, s in fake if i != source]

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from embedding_helpers import cosine_score, count_with_property, exact_top_k, seen_items, svd_artifacts
-from neo4j import Driver, ManagedTransaction, Record
+from neo4j import ManagedTransaction, Record
 from typer.testing import CliRunner
 
 from graphrec import recommend, versions
 from graphrec.cli import app
-from graphrec.config import Settings
 from graphrec.db import Graph
 from graphrec.lock import EXIT_CODE, acquire_lock, lock_holder, release_lock
 from graphrec.model_dir import ModelArtifacts
@@ -33,16 +31,7 @@ class Crash(RuntimeError):
     """Stands for a write-back process killed half-way."""
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _purge_afterwards(neo4j_driver: Driver, neo4j_settings: Settings) -> Iterator[None]:
-    """Leave ml-100k as the loader wrote it: no model versions, embeddings or vector indexes."""
-    yield
-    versions.purge(Graph(neo4j_driver, neo4j_settings.neo4j_database))
-
-
-@pytest.fixture(scope="module")
-def model(ml100k_dir: Path) -> ModelArtifacts:
-    return svd_artifacts(ml100k_dir, dim=64)
+pytestmark = pytest.mark.usefixtures("purge_versions_afterwards")
 
 
 @pytest.fixture(scope="module")
