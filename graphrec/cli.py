@@ -39,6 +39,11 @@ MappingOption = Annotated[
     Path | None,
     typer.Option("--mapping", help="Graph mapping file (TOML/YAML); default GRAPHREC_MAPPING or built-in."),
 ]
+EmbeddingBatchOption = Annotated[int, typer.Option("--batch-size", min=1, help="Embeddings a transaction.")]
+KeepOption = Annotated[int, typer.Option(min=2, help="Model versions kept, the active one included.")]
+IndexTimeoutOption = Annotated[
+    float, typer.Option("--index-timeout", min=1, help="Seconds to wait for the indexes to be ONLINE.")
+]
 FilterableOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -519,11 +524,11 @@ app.add_typer(index_app, name="index", rich_help_panel="Embeddings in Neo4j")
 def writeback_command(
     model_dir: Annotated[Path, typer.Argument(help="A model directory written by `graphrec train`.")],
     *,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Embeddings a transaction.")] = 5_000,
+    batch_size: EmbeddingBatchOption = 5_000,
     concurrency: Annotated[
         int, typer.Option(min=1, max=32, help="Transactions in flight (the server decodes them in parallel).")
     ] = 2,
-    keep: Annotated[int, typer.Option(min=2, help="Model versions kept, the active one included.")] = 2,
+    keep: KeepOption = 2,
     activate: Annotated[
         bool, typer.Option("--activate/--no-activate", help="Switch to the new version once it is indexed.")
     ] = True,
@@ -534,9 +539,7 @@ def writeback_command(
     quantization: Annotated[
         bool, typer.Option("--quantization/--no-quantization", help="Quantized copy of vectors in the index.")
     ] = True,
-    index_timeout: Annotated[
-        float, typer.Option("--index-timeout", min=1, help="Seconds to wait for the indexes to be ONLINE.")
-    ] = 600.0,
+    index_timeout: IndexTimeoutOption = 600.0,
     filterable: FilterableOption = None,
     mapping: MappingOption = None,
     json_out: JsonOption = False,
@@ -752,7 +755,7 @@ def embed_command(
             "--model-dir", help="The active version's model directory (default: where it came from)."
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Embeddings a transaction.")] = 5_000,
+    batch_size: EmbeddingBatchOption = 5_000,
     mapping: MappingOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -792,11 +795,9 @@ def refresh_command(
         list[str] | None,
         typer.Option("--train", help="A training setting name=value (JSON values), e.g. epochs=50, dim=64."),
     ] = None,
-    keep: Annotated[int, typer.Option(min=2, help="Model versions kept, the active one included.")] = 2,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Embeddings a transaction.")] = 5_000,
-    index_timeout: Annotated[
-        float, typer.Option("--index-timeout", min=1, help="Seconds to wait for the indexes to be ONLINE.")
-    ] = 600.0,
+    keep: KeepOption = 2,
+    batch_size: EmbeddingBatchOption = 5_000,
+    index_timeout: IndexTimeoutOption = 600.0,
     lock_ttl: Annotated[
         float, typer.Option("--lock-ttl", min=1, help="Seconds the lock lasts unless renewed between steps.")
     ] = 6 * 3600.0,
