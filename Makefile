@@ -36,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy graphrec api tests benchmarks
+	$(BIN)/mypy graphrec tests benchmarks
 
 pytest: $(STAMP)
 	$(BIN)/pytest

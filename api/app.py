@@ -19,17 +19,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from api import logs
-from api.context import Services
-from api.errors import ApiError
-from api.metrics import CONTENT_TYPE, Metrics
-from api.recommender import Recommender
-from api.schema import build_schema
-from api.scoring import Scorer
-from api.settings import ApiSettings
-from api.store import Store
-from api.view import GraphQLView
-from graphrec.schema import load_mapping
+from graphrec.api import logs
+from graphrec.api.context import Services
+from graphrec.api.errors import ApiError
+from graphrec.api.metrics import CONTENT_TYPE, Metrics
+from graphrec.api.recommender import Recommender
+from graphrec.api.schema import build_schema
+from graphrec.api.scoring import Scorer
+from graphrec.api.settings import ApiSettings
+from graphrec.api.store import Store
+from graphrec.api.view import GraphQLView
+from graphrec.db.mapping import load_mapping
 
 
 async def _server_version(store: Store) -> tuple[int, ...] | None:

@@ -15,8 +15,8 @@ from typing import Any
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from api.errors import UNAUTHENTICATED
-from api.settings import ApiSettings
+from graphrec.api.errors import UNAUTHENTICATED
+from graphrec.api.settings import ApiSettings
 
 
 def hash_key(key: str) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.loaders import Loaders
-from api.recommender import Recommender
-from api.settings import ApiSettings
-from api.store import Store
-from graphrec.schema import GraphMapping
-from graphrec.versions import EMBEDDING_PREFIX
+from graphrec.api.loaders import Loaders
+from graphrec.api.recommender import Recommender
+from graphrec.api.settings import ApiSettings
+from graphrec.api.store import Store
+from graphrec.db.mapping import GraphMapping
+from graphrec.serving.versions import EMBEDDING_PREFIX
 
 HIDDEN_PREFIXES: tuple[str, ...] = (EMBEDDING_PREFIX,)
 """Property-name prefixes never returned as `properties` (write-back's embedding vectors)."""

@@ -6,9 +6,9 @@ import math
 from datetime import UTC, date, datetime
 from typing import Any
 
-from api.errors import BadInput
-from graphrec.schema import IDENTIFIER_PATTERN
-from graphrec.versions import EMBEDDING_PREFIX
+from graphrec.api.errors import BadInput
+from graphrec.db.mapping import IDENTIFIER_PATTERN
+from graphrec.serving.versions import EMBEDDING_PREFIX
 
 _SCALARS = (str, int, float, bool)
 

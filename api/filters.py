@@ -10,8 +10,8 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from api.errors import BadInput
-from graphrec.schema import IDENTIFIER_PATTERN, NodeMapping
+from graphrec.api.errors import BadInput
+from graphrec.db.mapping import IDENTIFIER_PATTERN, NodeMapping
 
 
 @strawberry.enum(description="How a property is compared with the given value.")

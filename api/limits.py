@@ -24,8 +24,8 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
-from api.errors import BadInput
-from api.settings import ApiSettings
+from graphrec.api.errors import BadInput
+from graphrec.api.settings import ApiSettings
 
 
 def validation_rules(settings: ApiSettings) -> list[type[ASTValidationRule]]:

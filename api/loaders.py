@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
-from api.recommender import RecKey, Recommender
-from api.store import Row, Store
+from graphrec.api.recommender import RecKey, Recommender
+from graphrec.api.store import Row, Store
 
 if TYPE_CHECKING:
-    from api.recommender import Result
+    from graphrec.api.recommender import Result
 
 MAX_BATCH = 500
 

@@ -9,13 +9,13 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from api.auth import HasApiKey
-from api.convert import check_properties, from_unix_seconds, to_unix_seconds
-from api.errors import BadInput, NotFound
-from api.fields import mutation
-from api.resolvers import item_from_row, user_from_row
-from api.types import Interaction, Item, User, context
-from graphrec.schema import InteractionMapping
+from graphrec.api.auth import HasApiKey
+from graphrec.api.convert import check_properties, from_unix_seconds, to_unix_seconds
+from graphrec.api.errors import BadInput, NotFound
+from graphrec.api.fields import mutation
+from graphrec.api.resolvers import item_from_row, user_from_row
+from graphrec.api.types import Interaction, Item, User, context
+from graphrec.db.mapping import InteractionMapping
 
 
 def _interaction(ctx_mapping: list[InteractionMapping], name: str) -> InteractionMapping:

@@ -7,10 +7,19 @@ from datetime import date
 import strawberry
 from strawberry.types import Info
 
-from api import resolvers
-from api.fields import field
-from api.filters import ItemFilter, UserFilter
-from api.types import Explanation, Item, ItemConnection, Model, Recommendation, User, UserConnection, context
+from graphrec.api import resolvers
+from graphrec.api.fields import field
+from graphrec.api.filters import ItemFilter, UserFilter
+from graphrec.api.types import (
+    Explanation,
+    Item,
+    ItemConnection,
+    Model,
+    Recommendation,
+    User,
+    UserConnection,
+    context,
+)
 
 
 @strawberry.type

@@ -1,6 +1,7 @@
-"""The bridge to `graphrec.recommend`: its query builders, run on the API's async store.
+"""The bridge to `graphrec.serving.recommend`: its query builders, run on the API's async store.
 
-`graphrec.recommend` builds one Cypher query per recommendation list (ANN or exact, seen items excluded,
+`graphrec.serving.recommend` builds one Cypher query per recommendation list (ANN or exact, seen items
+excluded,
 filters, season, cold start / popularity) without running it; each query carries the candidates the `Scorer`
 scored in memory when it has them (see `api/scoring.py`). This module runs those queries through the
 `Store` (timed, timeout, errors mapped), turns unknown ids into NOT_FOUND errors, and answers a DataLoader
@@ -18,17 +19,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from api.errors import NotFound
-from api.filters import CheckedFilter
-from api.scoring import Scorer
-from api.store import Row, Store
-from graphrec import recommend as rec
+from graphrec.api.errors import NotFound
+from graphrec.api.filters import CheckedFilter
+from graphrec.api.scoring import Scorer
+from graphrec.api.store import Row, Store
+from graphrec.serving import recommend as rec
 
 if TYPE_CHECKING:
     Result = list[rec.Recommendation] | BaseException
 
 COLUMNS = ("itemId", "score", "source", "version", "item")
-"""What `graphrec.recommend`'s queries return, per row (see its module docstring)."""
+"""What `graphrec.serving.recommend`'s queries return, per row (see its module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class RecKey:
 
 
 def to_item_filter(checked: CheckedFilter) -> rec.ItemFilter | None:
-    """The API's checked filter (stored property names) in `graphrec.recommend`'s terms; None for none."""
+    """The API's checked filter (stored property names) in `recommend`'s terms; None for none."""
     if not (checked.ids is not None or checked.exclude_ids or checked.conditions):
         return None
     return rec.ItemFilter(
@@ -75,7 +76,7 @@ MAX_TEMPLATES = 512
 
 
 class Recommender:
-    """Runs `graphrec.recommend`'s queries for the API: one query per list, or per batch of lists.
+    """Runs `graphrec.serving.recommend`'s queries for the API: one query per list, or per batch of lists.
 
     Building a query renders its Cypher file for the mapping (regex work, milliseconds); the text depends on
     k, the filter and the date, never on the id, which travels as a parameter. So each built query is kept

@@ -13,15 +13,15 @@ from typing import Any, cast
 import strawberry
 from strawberry.scalars import JSON
 
-from api.context import RequestContext
-from api.convert import from_unix_seconds, json_value, pairs_to_dict
-from api.errors import BadInput, NotFound
-from api.filters import ItemFilter, UserFilter, check_item_filter, check_user_filter
-from api.limits import decode_cursor, encode_cursor, page_size
-from api.loaders import PageKey
-from api.recommender import RecKey
-from api.store import Row
-from api.types import (
+from graphrec.api.context import RequestContext
+from graphrec.api.convert import from_unix_seconds, json_value, pairs_to_dict
+from graphrec.api.errors import BadInput, NotFound
+from graphrec.api.filters import ItemFilter, UserFilter, check_item_filter, check_user_filter
+from graphrec.api.limits import decode_cursor, encode_cursor, page_size
+from graphrec.api.loaders import PageKey
+from graphrec.api.recommender import RecKey
+from graphrec.api.store import Row
+from graphrec.api.types import (
     Explanation,
     ExplanationKind,
     ExplanationPath,
@@ -40,7 +40,7 @@ from api.types import (
     UserConnection,
     UserEdge,
 )
-from graphrec import recommend as rec
+from graphrec.serving import recommend as rec
 
 MAX_EXPLAIN_PATHS = 50
 

@@ -16,13 +16,13 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.types import ExecutionContext
 
-from api.errors import INTERNAL, is_client_error
-from api.limits import limit_extensions
-from api.logs import get_logger
-from api.metrics import Metrics, MetricsExtension
-from api.mutations import Mutation
-from api.queries import Query
-from api.settings import ApiSettings
+from graphrec.api.errors import INTERNAL, is_client_error
+from graphrec.api.limits import limit_extensions
+from graphrec.api.logs import get_logger
+from graphrec.api.metrics import Metrics, MetricsExtension
+from graphrec.api.mutations import Mutation
+from graphrec.api.queries import Query
+from graphrec.api.settings import ApiSettings
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"

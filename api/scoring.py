@@ -26,11 +26,11 @@ import numpy as np
 from neo4j import AsyncManagedTransaction
 from neo4j.exceptions import DriverError, Neo4jError
 
-from api.errors import ApiError
-from api.logs import get_logger
-from api.settings import ApiSettings
-from api.store import Store
-from graphrec.recommend import SEARCH_MIN_VERSION, Scored, search_arguments
+from graphrec.api.errors import ApiError
+from graphrec.api.logs import get_logger
+from graphrec.api.settings import ApiSettings
+from graphrec.api.store import Store
+from graphrec.serving.recommend import SEARCH_MIN_VERSION, Scored, search_arguments
 
 Matrix = np.ndarray[Any, np.dtype[np.float32]]
 TIE = 1e-6

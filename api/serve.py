@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from api.settings import ApiSettings
+from graphrec.api.settings import ApiSettings
 
 
 def serve(
@@ -14,7 +14,7 @@ def serve(
 ) -> None:
     """Serve `api.app:create_app` until SIGINT/SIGTERM, then let in-flight requests finish and close Neo4j."""
     uvicorn.run(
-        "api.app:create_app",
+        "graphrec.api.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,

@@ -24,11 +24,11 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from api.errors import TIMEOUT, ApiError, Unavailable
-from api.metrics import Metrics
-from api.settings import ApiSettings
-from graphrec import cypher
-from graphrec.schema import GraphMapping
+from graphrec.api.errors import TIMEOUT, ApiError, Unavailable
+from graphrec.api.metrics import Metrics
+from graphrec.api.settings import ApiSettings
+from graphrec.db import cypher
+from graphrec.db.mapping import GraphMapping
 
 Row = dict[str, Any]
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")

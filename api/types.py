@@ -11,12 +11,12 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from api.convert import json_value
-from api.fields import field
-from api.filters import ItemFilter
+from graphrec.api.convert import json_value
+from graphrec.api.fields import field
+from graphrec.api.filters import ItemFilter
 
 if TYPE_CHECKING:
-    from api.context import RequestContext
+    from graphrec.api.context import RequestContext
 
 
 def context(info: Info) -> RequestContext:
@@ -77,7 +77,7 @@ class Item:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> InteractionConnection:
         """A page of this item's interactions (cursor pagination)."""
-        from api.resolvers import item_interactions
+        from graphrec.api.resolvers import item_interactions
 
         return await item_interactions(context(info), str(self.id), first, after)
 
@@ -89,7 +89,7 @@ class Item:
         filter: ItemFilter | None = None,
     ) -> list[Recommendation]:
         """Nearest items by embedding, through the request's loader."""
-        from api.resolvers import similar_items
+        from graphrec.api.resolvers import similar_items
 
         return await similar_items(context(info), str(self.id), k, filter)
 
@@ -111,7 +111,7 @@ class User:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> InteractionConnection:
         """A page of this user's interactions (cursor pagination)."""
-        from api.resolvers import user_interactions
+        from graphrec.api.resolvers import user_interactions
 
         return await user_interactions(context(info), str(self.id), first, after)
 
@@ -124,7 +124,7 @@ class User:
         at: date | None = None,
     ) -> list[Recommendation]:
         """Top-k unseen items for this user, through the request's loader."""
-        from api.resolvers import recommendations
+        from graphrec.api.resolvers import recommendations
 
         return await recommendations(context(info), str(self.id), k, filter, at)
 
@@ -145,7 +145,7 @@ class Interaction:
         """The user, fetched with the page or through the request's user loader."""
         if isinstance(self.known, User):
             return self.known
-        from api.resolvers import get_user
+        from graphrec.api.resolvers import get_user
 
         return await get_user(context(info), self.user_id)
 
@@ -154,7 +154,7 @@ class Interaction:
         """The item, fetched with the page or through the request's item loader."""
         if isinstance(self.known, Item):
             return self.known
-        from api.resolvers import get_item
+        from graphrec.api.resolvers import get_item
 
         return await get_item(context(info), self.item_id)
 

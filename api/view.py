@@ -12,11 +12,11 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.types import ExecutionResult
 
-from api.auth import KeyChecker, bearer_token
-from api.context import RequestContext, Services
-from api.errors import TIMEOUT
-from api.logs import get_logger
-from api.metrics import Metrics
+from graphrec.api.auth import KeyChecker, bearer_token
+from graphrec.api.context import RequestContext, Services
+from graphrec.api.errors import TIMEOUT
+from graphrec.api.logs import get_logger
+from graphrec.api.metrics import Metrics
 
 
 class GraphQLView(GraphQL[RequestContext, None]):

@@ -1,4 +1,4 @@
-"""Interactions per second of `graphrec.load.load_dataset` for ml-100k and a synthetic 1M-interaction shop.
+"""Interactions per second of `load_dataset`: ml-100k and a synthetic 1M-interaction shop.
 
 Runs against `NEO4J_URI` when set (refusing a non-empty database unless `--clear`), else starts its own
 local Neo4j on a free port in a temp directory and stops it at the end. Loads, in order:
@@ -34,11 +34,11 @@ from typing import Any
 from neo4j import Driver
 
 from graphrec.config import Settings
-from graphrec.datasets import movielens, synthetic
-from graphrec.datasets.records import Dataset
-from graphrec.db import Graph, open_driver
-from graphrec.load import load_dataset
-from graphrec.neo4j_local import LocalNeo4j, free_port
+from graphrec.db.graph import Graph, open_driver
+from graphrec.db.local import LocalNeo4j, free_port
+from graphrec.ingest import movielens, synthetic
+from graphrec.ingest.load import load_dataset
+from graphrec.ingest.records import Dataset
 
 PASSWORD = "graphrec-bench-pw"
 

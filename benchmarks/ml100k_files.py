@@ -1,6 +1,6 @@
 """Build the sync-shaped `HeteroData` for ml-100k straight from the RecBole atomic files (no Neo4j).
 
-Used by `benchmarks/quality.py --source files` and for development; produces what `graphrec.sync` produces:
+Used by `benchmarks/quality.py --source files` and for development; produces what sync produces:
 user/item `ids` (index maps), feature matrices (numeric scaled, categorical one-hot, genres multi-hot, hashed
 title tokens) and `('user', 'rated', 'item')` edges with `edge_weight` (rating) and `edge_time`.
 """

@@ -3,10 +3,10 @@
 Usage: .venv/bin/python benchmarks/quality.py [--source neo4j|files] [--models sage,gcn,...]
        [--protocols ro,temporal] [--seeds 3] [--threads 2] [--jobs 1] [--json]
 
-`--source neo4j` (default) loads ml-100k into Neo4j with `graphrec.load.load_dataset` and reads it back with
-`graphrec.sync` (a local server on a free port in a temporary home, unless NEO4J_URI is set), so the table
+`--source neo4j` (default) loads ml-100k into Neo4j with `load_dataset` and reads it back with
+`learn.sync` (a local server on a free port in a temporary home, unless NEO4J_URI is set), so the table
 measures the real pipeline; `--source files` builds the same HeteroData straight from the RecBole files.
-Every model goes through `graphrec.evaluate` (same splits, masking and metrics). Before the table, the
+Every model goes through `graphrec.learn.evaluate` (same splits, masking and metrics). Before the table, the
 default model's training speed is timed alone (`--threads` torch threads, nothing else of ours running):
 that is the s/epoch figure to compare with the 0.35 s target. `--jobs N` runs table cells in N processes
 (faster on a busy machine; their s/epoch then include the contention).
@@ -28,10 +28,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from graphrec import ui
-from graphrec.evaluate import MODELS, RunResult, run_one, summarize, table_rows
-from graphrec.interactions import Interactions
-from graphrec.splits import split
-from graphrec.train import TrainConfig, train
+from graphrec.learn.evaluate import MODELS, RunResult, run_one, summarize, table_rows
+from graphrec.learn.interactions import Interactions
+from graphrec.learn.splits import split
+from graphrec.learn.train import TrainConfig, train
 
 ML100K = Path(
     os.environ.get("GRAPHREC_ML100K", Path(__file__).resolve().parents[2] / "shared/datasets/ml-100k")
@@ -44,10 +44,10 @@ def from_neo4j(home: Path | None, save: Path | None = None) -> Any:
     """ml-100k loaded into Neo4j and synced back: the HeteroData `graphrec train` would see."""
     from sync_speed import neo4j
 
-    from graphrec.datasets import movielens
-    from graphrec.db import Graph, open_driver
-    from graphrec.load import load_dataset
-    from graphrec.sync import SyncOptions, sync_graph
+    from graphrec.db.graph import Graph, open_driver
+    from graphrec.ingest import movielens
+    from graphrec.ingest.load import load_dataset
+    from graphrec.learn.sync import SyncOptions, sync_graph
 
     with neo4j(home) as (settings, _pid):
         driver = open_driver(settings)
@@ -77,7 +77,7 @@ def from_files() -> Any:
 def time_default(data: Any, threads: int, epochs: int = 8, model: str | None = None) -> dict[str, float]:
     """Per-epoch training seconds (no validation) of the default model, or of encoder/variant `model`,
     alone on `threads` threads."""
-    from graphrec.evaluate import VARIANTS
+    from graphrec.learn.evaluate import VARIANTS
 
     torch.set_num_threads(threads)
     inter = Interactions.from_hetero(data)
@@ -136,14 +136,14 @@ def main() -> None:
     protocols = [p for p in args.protocols.split(",") if p]
 
     if args.from_sync is not None:
-        from graphrec.sync import load_sync
+        from graphrec.learn.sync import load_sync
 
         data = load_sync(args.from_sync).data
     else:
         data = from_neo4j(args.home, args.save_sync) if args.source == "neo4j" else from_files()
     timing = time_default(data, args.threads)
     if args.timing_only:  # every encoder in --models, one after the other
-        from graphrec.evaluate import BASELINES
+        from graphrec.learn.evaluate import BASELINES
 
         timings = {m: time_default(data, args.threads, model=m) for m in models if m not in BASELINES}
         for m, t in timings.items():

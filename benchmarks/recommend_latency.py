@@ -26,12 +26,12 @@ import numpy as np
 from neo4j import ManagedTransaction, Record
 from writeback_speed import neo4j_settings, random_artifacts
 
-from graphrec import recommend
-from graphrec.datasets import movielens
-from graphrec.db import Graph, open_driver
-from graphrec.load import load_dataset
-from graphrec.recommend import CypherQuery, ItemFilter, parse_condition
-from graphrec.writeback import WritebackOptions, writeback
+from graphrec.db.graph import Graph, open_driver
+from graphrec.ingest import movielens
+from graphrec.ingest.load import load_dataset
+from graphrec.serving import recommend
+from graphrec.serving.recommend import CypherQuery, ItemFilter, parse_condition
+from graphrec.serving.writeback import WritebackOptions, writeback
 
 TARGET_P50_MS = 10.0
 

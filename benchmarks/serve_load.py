@@ -41,15 +41,15 @@ from neo4j import AsyncGraphDatabase, RoutingControl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from graphrec import recommend  # noqa: E402
 from graphrec.config import Settings  # noqa: E402
-from graphrec.datasets.movielens import read as read_movielens  # noqa: E402
-from graphrec.db import Graph  # noqa: E402
-from graphrec.load import load_dataset  # noqa: E402
-from graphrec.model_dir import ModelArtifacts  # noqa: E402
-from graphrec.neo4j_local import LocalNeo4j, free_port  # noqa: E402
-from graphrec.schema import GraphMapping  # noqa: E402
-from graphrec.writeback import WritebackOptions, writeback  # noqa: E402
+from graphrec.db.graph import Graph  # noqa: E402
+from graphrec.db.local import LocalNeo4j, free_port  # noqa: E402
+from graphrec.db.mapping import GraphMapping  # noqa: E402
+from graphrec.ingest.load import load_dataset  # noqa: E402
+from graphrec.ingest.movielens import read as read_movielens  # noqa: E402
+from graphrec.learn.model_dir import ModelArtifacts  # noqa: E402
+from graphrec.serving import recommend  # noqa: E402
+from graphrec.serving.writeback import WritebackOptions, writeback  # noqa: E402
 
 PASSWORD = "graphrec-bench-pw"
 ROUNDS = 4

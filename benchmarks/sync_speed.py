@@ -39,12 +39,12 @@ import torch
 
 from graphrec import ui
 from graphrec.config import Settings
-from graphrec.datasets import movielens, synthetic
-from graphrec.datasets.records import Dataset
-from graphrec.db import Graph, open_driver
-from graphrec.load import load_dataset
-from graphrec.neo4j_local import LocalNeo4j, free_port
-from graphrec.sync import SyncOptions, SyncResult, sync_graph
+from graphrec.db.graph import Graph, open_driver
+from graphrec.db.local import LocalNeo4j, free_port
+from graphrec.ingest import movielens, synthetic
+from graphrec.ingest.load import load_dataset
+from graphrec.ingest.records import Dataset
+from graphrec.learn.sync import SyncOptions, SyncResult, sync_graph
 
 PASSWORD = "graphrec-bench-pw"
 

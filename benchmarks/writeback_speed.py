@@ -1,4 +1,4 @@
-"""Embeddings written per second by `graphrec.writeback`: 64-d float32 vectors on ml-100k and on 1M nodes.
+"""Embeddings written per second by write-back: 64-d float32 vectors on ml-100k and on 1M nodes.
 
 Runs against `NEO4J_URI` when set (it writes `:User`/`:Item` nodes and model versions there: use a scratch
 database), else starts its own local Neo4j on a free port in a temp directory and stops it at the end.
@@ -31,14 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from graphrec import versions
 from graphrec.config import Settings
-from graphrec.datasets import movielens
-from graphrec.db import Graph, open_driver
-from graphrec.load import load_dataset
-from graphrec.model_dir import ModelArtifacts
-from graphrec.neo4j_local import LocalNeo4j, free_port
-from graphrec.writeback import WritebackOptions, build_indexes, write_embeddings, writeback
+from graphrec.db.graph import Graph, open_driver
+from graphrec.db.local import LocalNeo4j, free_port
+from graphrec.ingest import movielens
+from graphrec.ingest.load import load_dataset
+from graphrec.learn.model_dir import ModelArtifacts
+from graphrec.serving import versions
+from graphrec.serving.writeback import WritebackOptions, build_indexes, write_embeddings, writeback
 
 PASSWORD = "graphrec-bench-pw"
 TARGET = 50_000

@@ -1,5 +1,5 @@
 """Run graphrec as `python -m graphrec`."""
 
-from graphrec.cli import main
+from graphrec.cli.app import main
 
 main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -11,7 +12,19 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-"""The checkout (or install prefix) that holds `graphrec/`, `cypher/` and `docker/`."""
+"""The checkout that holds `graphrec/` (in a development install; an installed wheel has no checkout)."""
+
+
+def package_file(*parts: str) -> Path:
+    """A file shipped inside the package (`cypher/...`, `db/pom.xml`), found with `importlib.resources`.
+
+    graphrec installs as plain files (never zipped), so the resource is a real path that Maven and `open`
+    can use; the source tree links `graphrec/cypher` and `graphrec/db/pom.xml` to `cypher/` and `docker/`.
+    """
+    found = resources.files("graphrec").joinpath(*parts)
+    if not isinstance(found, Path):
+        raise RuntimeError(f"graphrec's package data {'/'.join(parts)} is not on the file system ({found})")
+    return found
 
 
 def _default_cache_dir() -> Path:

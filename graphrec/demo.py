@@ -20,12 +20,12 @@ import uvicorn
 
 from graphrec import ui
 from graphrec.config import Settings
-from graphrec.datasets import movielens, synthetic
-from graphrec.datasets.records import Dataset
-from graphrec.db import Graph
-from graphrec.jobs import RefreshOptions, RefreshReport, refresh
-from graphrec.load import LoadSummary, load_dataset
-from graphrec.recommend import Recommendation, recommend_for_user
+from graphrec.db.graph import Graph
+from graphrec.ingest import movielens, synthetic
+from graphrec.ingest.load import LoadSummary, load_dataset
+from graphrec.ingest.records import Dataset
+from graphrec.serving.recommend import Recommendation, recommend_for_user
+from graphrec.serving.refresh import RefreshOptions, RefreshReport, refresh
 
 GRAPHQL_EXAMPLE = """query Demo($userId: ID!) {
   user(id: $userId) { id }
@@ -90,8 +90,8 @@ class BackgroundServer:
     """`graphrec serve`'s app in a thread of this process, so the demo can query it, then keep serving."""
 
     def __init__(self, host: str, port: int) -> None:
-        from api.app import create_app
-        from api.settings import ApiSettings
+        from graphrec.api.app import create_app
+        from graphrec.api.settings import ApiSettings
 
         config = uvicorn.Config(
             create_app(ApiSettings()), host=host, port=port, log_config=None, server_header=False

@@ -12,11 +12,11 @@ import pytest
 from embedding_helpers import svd_artifacts
 from neo4j import Driver
 
-from graphrec import versions
 from graphrec.config import Settings, get_settings
-from graphrec.db import Graph, open_driver
-from graphrec.model_dir import ModelArtifacts
-from graphrec.neo4j_local import LocalNeo4j, free_port
+from graphrec.db.graph import Graph, open_driver
+from graphrec.db.local import LocalNeo4j, free_port
+from graphrec.learn.model_dir import ModelArtifacts
+from graphrec.serving import versions
 
 ML100K = (
     Path(os.environ.get("GRAPHREC_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
@@ -132,8 +132,8 @@ def ml100k_graph(neo4j_driver: Driver, neo4j_settings: Settings, ml100k_dir: Pat
     the next `ml100k_graph` load it again.
     """
     global _ml100k_loaded  # noqa: PLW0603
-    from graphrec.datasets import movielens
-    from graphrec.load import load_dataset
+    from graphrec.ingest import movielens
+    from graphrec.ingest.load import load_dataset
 
     graph = Graph(neo4j_driver, neo4j_settings.neo4j_database)
     if not _ml100k_loaded:

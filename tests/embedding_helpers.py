@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from graphrec.db import Graph
-from graphrec.model_dir import ModelArtifacts
+from graphrec.db.graph import Graph
+from graphrec.learn.model_dir import ModelArtifacts
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -19,15 +19,15 @@ from neo4j import Driver
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 
-from api.app import create_app
-from api.settings import ApiSettings
-from graphrec import recommend, versions
+from graphrec.api.app import create_app
+from graphrec.api.settings import ApiSettings
 from graphrec.config import Settings
-from graphrec.datasets.records import Dataset
-from graphrec.db import Graph
-from graphrec.load import load_dataset
-from graphrec.model_dir import ModelArtifacts
-from graphrec.writeback import WritebackOptions, writeback
+from graphrec.db.graph import Graph
+from graphrec.ingest.load import load_dataset
+from graphrec.ingest.records import Dataset
+from graphrec.learn.model_dir import ModelArtifacts
+from graphrec.serving import recommend, versions
+from graphrec.serving.writeback import WritebackOptions, writeback
 
 T = TypeVar("T")
 API_KEY = "test-key-0123456789"

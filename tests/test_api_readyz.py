@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from test_api import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
+from graphrec.api.app import create_app
+from graphrec.api.settings import ApiSettings
 from graphrec.config import Settings
-from graphrec.datasets.records import Dataset
-from graphrec.db import Graph
-from graphrec.load import load_dataset
-from graphrec.model_dir import ModelArtifacts
-from graphrec.neo4j_local import LocalNeo4j, free_port
-from graphrec.writeback import WritebackOptions, writeback
+from graphrec.db.graph import Graph
+from graphrec.db.local import LocalNeo4j, free_port
+from graphrec.ingest.load import load_dataset
+from graphrec.ingest.records import Dataset
+from graphrec.learn.model_dir import ModelArtifacts
+from graphrec.serving.writeback import WritebackOptions, writeback
 
 PASSWORD = "graphrec-readyz-pw"
 

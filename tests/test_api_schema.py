@@ -8,15 +8,15 @@ import logging
 import pytest
 from graphql import GraphQLError
 
-from api import schema
-from api.auth import KeyChecker, bearer_token, hash_key
-from api.errors import BadInput, NotFound, is_client_error
-from api.limits import decode_cursor, encode_cursor, page_size
-from api.logs import JsonFormatter
-from api.recommender import batched
-from api.settings import ApiSettings
-from graphrec import recommend
-from graphrec.schema import GraphMapping
+from graphrec.api import schema
+from graphrec.api.auth import KeyChecker, bearer_token, hash_key
+from graphrec.api.errors import BadInput, NotFound, is_client_error
+from graphrec.api.limits import decode_cursor, encode_cursor, page_size
+from graphrec.api.logs import JsonFormatter
+from graphrec.api.recommender import batched
+from graphrec.api.settings import ApiSettings
+from graphrec.db.mapping import GraphMapping
+from graphrec.serving import recommend
 
 
 def test_committed_sdl_is_current() -> None:

@@ -12,7 +12,7 @@ import time
 import httpx
 
 from graphrec.config import Settings
-from graphrec.neo4j_local import free_port
+from graphrec.db.local import free_port
 
 
 def test_serve_answers_and_shuts_down_gracefully_on_sigterm(neo4j_settings: Settings) -> None:

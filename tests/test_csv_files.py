@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from graphrec.datasets import csv_files
-from graphrec.datasets.records import BadInput
+from graphrec.ingest import csv_files
+from graphrec.ingest.records import BadInput
 
 HEADER = "user_id,item_id,type,timestamp,weight\n"
 USERS = "id,age,city,zip,score\nu1,31,Berlin,02139,0.5\nu2,45,Paris,10115,\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from graphrec import cypher
-from graphrec.schema import GraphMapping, MappingError
+from graphrec.db import cypher
+from graphrec.db.mapping import GraphMapping, MappingError
 
 RENAMED = GraphMapping.model_validate(
     {

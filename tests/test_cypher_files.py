@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from graphrec import cypher
-from graphrec.cli import app
-from graphrec.db import Graph
+from graphrec.cli.app import app
+from graphrec.db import cypher
+from graphrec.db.graph import Graph
 
 runner = CliRunner()
 Rating = tuple[str, str, float, int]

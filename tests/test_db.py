@@ -1,6 +1,6 @@
 """The driver wrapper against a real Neo4j."""
 
-from graphrec.db import Graph
+from graphrec.db.graph import Graph
 
 
 def test_server_info_reports_a_5x_community_server(graph: Graph) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from graphrec.cli import app
+from graphrec.cli.app import app
 from graphrec.config import get_settings
-from graphrec.db import Graph
+from graphrec.db.graph import Graph
 
 
 def test_demo_falls_back_to_synthetic_data(

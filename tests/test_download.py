@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from graphrec.cli import app
-from graphrec.datasets import download, movielens
+from graphrec.cli.app import app
+from graphrec.ingest import download, movielens
 
 runner = CliRunner()
 FILES = {

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from graphrec.features import (
+from graphrec.learn.features import (
     FeatureEncoder,
     FeatureOptions,
     PropertyStats,
@@ -92,7 +92,10 @@ def test_encode_reproduces_rows_and_survives_json(tmp_path: Path) -> None:
 
 
 def test_token_buckets_are_the_same_in_every_process() -> None:
-    code = "from graphrec.features import token_bucket as b; print([b(t, 1000) for t in ('fish', 'sleep')])"
+    code = (
+        "from graphrec.learn.features import token_bucket as b; "
+        "print([b(t, 1000) for t in ('fish', 'sleep')])"
+    )
     outputs = {
         subprocess.run(
             [sys.executable, "-c", code],

@@ -12,21 +12,21 @@ import torch
 from embedding_helpers import count_with_property, seen_items
 from typer.testing import CliRunner
 
-from graphrec import versions
-from graphrec.cli import app
-from graphrec.coldstart import embed_new
+from graphrec.cli.app import app
 from graphrec.config import get_settings
-from graphrec.db import Graph
-from graphrec.jobs import EXIT_CODES, RefreshOptions, refresh
-from graphrec.lock import acquire_lock, release_lock
-from graphrec.model_dir import ModelArtifacts
-from graphrec.models import build_encoder
-from graphrec.recommend import recommend_for_user
-from graphrec.sync import sync_graph
-from graphrec.train import TrainConfig, load_model
-from graphrec.vector_index import index_status
-from graphrec.warm_start import WarmStartUnavailable, from_active, from_model_dir
-from graphrec.writeback import WritebackOptions
+from graphrec.db.graph import Graph
+from graphrec.db.lock import acquire_lock, release_lock
+from graphrec.learn.model_dir import ModelArtifacts
+from graphrec.learn.models import build_encoder
+from graphrec.learn.sync import sync_graph
+from graphrec.learn.train import TrainConfig, load_model
+from graphrec.serving import versions
+from graphrec.serving.coldstart import embed_new
+from graphrec.serving.recommend import recommend_for_user
+from graphrec.serving.refresh import EXIT_CODES, RefreshOptions, refresh
+from graphrec.serving.vector_index import index_status
+from graphrec.serving.warm_start import WarmStartUnavailable, from_active, from_model_dir
+from graphrec.serving.writeback import WritebackOptions
 
 TINY = {"epochs": 1, "dim": 16, "patience": 1}
 

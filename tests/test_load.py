@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from graphrec.cli import app
-from graphrec.datasets import movielens
-from graphrec.datasets.records import BadInput, Dataset
-from graphrec.db import Graph
-from graphrec.load import KeyedWriter, LoadError, load_dataset
-from graphrec.schema import GraphMapping
+from graphrec.cli.app import app
+from graphrec.db.graph import Graph
+from graphrec.db.mapping import GraphMapping
+from graphrec.ingest import movielens
+from graphrec.ingest.load import KeyedWriter, LoadError, load_dataset
+from graphrec.ingest.records import BadInput, Dataset
 
 runner = CliRunner()
 
@@ -234,7 +234,7 @@ def test_keyed_writer_creates_new_keys_and_merges_repeats(monkeypatch: pytest.Mo
         ("MERGE", 1, True),  # may MERGE what a concurrent CREATE batch is writing: waits for it
     ]
     assert [(b.statement, b.rows) for b in writer.batches(rows[2:])] == [("MERGE", 1)]
-    monkeypatch.setattr("graphrec.load.FRESH_KEY_LIMIT", 2)
+    monkeypatch.setattr("graphrec.ingest.load.FRESH_KEY_LIMIT", 2)
     assert [(b.statement, b.rows) for b in writer.batches([rated("u2", "i1", 3)])] == [("CREATE", 1)]
     assert writer.create is None  # past the limit: MERGE from now on, and the keys are forgotten
     assert [(b.statement, b.rows) for b in writer.batches([rated("u2", "i2", 4)])] == [("MERGE", 1)]

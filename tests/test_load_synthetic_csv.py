@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from graphrec.cli import app
-from graphrec.datasets import synthetic
-from graphrec.db import Graph
+from graphrec.cli.app import app
+from graphrec.db.graph import Graph
+from graphrec.ingest import synthetic
 
 runner = CliRunner()
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from graphrec.metrics import evaluate_ranking, ranking_metrics
+from graphrec.learn.metrics import evaluate_ranking, ranking_metrics
 
 LOG2_3, LOG2_5 = math.log2(3), math.log2(5)
 

@@ -6,13 +6,13 @@ import pytest
 import torch
 from torch_geometric.nn import GATConv, LGConv, SAGEConv
 
-from graphrec.models import ENCODERS, BipartiteGraph, build_encoder
-from graphrec.models.gat import gat_layer
-from graphrec.models.graph import propagate
-from graphrec.models.losses import LOSSES, get_loss
-from graphrec.models.sage import SAGEEncoder
-from graphrec.models.sampling import NegativeSampler
-from graphrec.models.time import calendar_features, day_of_week, month_of_year, recency_weight
+from graphrec.learn.models import ENCODERS, BipartiteGraph, build_encoder
+from graphrec.learn.models.gat import gat_layer
+from graphrec.learn.models.graph import propagate
+from graphrec.learn.models.losses import LOSSES, get_loss
+from graphrec.learn.models.sage import SAGEEncoder
+from graphrec.learn.models.sampling import NegativeSampler
+from graphrec.learn.models.time import calendar_features, day_of_week, month_of_year, recency_weight
 
 USERS, ITEMS, UF, IF = 6, 5, 3, 4
 

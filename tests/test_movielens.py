@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from graphrec.datasets import movielens
-from graphrec.datasets.records import BadInput, Dataset
+from graphrec.ingest import movielens
+from graphrec.ingest.records import BadInput, Dataset
 
 USER_HEADER = "user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token"
 ITEM_HEADER = "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq"

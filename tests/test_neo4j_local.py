@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from graphrec.cli import app
+from graphrec.cli.app import app
 from graphrec.config import get_settings
-from graphrec.neo4j_local import LocalNeo4j, LocalNeo4jError, check_java, free_port, pinned_version
+from graphrec.db.local import LocalNeo4j, LocalNeo4jError, check_java, free_port, pinned_version
 
 runner = CliRunner()
 

@@ -11,11 +11,12 @@ import pytest
 from embedding_helpers import cosine_score, exact_top_k, read_interactions, seen_items
 from typer.testing import CliRunner
 
-from graphrec import versions
-from graphrec.cli import app
-from graphrec.db import Graph
-from graphrec.model_dir import ModelArtifacts
-from graphrec.recommend import (
+from graphrec.cli.app import app
+from graphrec.db.graph import Graph
+from graphrec.db.mapping import GraphMapping, MappingError
+from graphrec.learn.model_dir import ModelArtifacts
+from graphrec.serving import versions
+from graphrec.serving.recommend import (
     DEFAULT_SEASON_WEIGHT,
     SEASON_WINDOW_DAYS,
     Condition,
@@ -31,8 +32,7 @@ from graphrec.recommend import (
     similar_items_query,
     user_recommendation_query,
 )
-from graphrec.schema import GraphMapping, MappingError
-from graphrec.writeback import WritebackOptions, writeback
+from graphrec.serving.writeback import WritebackOptions, writeback
 
 USERS = ["1", "13", "42", "405", "655", "900"]  # 405 and 655 rated hundreds of items
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graphrec.schema import IDENTIFIER_PATTERN, GraphMapping, MappingError, quote, validate_identifier
+from graphrec.db.mapping import IDENTIFIER_PATTERN, GraphMapping, MappingError, quote, validate_identifier
 
 HOSTILE = [
     "",

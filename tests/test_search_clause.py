@@ -24,18 +24,14 @@ from neo4j.exceptions import ClientError
 from test_api import TestClient
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.filters import CheckedFilter
-from api.recommender import RecKey
-from api.settings import ApiSettings
-from graphrec import versions
-from graphrec.cli import app
+from graphrec.api.app import create_app
+from graphrec.api.filters import CheckedFilter
+from graphrec.api.recommender import RecKey
+from graphrec.api.settings import ApiSettings
+from graphrec.cli.app import app
 from graphrec.config import Settings, get_settings
-from graphrec.datasets import synthetic
-from graphrec.db import Graph, open_driver
-from graphrec.load import load_dataset
-from graphrec.model_dir import ModelArtifacts
-from graphrec.neo4j_local import (
+from graphrec.db.graph import Graph, open_driver
+from graphrec.db.local import (
     CALVER_JAVA,
     LocalNeo4j,
     LocalNeo4jError,
@@ -44,7 +40,11 @@ from graphrec.neo4j_local import (
     free_port,
     java_major_version,
 )
-from graphrec.recommend import (
+from graphrec.ingest import synthetic
+from graphrec.ingest.load import load_dataset
+from graphrec.learn.model_dir import ModelArtifacts
+from graphrec.serving import versions
+from graphrec.serving.recommend import (
     SEARCH_MIN_VERSION,
     Condition,
     CypherQuery,
@@ -57,8 +57,8 @@ from graphrec.recommend import (
     similar_items_query,
     user_recommendation_query,
 )
-from graphrec.vector_index import IndexOptions, filterable_properties
-from graphrec.writeback import WritebackOptions, writeback
+from graphrec.serving.vector_index import IndexOptions, filterable_properties
+from graphrec.serving.writeback import WritebackOptions, writeback
 
 VERSION = os.environ.get("GRAPHREC_SEARCH_NEO4J_VERSION", "2026.08.1")
 """The 2026.x server these tests run on (any release from 2026.01 has SEARCH)."""

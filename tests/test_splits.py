@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from graphrec.interactions import Interactions
-from graphrec.splits import ro_counts, split_ro, split_temporal
-from graphrec.train import TrainConfig, build_graph
+from graphrec.learn.interactions import Interactions
+from graphrec.learn.splits import ro_counts, split_ro, split_temporal
+from graphrec.learn.train import TrainConfig, build_graph
 
 
 def recbole_counts(tot: int, ratios: list[float]) -> list[int]:

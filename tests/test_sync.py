@@ -12,13 +12,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from graphrec.cli import app
-from graphrec.datasets.records import Dataset, Row
-from graphrec.db import Graph
-from graphrec.features import FeatureEncoder
-from graphrec.load import load_dataset
-from graphrec.schema import GraphMapping, InteractionMapping, NodeMapping
-from graphrec.sync import SyncOptions, SyncResult, load_sync, parse_time, sync_graph, without_ids
+from graphrec.cli.app import app
+from graphrec.db.graph import Graph
+from graphrec.db.mapping import GraphMapping, InteractionMapping, NodeMapping
+from graphrec.ingest.load import load_dataset
+from graphrec.ingest.records import Dataset, Row
+from graphrec.learn.features import FeatureEncoder
+from graphrec.learn.sync import SyncOptions, SyncResult, load_sync, parse_time, sync_graph, without_ids
 
 T0 = 1_700_000_000
 DAY = 86_400

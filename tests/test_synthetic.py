@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from graphrec.datasets import synthetic
-from graphrec.datasets.records import Dataset, Row
+from graphrec.ingest import synthetic
+from graphrec.ingest.records import Dataset, Row
 
 USERS, ITEMS, ROWS = 600, 400, 24_000
 

@@ -10,12 +10,12 @@ import pytest
 import torch
 from torch_geometric.data import HeteroData
 
-from graphrec.baselines import MostPopular
-from graphrec.evaluate import held_out_metrics, run_one
-from graphrec.interactions import Interactions
-from graphrec.model_dir import ModelArtifacts
-from graphrec.splits import split_ro
-from graphrec.train import TrainConfig, build_graph, load_model, save_model, train
+from graphrec.learn.baselines import MostPopular
+from graphrec.learn.evaluate import held_out_metrics, run_one
+from graphrec.learn.interactions import Interactions
+from graphrec.learn.model_dir import ModelArtifacts
+from graphrec.learn.splits import split_ro
+from graphrec.learn.train import TrainConfig, build_graph, load_model, save_model, train
 
 COMMUNITIES, USERS, ITEMS, PER_USER = 4, 80, 60, 12
 

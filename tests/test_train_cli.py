@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
-from graphrec.cli import app
-from graphrec.datasets import synthetic
-from graphrec.db import Graph
-from graphrec.load import load_dataset
-from graphrec.model_dir import ModelArtifacts
-from graphrec.train import load_model
+from graphrec.cli.app import app
+from graphrec.db.graph import Graph
+from graphrec.ingest import synthetic
+from graphrec.ingest.load import load_dataset
+from graphrec.learn.model_dir import ModelArtifacts
+from graphrec.learn.train import load_model
 
 
 def test_train_and_evaluate_commands(graph: Graph, cli_env: None, tmp_path: Path) -> None:

@@ -12,13 +12,13 @@ from embedding_helpers import cosine_score, count_with_property, exact_top_k, se
 from neo4j import ManagedTransaction, Record
 from typer.testing import CliRunner
 
-from graphrec import recommend, versions
-from graphrec.cli import app
-from graphrec.db import Graph
-from graphrec.lock import EXIT_CODE, acquire_lock, lock_holder, release_lock
-from graphrec.model_dir import ModelArtifacts
-from graphrec.vector_index import IndexTimeout, index_status, wait_online
-from graphrec.writeback import WritebackError, WritebackOptions, writeback
+from graphrec.cli.app import app
+from graphrec.db.graph import Graph
+from graphrec.db.lock import EXIT_CODE, acquire_lock, lock_holder, release_lock
+from graphrec.learn.model_dir import ModelArtifacts
+from graphrec.serving import recommend, versions
+from graphrec.serving.vector_index import IndexTimeout, index_status, wait_online
+from graphrec.serving.writeback import WritebackError, WritebackOptions, writeback
 
 QUIET = WritebackOptions(show_progress=False)
 

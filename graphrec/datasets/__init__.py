@@ -1,1 +1,0 @@
-"""Dataset readers: one module per source, each producing a `records.Dataset`."""

@@ -1,0 +1,1 @@
+"""Learning from the graph: sync to PyG, features, splits, encoders, training, evaluation and baselines."""

@@ -1,0 +1,1 @@
+"""Serving the embeddings: versions, vector indexes, write-back, cold start, recommend, refresh."""

@@ -1,0 +1,303 @@
+"""The refresh job: sync -> train -> write-back -> index -> switch, safe to run from cron or a CronJob.
+
+- One at a time: the job lock (`graphrec.db.lock`, a node in the database every runner shares, with an expiry
+  renewed after every step), shared with stand-alone `graphrec writeback`.
+- Idempotent steps: sync only reads; a trained model is kept in the work directory with the signature of the
+  graph it was trained on, so a re-run after a later failure reuses it instead of training again; the
+  write-back resumes a half-written version (same artifacts, same fingerprint) without rewriting nodes.
+- Optionally warm: training starts from the active model's weights (`warm_start`) when they fit,
+  for fewer epochs; the report says where they came from, or why it trained from scratch.
+- A failure anywhere leaves the active version serving: nothing is switched before the new version is
+  completely written and its indexes are ONLINE. The exit code names the failed step (`EXIT_CODES`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from graphrec.db import lock
+from graphrec.db.graph import Graph
+from graphrec.learn.model_dir import ModelArtifacts
+from graphrec.serving import versions
+from graphrec.serving.vector_index import IndexTimeout
+from graphrec.serving.writeback import WritebackOptions, writeback
+
+if TYPE_CHECKING:
+    from graphrec.learn.train import TrainConfig
+    from graphrec.serving.warm_start import WarmStart
+
+EXIT_CODES: dict[str, int] = {
+    "lock": lock.EXIT_CODE,
+    "sync": 4,
+    "train": 5,
+    "writeback": 6,
+    "index": 7,
+    "switch": 8,
+}
+"""Exit status of `graphrec refresh` per failed step (0: success, 1: configuration or connection)."""
+STATE_FILE = "refresh-state.json"
+WARM_START_EPOCHS = 10
+"""Epochs of a warm-started run (the last is kept). It begins near the earlier optimum, so a few suffice and
+more overfit: on ml-100k (default model, refreshed after the newest 10% of interactions, two seeds) 5-15
+epochs landed within 0.6 point of Recall@20 of training from scratch, either side, in a third of the time or
+less; 20 epochs lost 2 points on one seed."""
+
+
+class RefreshFailed(RuntimeError):
+    """A refresh step failed; `step` names it and `code` is the exit status for it."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(f"{step} failed: {message}")
+        self.step = step
+        self.code = EXIT_CODES[step]
+
+
+@dataclass(frozen=True)
+class RefreshOptions:
+    """Where the job keeps its model, how it trains and writes, and how long its lock lasts."""
+
+    work_dir: Path
+    train: dict[str, Any] = field(default_factory=dict)
+    """`graphrec.learn.train.TrainConfig` fields (encoder, dim, epochs, ...); defaults for the rest."""
+    writeback: WritebackOptions = field(default_factory=WritebackOptions)
+    valid_share: float = 0.1
+    lock_ttl: float = lock.DEFAULT_TTL
+    show_progress: bool = True
+    warm_start: bool = False
+    """Start training from the active version's weights when its encoder configuration matches."""
+    warm_start_epochs: int = WARM_START_EPOCHS
+    """Epochs of a warm-started run (at most `train`'s epochs); it keeps the last, see `warm_start_config`."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.valid_share < 0.5:
+            raise ValueError(f"valid_share must be in (0, 0.5), got {self.valid_share}")
+        if self.warm_start_epochs < 1:
+            raise ValueError(f"warm_start_epochs must be at least 1, got {self.warm_start_epochs}")
+        if self.lock_ttl <= 0:
+            raise ValueError(f"lock_ttl must be positive, got {self.lock_ttl}")
+
+
+@dataclass
+class StepReport:
+    """One step's outcome: ok, reused (idempotent skip) or failed, its seconds and what it produced."""
+
+    step: str
+    status: str
+    seconds: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RefreshReport:
+    """Every step of one refresh run, the version it activated and the exit code."""
+
+    steps: list[StepReport] = field(default_factory=list)
+    version: int | None = None
+    previous: int | None = None
+    warm_start: str | None = None
+    """How training started: `off`, `from vN (model dir)`, or `not available: why` (so from scratch); for a
+    reused model, how that model started; None when the run stopped before training."""
+    exit_code: int = 0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the `--json` output)."""
+        return asdict(self)
+
+    def one_line(self) -> str:
+        """A human summary."""
+        steps = ", ".join(f"{s.step} {s.status} {s.seconds:.1f}s" for s in self.steps)
+        if self.error:
+            return f"refresh FAILED ({self.error}); active version unchanged; steps: {steps}"
+        was = f"was v{self.previous}" if self.previous is not None else "the first version"
+        warm = f"; warm start {self.warm_start}" if self.warm_start not in {None, "off"} else ""
+        return f"refresh done: model v{self.version} active ({was}){warm}; steps: {steps}"
+
+
+def graph_signature(summary: Any) -> str:
+    """A digest of what was synced (node and edge counts per type): the same graph gives the same model."""
+    payload = json.dumps({"nodes": summary.nodes, "edges": summary.edges}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _trained_before(work_dir: Path, signature: str, train: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved state of a model trained on this graph with these settings, if its directory is whole."""
+    state_path = work_dir / STATE_FILE
+    if not state_path.is_file():
+        return None
+    state: dict[str, Any] = json.loads(state_path.read_text())
+    model_dir = Path(state.get("model_dir", ""))
+    same = state.get("signature") == signature and state.get("train") == train
+    if same and (model_dir / "model.pt").is_file() and (model_dir / "item_embeddings.npy").is_file():
+        return state
+    return None
+
+
+def warm_start_for(graph: Graph, synced: Any, options: RefreshOptions) -> tuple[WarmStart | None, str]:
+    """The warm start to train with (None: from scratch) and what the report says about it."""
+    from graphrec.learn.train import TrainConfig
+    from graphrec.serving.warm_start import WarmStartUnavailable, from_active
+
+    if not options.warm_start:
+        return None, "off"
+    try:
+        warm = from_active(graph, TrainConfig(**options.train), synced)
+    except WarmStartUnavailable as exc:
+        return None, f"not available: {exc}"
+    return warm, warm.describe()
+
+
+def warm_start_config(config: TrainConfig, epochs: int) -> TrainConfig:
+    """`config` for a warm-started run: fewer epochs, keeping the last rather than the best by validation.
+
+    The validation share is drawn afresh from today's graph, so the earlier model trained on most of it: its
+    metric flatters the epochs nearest that model (on ml-100k early stopping kept epoch 1 and lost a point
+    of Recall@20 to a fixed 10 epochs).
+    """
+    return config.model_copy(update={"epochs": min(config.epochs, epochs), "restore_best": False})
+
+
+def train_model(
+    synced: Any, options: RefreshOptions, model_dir: Path, warm: WarmStart | None = None
+) -> ModelArtifacts:
+    """Train on all interactions but a per-user validation share (early stopping); save the model dir.
+
+    With `warm`, the encoder starts from its weights and trains for `options.warm_start_epochs` epochs.
+    """
+    from graphrec.learn.interactions import Interactions
+    from graphrec.learn.splits import split_ro
+    from graphrec.learn.train import TrainConfig, save_model, train
+    from graphrec.serving.coldstart import save_features
+
+    config = TrainConfig(**options.train)
+    if warm is not None:
+        config = warm_start_config(config, options.warm_start_epochs)
+    interactions = Interactions.from_hetero(synced.data)
+    parts = split_ro(interactions, config.seed, (1 - options.valid_share, options.valid_share, 0.0))
+    result = train(synced.data, config, parts.train, parts.valid, init=warm)
+    extra: dict[str, Any] = {"encoder": config.encoder}
+    if warm is not None:
+        extra["warm_start"] = warm.describe()
+    artifacts = save_model(
+        result, model_dir, list(synced.data["user"].ids), list(synced.data["item"].ids), extra_config=extra
+    )
+    save_features(model_dir, synced.encoder)
+    return artifacts
+
+
+def refresh(graph: Graph, options: RefreshOptions, owner: str | None = None) -> RefreshReport:
+    """Run the whole job under the lock; never raises for a failed step: the report says which and how."""
+    report = RefreshReport()
+    owner = owner or lock.new_owner()
+
+    def step(name: str, work: Callable[[], tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            status, detail = work()
+        except RefreshFailed:
+            report.steps.append(StepReport(name, "failed", round(time.perf_counter() - started, 3)))
+            raise
+        except Exception as exc:
+            report.steps.append(StepReport(name, "failed", round(time.perf_counter() - started, 3)))
+            step_name = "index" if isinstance(exc, IndexTimeout) else name
+            raise RefreshFailed(step_name, f"{type(exc).__name__}: {exc}") from exc
+        report.steps.append(StepReport(name, status, round(time.perf_counter() - started, 3), detail))
+        return detail
+
+    try:
+        with lock.refresh_lock(graph, owner, options.lock_ttl) as renew:
+            _run(graph, options, report, step, renew)
+    except (lock.LockHeld, RefreshFailed) as exc:
+        failure = exc if isinstance(exc, RefreshFailed) else RefreshFailed("lock", str(exc))
+        report.exit_code = failure.code
+        report.error = str(failure)
+    return report
+
+
+def _run(
+    graph: Graph,
+    options: RefreshOptions,
+    report: RefreshReport,
+    step: Callable[[str, Callable[[], tuple[str, dict[str, Any]]]], dict[str, Any]],
+    renew: Callable[[], None],
+) -> None:
+    from graphrec.learn.sync import SyncOptions, sync_graph
+
+    work_dir = options.work_dir
+    work_dir.mkdir(parents=True, exist_ok=True)
+    synced: dict[str, Any] = {}
+
+    def do_sync() -> tuple[str, dict[str, Any]]:
+        synced["result"] = sync_graph(graph, SyncOptions(), show_progress=options.show_progress)
+        return "ok", synced["result"].summary.to_dict()
+
+    step("sync", do_sync)
+    renew()
+    signature = graph_signature(synced["result"].summary)
+    trained: dict[str, Any] = {}
+
+    def do_train() -> tuple[str, dict[str, Any]]:
+        reused = _trained_before(work_dir, signature, options.train)
+        if reused is not None:  # the model of an earlier run on this graph: say how that one started
+            trained["dir"] = Path(reused["model_dir"])
+            trained["artifacts"] = ModelArtifacts.load(trained["dir"])
+            report.warm_start = str(reused.get("warm_start", "off"))
+            return "reused", {
+                "model_dir": reused["model_dir"],
+                "signature": signature,
+                "warm_start": report.warm_start,
+            }
+        warm, report.warm_start = warm_start_for(graph, synced["result"], options)
+        model_dir = (work_dir / f"model-{time.strftime('%Y%m%d-%H%M%S')}-{signature[:8]}").resolve()
+        trained["artifacts"] = train_model(synced["result"], options, model_dir, warm)
+        trained["dir"] = model_dir
+        state = {
+            "signature": signature,
+            "train": options.train,
+            "model_dir": str(model_dir),
+            "warm_start": report.warm_start,
+        }
+        (work_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
+        metrics = trained["artifacts"].metrics
+        detail = {
+            "model_dir": str(model_dir),
+            "best_valid": metrics.get("best_valid"),
+            "epochs": len(metrics.get("history", [])),
+            "warm_start": report.warm_start,
+        }
+        if warm is not None:
+            detail["warm_start_rows"] = warm.matched
+            detail["warm_start_fresh"] = warm.fresh
+        return "ok", detail
+
+    step("train", do_train)
+    renew()
+    written: dict[str, Any] = {}
+
+    def do_writeback() -> tuple[str, dict[str, Any]]:
+        quiet = replace(options.writeback, activate=False, show_progress=options.show_progress)
+        summary = writeback(graph, trained["artifacts"], quiet, source=trained["dir"])
+        written["summary"] = summary
+        detail = {k: v for k, v in summary.to_dict().items() if k not in {"activated", "previous", "removed"}}
+        return ("reused" if summary.resumed and summary.nodes == 0 else "ok"), detail
+
+    step("writeback", do_writeback)
+    summary = written["summary"]
+    # the index step runs inside the write-back (ONLINE before `ready`): report its seconds on their own
+    report.steps[-1].seconds = round(max(0.0, report.steps[-1].seconds - summary.index_seconds), 3)
+    report.steps.append(StepReport("index", "ok", summary.index_seconds, {"version": summary.version}))
+    renew()
+
+    def do_switch() -> tuple[str, dict[str, Any]]:
+        report.previous = versions.switch(graph, summary.version)
+        report.version = summary.version
+        removed = versions.prune(graph, options.writeback.keep, protect=summary.version)
+        return "ok", {"version": summary.version, "previous": report.previous, "removed": removed}
+
+    step("switch", do_switch)
