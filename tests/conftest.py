@@ -156,3 +156,13 @@ def purge_versions_afterwards(neo4j_driver: Driver, neo4j_settings: Settings) ->
 def model(ml100k_dir: Path) -> ModelArtifacts:
     """64-d SVD embeddings of ml-100k: a model for write-back and recommendation tests, no training."""
     return svd_artifacts(ml100k_dir, dim=64)
+
+
+INTEGRATION = Path(__file__).resolve().parent / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `neo4j` every test under `integration/` and any other whose fixtures reach the test Neo4j."""
+    for item in items:
+        if INTEGRATION in item.path.parents or "neo4j_settings" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.neo4j)

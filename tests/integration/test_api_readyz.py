@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_api import TestClient
 
 from graphrec.api.app import create_app
 from graphrec.api.settings import ApiSettings
@@ -21,6 +20,7 @@ from graphrec.ingest.load import load_dataset
 from graphrec.ingest.records import Dataset
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.serving.writeback import WritebackOptions, writeback
+from integration.test_api import TestClient
 
 PASSWORD = "graphrec-readyz-pw"
 

@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 from neo4j import RoutingControl
 from neo4j.exceptions import ClientError
-from test_api import TestClient
 from typer.testing import CliRunner
 
 from graphrec.api.app import create_app
@@ -59,6 +58,7 @@ from graphrec.serving.recommend import (
 )
 from graphrec.serving.vector_index import IndexOptions, filterable_properties
 from graphrec.serving.writeback import WritebackOptions, writeback
+from integration.test_api import TestClient
 
 VERSION = os.environ.get("GRAPHREC_SEARCH_NEO4J_VERSION", "2026.08.1")
 """The 2026.x server these tests run on (any release from 2026.01 has SEARCH)."""
