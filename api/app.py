@@ -1,7 +1,9 @@
 """The service: a Starlette app serving `/graphql`, `/healthz`, `/readyz`, `/metrics`, built declaratively.
 
 The lifespan opens ONE async Neo4j driver for the process and closes it on shutdown, after uvicorn has let
-in-flight requests finish. The service starts even while Neo4j is down; `/readyz` says when it can serve.
+in-flight requests finish; what it builds reaches every request as Starlette's lifespan state
+(`request.state.services`), not through closures or module globals. The service starts even while Neo4j is
+down; `/readyz` says when it can serve.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from functools import partial
+from typing import TypedDict
 
 from neo4j.exceptions import DriverError, Neo4jError
 from starlette.applications import Starlette
@@ -29,88 +33,97 @@ from graphrec.api.scoring import Scorer
 from graphrec.api.settings import ApiSettings
 from graphrec.api.store import Store
 from graphrec.api.view import GraphQLView
-from graphrec.db.mapping import load_mapping
+from graphrec.db.mapping import GraphMapping, load_mapping
+
+UNREACHABLE = (ApiError, Neo4jError, DriverError, OSError, TimeoutError)
+"""What a query to an unreachable or too slow Neo4j raises."""
+
+
+class State(TypedDict):
+    """The lifespan state every request sees as `request.state`."""
+
+    services: Services
+    metrics: Metrics
 
 
 async def _server_version(store: Store) -> tuple[int, ...] | None:
     """The Neo4j version as a tuple (gates newer Cypher in the recommender); None while Neo4j is down."""
     try:
-        rows = await asyncio.wait_for(store.read("schema/server_version"), timeout=5)
-    except (ApiError, Neo4jError, DriverError, OSError, TimeoutError):
+        info = await asyncio.wait_for(store.server_info(), timeout=5)
+    except UNREACHABLE:
         logs.get_logger().warning("Neo4j not reachable at startup; /readyz will say when it is")
         return None
-    version = str(rows[0]["version"]) if rows else ""
-    return tuple(int(p) for p in version.split("-")[0].split(".") if p.isdigit()) or None
+    return info.version_tuple or None
+
+
+@asynccontextmanager
+async def lifespan(
+    app: Starlette, *, settings: ApiSettings, mapping: GraphMapping, metrics: Metrics
+) -> AsyncIterator[State]:
+    """Open the store (one driver) and the scoring cache's background check; close both on shutdown."""
+    log = logs.get_logger()
+    store = Store.open(settings, mapping, metrics)
+    server_version = await _server_version(store)
+    scorer = Scorer(store, settings, server_version) if settings.scoring else None
+    services = Services(settings, store, Recommender(store, server_version, scorer))
+    scoring = asyncio.create_task(scorer.run()) if scorer is not None else None
+    # What startup built (modules, schema, driver) lives as long as the process: keep it out of the
+    # collector's full passes, which otherwise stall every request in flight for ~20 ms.
+    gc.collect()
+    gc.freeze()
+    log.info("graphrec api started", extra={"neo4j": settings.neo4j_uri, "env": settings.env})
+    try:
+        yield {"services": services, "metrics": metrics}
+    finally:
+        if scoring is not None:
+            scoring.cancel()
+            with suppress(asyncio.CancelledError):
+                await scoring
+        await store.close()
+        log.info("graphrec api stopped: Neo4j driver closed")
+
+
+async def healthz(request: Request) -> Response:
+    """The process is alive and serving HTTP."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready when Neo4j answers within the readiness timeout and a model is active."""
+    services: Services = request.state.services
+    try:
+        rows = await asyncio.wait_for(
+            services.store.read("api/active_model"), timeout=services.settings.readiness_timeout_s
+        )
+    except UNREACHABLE as exc:
+        reason = f"Neo4j unreachable: {type(exc).__name__}"
+        return JSONResponse({"status": "unready", "neo4j": False, "reason": reason}, status_code=503)
+    if not rows:
+        reason = "no active model: run `graphrec writeback` (or `graphrec refresh`)"
+        return JSONResponse({"status": "unready", "neo4j": True, "reason": reason}, status_code=503)
+    version = rows[0]["model"].get("version")
+    scorer = services.recommender.scorer
+    scoring = "off" if scorer is None else scorer.describe()
+    return JSONResponse({"status": "ready", "neo4j": True, "model": version, "scoring": scoring})
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus text exposition."""
+    metrics: Metrics = request.state.metrics
+    return Response(metrics.render(), media_type=CONTENT_TYPE)
 
 
 def create_app(settings: ApiSettings | None = None) -> Starlette:
     """The ASGI app for `settings` (default: read from the environment)."""
     settings = settings or ApiSettings()
     logs.configure(settings.log_level, settings.log_json)
-    log = logs.get_logger()
-    mapping = load_mapping(settings.mapping_file)
     metrics = Metrics()
-    holder: dict[str, Services] = {}
     view = GraphQLView(
-        lambda: holder.get("services"),
+        settings,
         metrics,
         schema=build_schema(settings, metrics),
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
     )
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = Store.open(settings, mapping, metrics)
-        server_version = await _server_version(store)
-        scorer = Scorer(store, settings, server_version) if settings.scoring else None
-        services = Services(settings, store, Recommender(store, server_version, scorer))
-        holder["services"] = app.state.services = services
-        app.state.metrics = metrics
-        scoring = asyncio.create_task(scorer.run()) if scorer is not None else None
-        # What startup built (modules, schema, driver) lives as long as the process: keep it out of the
-        # collector's full passes, which otherwise stall every request in flight for ~20 ms.
-        gc.collect()
-        gc.freeze()
-        log.info("graphrec api started", extra={"neo4j": settings.neo4j_uri, "env": settings.env})
-        try:
-            yield
-        finally:
-            if scoring is not None:
-                scoring.cancel()
-                with suppress(asyncio.CancelledError):
-                    await scoring
-            holder.pop("services", None)
-            await store.close()
-            log.info("graphrec api stopped: Neo4j driver closed")
-
-    async def healthz(request: Request) -> Response:
-        """The process is alive and serving HTTP."""
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        """Ready when Neo4j answers within the readiness timeout and a model is active."""
-        services = holder.get("services")
-        if services is None:
-            return JSONResponse({"status": "unready", "reason": "starting"}, status_code=503)
-        try:
-            rows = await asyncio.wait_for(
-                services.store.read("api/active_model"), timeout=settings.readiness_timeout_s
-            )
-        except (ApiError, Neo4jError, DriverError, OSError, TimeoutError) as exc:
-            reason = f"Neo4j unreachable: {type(exc).__name__}"
-            return JSONResponse({"status": "unready", "neo4j": False, "reason": reason}, status_code=503)
-        if not rows:
-            reason = "no active model: run `graphrec writeback` (or `graphrec refresh`)"
-            return JSONResponse({"status": "unready", "neo4j": True, "reason": reason}, status_code=503)
-        version = rows[0]["model"].get("version")
-        scorer = services.recommender.scorer
-        scoring = "off" if scorer is None else scorer.describe()
-        return JSONResponse({"status": "ready", "neo4j": True, "model": version, "scoring": scoring})
-
-    async def metrics_endpoint(request: Request) -> Response:
-        """Prometheus text exposition."""
-        return Response(metrics.render(), media_type=CONTENT_TYPE)
-
     middleware = []
     if settings.cors_origins:
         middleware.append(
@@ -127,4 +140,9 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    mapping = load_mapping(settings.mapping_file)
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=partial(lifespan, settings=settings, mapping=mapping, metrics=metrics),
+    )

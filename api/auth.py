@@ -2,7 +2,7 @@
 
 Keys are compared as SHA-256 digests in constant time, so a configured list of hashes
 (`GRAPHREC_API_KEY_HASHES`) works exactly like a list of plain keys (`GRAPHREC_API_KEYS`) without the keys
-ever being stored. `python -m api.auth KEY` prints the hash to configure.
+ever being stored. `python -m graphrec.api.auth KEY` prints the hash to configure.
 """
 
 from __future__ import annotations
@@ -69,5 +69,5 @@ class HasApiKey(BasePermission):
 
 if __name__ == "__main__":  # pragma: no cover - a tiny helper for operators
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m api.auth KEY   (prints the SHA-256 to put in GRAPHREC_API_KEY_HASHES)")
+        sys.exit("usage: python -m graphrec.api.auth KEY  (prints the SHA-256 for GRAPHREC_API_KEY_HASHES)")
     print(hash_key(sys.argv[1]))

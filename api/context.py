@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+
+from strawberry.types import Info
 
 from graphrec.api.loaders import Loaders
 from graphrec.api.recommender import Recommender
@@ -53,3 +55,8 @@ class RequestContext:
     def mapping(self) -> GraphMapping:
         """The graph mapping the app runs with."""
         return self.services.store.mapping
+
+
+def context(info: Info) -> RequestContext:
+    """The request's context (store, loaders, settings, auth), typed."""
+    return cast(RequestContext, info.context)

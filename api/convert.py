@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, date, datetime
 from typing import Any
@@ -52,6 +53,29 @@ def from_unix_seconds(value: Any) -> datetime | None:
         return datetime.fromtimestamp(float(value), UTC)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def json_text(value: Any) -> Any:
+    """A property holding JSON text (metrics, config) as JSON; other values JSON-friendly as they are."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return json_value(value)
+
+
+def to_datetime(value: Any) -> datetime | None:
+    """A stored moment, a Neo4j DateTime or unix seconds, as a datetime; None when absent or odd."""
+    if hasattr(value, "to_native"):
+        native = value.to_native()
+        return native if isinstance(native, datetime) else None
+    return from_unix_seconds(value)
+
+
+def to_int(value: Any) -> int | None:
+    """A stored number as an int; None for anything else (booleans included)."""
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def check_properties(props: Any, argument: str, reserved: tuple[str, ...] = ("id",)) -> dict[str, Any]:

@@ -1,17 +1,17 @@
-"""Filter inputs of the schema and their checked, parameter-ready form (property names validated here)."""
+"""Filter inputs of the schema, checked and converted into the one filter model (graphrec.serving.filters)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from collections.abc import Sequence
 from enum import Enum
-from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from graphrec.api.errors import BadInput
-from graphrec.db.mapping import IDENTIFIER_PATTERN, NodeMapping
+from graphrec.db.mapping import NodeMapping
+from graphrec.serving.filters import Condition
+from graphrec.serving.filters import ItemFilter as Filter
 
 
 @strawberry.enum(description="How a property is compared with the given value.")
@@ -63,85 +63,47 @@ class UserFilter:
     conditions: list[PropertyCondition] | None = None
 
 
-@dataclass(frozen=True)
-class CheckedCondition:
-    """A condition whose property is a valid, mapped identifier and whose value has the right shape."""
-
-    property: str
-    op: str
-    value: Any
-
-    def as_param(self) -> dict[str, Any]:
-        """The condition as a Cypher parameter map `{property, op, value}` (an IN list as a list)."""
-        value = list(self.value) if isinstance(self.value, tuple) else self.value
-        return {"property": self.property, "op": self.op, "value": value}
-
-
-@dataclass(frozen=True)
-class CheckedFilter:
-    """A filter ready for Cypher: checked ids and conditions; hashable so loaders can key on it."""
-
-    ids: tuple[str, ...] | None = None
-    exclude_ids: tuple[str, ...] | None = None
-    conditions: tuple[CheckedCondition, ...] = ()
-
-    @property
-    def key(self) -> str:
-        """A stable text form, for DataLoader keys."""
-        return json.dumps(
-            [self.ids, self.exclude_ids, [c.as_param() for c in self.conditions]], sort_keys=True, default=str
-        )
-
-
 MAX_LIST = 1000
+"""The most ids, or values of an IN condition, one filter may list."""
 
 
-def _condition(cond: PropertyCondition, node: NodeMapping, argument: str) -> CheckedCondition:
-    if not IDENTIFIER_PATTERN.fullmatch(cond.property):
-        raise BadInput(
-            f"`{argument}`: property {cond.property!r} must be a letter followed by letters, digits or '_'",
-            argument,
-        )
-    value: Any = cond.value
-    if cond.op is Comparison.IN:
-        if not isinstance(value, list) or len(value) > MAX_LIST:
-            raise BadInput(f"`{argument}`: IN needs a list of at most {MAX_LIST} values", argument)
-    elif isinstance(value, (list, dict)) or value is None:
-        raise BadInput(f"`{argument}`: {cond.op.name} needs a single string, number or boolean", argument)
-    if isinstance(value, list):
-        if any(isinstance(v, (list, dict)) for v in value):
-            raise BadInput(f"`{argument}`: IN takes a list of strings, numbers or booleans", argument)
-        value = tuple(value)  # hashable, so a filter can key a DataLoader
-    return CheckedCondition(node.prop(cond.property), cond.op.value, value)
+def _condition(cond: PropertyCondition, node: NodeMapping, argument: str) -> Condition:
+    """The input as a `Condition` on the stored property; a BAD_USER_INPUT naming `argument` if refused."""
+    if isinstance(cond.value, list) and len(cond.value) > MAX_LIST:
+        raise BadInput(f"`{argument}`: IN needs a list of at most {MAX_LIST} values", argument)
+    try:
+        return Condition(node.prop(cond.property), cond.op.value, cond.value)
+    except ValueError as exc:
+        raise BadInput(f"`{argument}`: {exc}", argument) from exc
 
 
-def _ids(ids: list[strawberry.ID] | None, argument: str) -> tuple[str, ...] | None:
-    if ids is None:
-        return None
-    if len(ids) > MAX_LIST:
+def _ids(ids: list[strawberry.ID] | None, argument: str) -> Sequence[str] | None:
+    if ids is not None and len(ids) > MAX_LIST:
         raise BadInput(f"`{argument}`: at most {MAX_LIST} ids", argument)
-    return tuple(str(i) for i in ids)
+    return ids
 
 
-def check_item_filter(given: ItemFilter | None, item: NodeMapping, argument: str = "filter") -> CheckedFilter:
-    """The item filter with property names mapped and checked, or a BAD_USER_INPUT saying what is wrong."""
+def check_item_filter(given: ItemFilter | None, item: NodeMapping, argument: str = "filter") -> Filter:
+    """The item filter in the one filter model, property names mapped and checked, or a BAD_USER_INPUT
+    saying what is wrong."""
     if given is None:
-        return CheckedFilter()
+        return Filter()
     conditions = [_condition(c, item, argument) for c in given.conditions or []]
     if given.genre is not None:
-        conditions.append(CheckedCondition(item.prop("genres"), "contains", given.genre))
-    return CheckedFilter(
-        ids=_ids(given.ids, f"{argument}.ids"),
-        exclude_ids=_ids(given.exclude_ids, f"{argument}.excludeIds"),
-        conditions=tuple(conditions),
+        conditions.append(Condition(item.prop("genres"), "contains", given.genre))
+    return Filter(
+        conditions,
+        allow_ids=_ids(given.ids, f"{argument}.ids"),
+        deny_ids=_ids(given.exclude_ids, f"{argument}.excludeIds"),
     )
 
 
-def check_user_filter(given: UserFilter | None, user: NodeMapping, argument: str = "filter") -> CheckedFilter:
-    """The user filter with property names mapped and checked, or a BAD_USER_INPUT saying what is wrong."""
+def check_user_filter(given: UserFilter | None, user: NodeMapping, argument: str = "filter") -> Filter:
+    """The user filter in the one filter model, property names mapped and checked, or a BAD_USER_INPUT
+    saying what is wrong."""
     if given is None:
-        return CheckedFilter()
-    return CheckedFilter(
-        ids=_ids(given.ids, f"{argument}.ids"),
-        conditions=tuple(_condition(c, user, argument) for c in given.conditions or []),
+        return Filter()
+    return Filter(
+        [_condition(c, user, argument) for c in given.conditions or []],
+        allow_ids=_ids(given.ids, f"{argument}.ids"),
     )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
 
 from strawberry.dataloader import DataLoader
 
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from graphrec.api.recommender import Result
 
 MAX_BATCH = 500
+NodeKind = Literal["user", "item"]
+"""The node types the API serves; each has its own queries (`api/users_by_id`, `api/item_interactions`)."""
+KINDS: tuple[NodeKind, ...] = ("user", "item")
 
 
 @dataclass(frozen=True)
@@ -38,16 +42,20 @@ class PageKey:
 
 
 class Loaders:
-    """The loaders of one request, all on the app's `Store`."""
+    """The loaders of one request, all on the app's `Store`: nodes and interaction pages per node kind."""
 
     def __init__(self, store: Store, recommender: Recommender, hidden: Sequence[str]) -> None:
         self.store = store
         self.recommender = recommender
         self.hidden = list(hidden)
-        self.users = DataLoader(self._users, max_batch_size=MAX_BATCH)
-        self.items = DataLoader(self._items, max_batch_size=MAX_BATCH)
-        self.user_interactions = DataLoader(self._user_interactions, max_batch_size=MAX_BATCH)
-        self.item_interactions = DataLoader(self._item_interactions, max_batch_size=MAX_BATCH)
+        self.nodes = {
+            kind: DataLoader(partial(self._by_id, f"api/{kind}s_by_id"), max_batch_size=MAX_BATCH)
+            for kind in KINDS
+        }
+        self.interactions = {
+            kind: DataLoader(partial(self._pages, f"api/{kind}_interactions"), max_batch_size=MAX_BATCH)
+            for kind in KINDS
+        }
         self.recommendations = DataLoader(self._recommendations, max_batch_size=MAX_BATCH)
         self.similar = DataLoader(self._similar, max_batch_size=MAX_BATCH)
 
@@ -56,12 +64,6 @@ class Loaders:
         found = {row["id"]: row for row in rows}
         return [found.get(i) for i in ids]
 
-    async def _users(self, ids: list[str]) -> list[Row | None]:
-        return await self._by_id("api/users_by_id", ids)
-
-    async def _items(self, ids: list[str]) -> list[Row | None]:
-        return await self._by_id("api/items_by_id", ids)
-
     async def _pages(self, name: str, keys: list[PageKey]) -> list[list[Row] | None]:
         rows = await self.store.read(name, {"pages": [k.as_param() for k in keys], "hidden": self.hidden})
         # the same id may come with several pages: match rows to keys by position within each id
@@ -69,12 +71,6 @@ class Loaders:
         for row in rows:
             by_id.setdefault(row["id"], []).append(row["rows"])
         return [by_id[k.id].pop(0) if by_id.get(k.id) else None for k in keys]
-
-    async def _user_interactions(self, keys: list[PageKey]) -> list[list[Row] | None]:
-        return await self._pages("api/user_interactions", keys)
-
-    async def _item_interactions(self, keys: list[PageKey]) -> list[list[Row] | None]:
-        return await self._pages("api/item_interactions", keys)
 
     async def _recommendations(self, keys: list[RecKey]) -> list[Result]:
         return await self.recommender.for_users(keys)

@@ -76,14 +76,6 @@ class Metrics:
                 return name
         return "other"
 
-    def cypher_calls(self) -> int:
-        """How many Cypher queries the API has sent so far (all names together)."""
-        total = 0.0
-        for metric in self.registry.collect():
-            if metric.name == "graphrec_cypher_duration_seconds":
-                total += sum(s.value for s in metric.samples if s.name.endswith("_count"))
-        return int(total)
-
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)

@@ -10,11 +10,11 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graphrec.api.auth import HasApiKey
+from graphrec.api.context import context
 from graphrec.api.convert import check_properties, from_unix_seconds, to_unix_seconds
 from graphrec.api.errors import BadInput, NotFound
 from graphrec.api.fields import mutation
-from graphrec.api.resolvers import item_from_row, user_from_row
-from graphrec.api.types import Interaction, Item, User, context
+from graphrec.api.types import Interaction, Item, User
 from graphrec.db.mapping import InteractionMapping
 
 
@@ -93,7 +93,7 @@ class Mutation:
                 "hidden": list(ctx.services.hidden),
             },
         )
-        return user_from_row(rows[0])
+        return User.from_row(rows[0])
 
     @mutation(
         "Create an item or update it; `genres` replaces its genres. Recommendable at once.",
@@ -123,4 +123,4 @@ class Mutation:
             "api/upsert_item",
             {"id": str(id), "props": props, "genres": genres, "hidden": list(ctx.services.hidden)},
         )
-        return item_from_row(rows[0])
+        return Item.from_row(rows[0])

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from graphrec.api import resolvers
+from graphrec.api.context import context
 from graphrec.api.fields import field
 from graphrec.api.filters import ItemFilter, UserFilter
 from graphrec.api.types import (
@@ -18,7 +19,6 @@ from graphrec.api.types import (
     Recommendation,
     User,
     UserConnection,
-    context,
 )
 
 
@@ -37,7 +37,8 @@ class Query:
         at: date | None = None,
     ) -> list[Recommendation] | None:
         """The user's recommendations (NOT_FOUND for an unknown user)."""
-        return await resolvers.recommendations(context(info), str(user_id), k, filter, at)
+        found = await resolvers.recommendations(context(info), str(user_id), k, filter, at)
+        return [Recommendation.of(r) for r in found]
 
     @field(description="The k items most similar to an item.")
     async def similar_items(
@@ -48,17 +49,18 @@ class Query:
         filter: ItemFilter | None = None,
     ) -> list[Recommendation] | None:
         """The item's nearest neighbours (NOT_FOUND for an unknown item)."""
-        return await resolvers.similar_items(context(info), str(item_id), k, filter)
+        found = await resolvers.similar_items(context(info), str(item_id), k, filter)
+        return [Recommendation.of(r) for r in found]
 
     @field(description="One user by id (NOT_FOUND error when there is none).")
     async def user(self, info: Info, id: strawberry.ID) -> User | None:
         """The user."""
-        return await resolvers.get_user(context(info), str(id))
+        return User.from_row(await resolvers.node(context(info), "user", str(id)))
 
     @field(description="One item by id (NOT_FOUND error when there is none).")
     async def item(self, info: Info, id: strawberry.ID) -> Item | None:
         """The item."""
-        return await resolvers.get_item(context(info), str(id))
+        return Item.from_row(await resolvers.node(context(info), "item", str(id)))
 
     @field(description="Users in id order, `first` per page (default 20, at most 100).")
     async def users(
@@ -69,7 +71,9 @@ class Query:
         filter: UserFilter | None = None,
     ) -> UserConnection | None:
         """A page of users."""
-        return await resolvers.list_users(context(info), first, after, filter)
+        return UserConnection.of(
+            await resolvers.list_users(context(info), first, after, filter), User.from_row
+        )
 
     @field(description="Items in id order, `first` per page (default 20, at most 100).")
     async def items(
@@ -80,16 +84,19 @@ class Query:
         filter: ItemFilter | None = None,
     ) -> ItemConnection | None:
         """A page of items."""
-        return await resolvers.list_items(context(info), first, after, filter)
+        return ItemConnection.of(
+            await resolvers.list_items(context(info), first, after, filter), Item.from_row
+        )
 
     @field(description='Short paths connecting a user to an item, for "because you watched ...".')
     async def explain(
         self, info: Info, user_id: strawberry.ID, item_id: strawberry.ID, limit: int | None = 10
     ) -> Explanation | None:
         """Shared neighbours, shared genres/entities and direct relations between the two."""
-        return await resolvers.explain(context(info), str(user_id), str(item_id), limit)
+        return Explanation.from_row(await resolvers.explain(context(info), str(user_id), str(item_id), limit))
 
     @field(description="The active model (null until a model has been written back).")
     async def model(self, info: Info) -> Model | None:
         """Version, creation time, dimensions, encoder and metrics of the active model."""
-        return await resolvers.active_model(context(info))
+        props = await resolvers.active_model(context(info))
+        return None if props is None else Model.from_props(props)

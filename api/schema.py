@@ -1,7 +1,7 @@
 """The GraphQL schema: Query and Mutation roots, limits, error masking, metrics; and its SDL export.
 
-`python -m api.schema` writes the SDL to `api/schema.graphql`; `python -m api.schema --check` exits 1 when
-that file is stale (the test suite runs the same check).
+`python -m graphrec.api.schema` writes the SDL to `api/schema.graphql`; with `--check` it exits 1 when that
+file is stale (the test suite runs the same check).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.types import ExecutionContext
 
-from graphrec.api.errors import INTERNAL, is_client_error
+from graphrec.api.errors import BAD_USER_INPUT, INTERNAL, is_client_error
 from graphrec.api.limits import limit_extensions
 from graphrec.api.logs import get_logger
 from graphrec.api.metrics import Metrics, MetricsExtension
@@ -27,7 +27,6 @@ from graphrec.api.settings import ApiSettings
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
-BAD_USER_INPUT = "BAD_USER_INPUT"
 
 
 class ClientSafeErrors(MaskErrors):
@@ -102,7 +101,7 @@ def main(argv: list[str]) -> int:
     current = sdl()
     if "--check" in argv:
         if not SDL_PATH.is_file() or SDL_PATH.read_text(encoding="utf-8") != current:
-            print(f"{SDL_PATH} is stale: run `python -m api.schema` and commit it", file=sys.stderr)
+            print(f"{SDL_PATH} is stale: run `python -m graphrec.api.schema` and commit it", file=sys.stderr)
             return 1
         return 0
     SDL_PATH.write_text(current, encoding="utf-8")

@@ -186,8 +186,7 @@ class Scorer:
                 items=_unit([i[1] for i in items], dim),
             )
 
-        async with store.driver.session(database=store.database) as session:
-            return await session.execute_read(work)
+        return await store.in_read_transaction(work)
 
     async def run(self) -> None:
         """Check now and every `check_s` seconds until cancelled; Neo4j being down only delays a reload."""

@@ -12,7 +12,7 @@ from graphrec.api.settings import ApiSettings
 def serve(
     settings: ApiSettings, host: str | None = None, port: int | None = None, workers: int | None = None
 ) -> None:
-    """Serve `api.app:create_app` until SIGINT/SIGTERM, then let in-flight requests finish and close Neo4j."""
+    """Serve `create_app` until SIGINT/SIGTERM, then let in-flight requests finish and close Neo4j."""
     uvicorn.run(
         "graphrec.api.app:create_app",
         factory=True,

@@ -44,7 +44,7 @@ class ApiSettings(Settings):
     api_key_hashes: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("key_hashes")
     )
-    """SHA-256 hex digests of accepted keys (`python -m api.auth KEY` prints one): no key in config."""
+    """SHA-256 hex digests of accepted keys (`python -m graphrec.api.auth KEY` prints one): no key stored."""
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("cors_origins")
     )

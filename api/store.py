@@ -4,16 +4,26 @@ Every query the service sends goes through `Store.run` (reads as auto-commit que
 transactions), which renders the file for the graph mapping once, adds the mapping-derived parameters the
 file uses (interaction types and their weight/timestamp keys), sets the transaction timeout, records the
 latency per query name, and turns an unreachable Neo4j into an `Unavailable` error the client can act on.
+The store is the API's one door to its driver: work that must read one consistent state in several queries
+(the scoring cache's load) runs in `Store.in_read_transaction`.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
-from neo4j import READ_ACCESS, AsyncDriver, AsyncGraphDatabase, Query, Record, RoutingControl
+from neo4j import (
+    READ_ACCESS,
+    AsyncDriver,
+    AsyncGraphDatabase,
+    AsyncManagedTransaction,
+    Query,
+    Record,
+    RoutingControl,
+)
 from neo4j.exceptions import (
     ClientError,
     ConnectionAcquisitionTimeoutError,
@@ -28,9 +38,11 @@ from graphrec.api.errors import TIMEOUT, ApiError, Unavailable
 from graphrec.api.metrics import Metrics
 from graphrec.api.settings import ApiSettings
 from graphrec.db import cypher
+from graphrec.db.graph import ServerInfo
 from graphrec.db.mapping import GraphMapping
 
 Row = dict[str, Any]
+T = TypeVar("T")
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 
 
@@ -135,6 +147,16 @@ class Store:
         finally:
             self.metrics.cypher_latency.labels(label).observe(time.perf_counter() - started)
         return [dict(zip(record.keys(), record, strict=True)) for record in records]
+
+    async def in_read_transaction(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
+        """`await work(tx)` in one managed read transaction: several queries that must see one state."""
+        async with self.driver.session(database=self.database) as session:
+            return await session.execute_read(work)
+
+    async def server_info(self) -> ServerInfo:
+        """The server's version and edition (what gates newer Cypher)."""
+        row = (await self.read("schema/server_version"))[0]
+        return ServerInfo(version=str(row["version"]), edition=str(row["edition"]))
 
     async def _read(self, query: Query, params: Mapping[str, Any]) -> list[Record]:
         for attempt in (1, 2):

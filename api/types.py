@@ -1,27 +1,33 @@
-"""The schema's output types. Nested fields (interactions, recommendations, similar) go through the
-request's DataLoaders, so a list of users or items costs one Cypher query per field, not one per node."""
+"""The schema's output types, each built from the rows the resolvers return.
+
+Types call resolvers (never the other way round). Nested fields (interactions, recommendations, similar) go
+through the request's DataLoaders, so a list of users or items costs one Cypher query per field, not one per
+node. The three pages (users, items, interactions) are one generic `Connection[T]`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, cast
+from functools import partial
+from typing import Any, Generic, Self, TypeVar, cast
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from graphrec.api.convert import json_value
+from graphrec.api import resolvers
+from graphrec.api.context import context
+from graphrec.api.convert import from_unix_seconds, json_text, json_value, pairs_to_dict, to_datetime, to_int
 from graphrec.api.fields import field
 from graphrec.api.filters import ItemFilter
+from graphrec.api.loaders import NodeKind
+from graphrec.api.resolvers import Page
+from graphrec.api.store import Row
+from graphrec.serving import recommend as rec
 
-if TYPE_CHECKING:
-    from graphrec.api.context import RequestContext
-
-
-def context(info: Info) -> RequestContext:
-    """The request's context (store, loaders, settings, auth), typed."""
-    return info.context  # type: ignore[no-any-return]
+NodeT = TypeVar("NodeT")
 
 
 @strawberry.enum(description="Which path produced a recommendation.")
@@ -42,9 +48,43 @@ class PageInfo:
     end_cursor: str | None
 
 
-@strawberry.type(description="An item (a movie, a product): its id, stored properties and neighbourhood.")
-class Item:
-    """An item node; `properties` holds every stored property except embeddings."""
+@strawberry.type
+class Edge(Generic[NodeT]):
+    """A node and the cursor just after it; strawberry names each use after its node (`UserEdge`)."""
+
+    cursor: str
+    node: NodeT
+
+
+def _nodes(root: Connection[Any]) -> list[Any]:
+    """The edges' nodes."""
+    return [edge.node for edge in root.edges]
+
+
+def nodes_field(plural: str) -> Any:
+    """A connection's `nodes` field, its description naming what the page holds."""
+    return strawberry.field(resolver=_nodes, description=f"The page's {plural} without cursors.")
+
+
+@strawberry.type
+class Connection(Generic[NodeT]):
+    """Edges of one page plus whether more follow. Each use subclasses it for its own description and
+    `nodes` description (strawberry gives a generic's uses the generic's), so the SDL names them as before."""
+
+    edges: list[Edge[NodeT]]
+    page_info: PageInfo
+    nodes: list[NodeT] = nodes_field("nodes")
+
+    @classmethod
+    def of(cls, page: Page, node: Callable[[Row], NodeT]) -> Self:
+        """The connection over a resolver's page, each row made a node by `node`."""
+        edges = [Edge(cursor=cursor, node=node(row)) for cursor, row in page.edges]
+        return cls(edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor))
+
+
+@strawberry.type
+class Node:
+    """A user or item node; `properties` holds every stored property except embeddings."""
 
     id: strawberry.ID
     props: strawberry.Private[dict[str, Any]]
@@ -53,6 +93,16 @@ class Item:
     def properties(self) -> JSON:
         """The stored properties, JSON-friendly."""
         return cast(JSON, {k: json_value(v) for k, v in self.props.items()})
+
+    @classmethod
+    def from_row(cls, row: Row) -> Self:
+        """The node of a row `{id, properties: [[key, value], ...]}`."""
+        return cls(id=strawberry.ID(row["id"]), props=pairs_to_dict(row["properties"]))
+
+
+@strawberry.type(description="An item (a movie, a product): its id, stored properties and neighbourhood.")
+class Item(Node):
+    """An item node, with its mapped title, year and genres."""
 
     @field(description="The `title` property (mapped), if the item has one.")
     def title(self, info: Info) -> str | None:
@@ -77,9 +127,7 @@ class Item:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> InteractionConnection:
         """A page of this item's interactions (cursor pagination)."""
-        from graphrec.api.resolvers import item_interactions
-
-        return await item_interactions(context(info), str(self.id), first, after)
+        return await InteractionConnection.page(info, "item", str(self.id), first, after)
 
     @field(description="Items most similar to this one (same as `similarItems`).")
     async def similar(
@@ -89,31 +137,20 @@ class Item:
         filter: ItemFilter | None = None,
     ) -> list[Recommendation]:
         """Nearest items by embedding, through the request's loader."""
-        from graphrec.api.resolvers import similar_items
-
-        return await similar_items(context(info), str(self.id), k, filter)
+        found = await resolvers.similar_items(context(info), str(self.id), k, filter)
+        return [Recommendation.of(r) for r in found]
 
 
 @strawberry.type(description="A user: id, stored properties, history and recommendations.")
-class User:
-    """A user node; `properties` holds every stored property except embeddings."""
-
-    id: strawberry.ID
-    props: strawberry.Private[dict[str, Any]]
-
-    @field(description="Every stored property except embeddings, as a JSON object.")
-    def properties(self) -> JSON:
-        """The stored properties, JSON-friendly."""
-        return cast(JSON, {k: json_value(v) for k, v in self.props.items()})
+class User(Node):
+    """A user node, with its history and recommendations."""
 
     @field(description="This user's interactions, newest first.")
     async def interactions(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> InteractionConnection:
         """A page of this user's interactions (cursor pagination)."""
-        from graphrec.api.resolvers import user_interactions
-
-        return await user_interactions(context(info), str(self.id), first, after)
+        return await InteractionConnection.page(info, "user", str(self.id), first, after)
 
     @field(description="Recommended items for this user (same as `recommendations`).")
     async def recommendations(
@@ -124,9 +161,8 @@ class User:
         at: date | None = None,
     ) -> list[Recommendation]:
         """Top-k unseen items for this user, through the request's loader."""
-        from graphrec.api.resolvers import recommendations
-
-        return await recommendations(context(info), str(self.id), k, filter, at)
+        found = await resolvers.recommendations(context(info), str(self.id), k, filter, at)
+        return [Recommendation.of(r) for r in found]
 
 
 @strawberry.type(description="One interaction of a user with an item.")
@@ -145,81 +181,58 @@ class Interaction:
         """The user, fetched with the page or through the request's user loader."""
         if isinstance(self.known, User):
             return self.known
-        from graphrec.api.resolvers import get_user
-
-        return await get_user(context(info), self.user_id)
+        return User.from_row(await resolvers.node(context(info), "user", self.user_id))
 
     @field(description="With what.")
     async def item(self, info: Info) -> Item:
         """The item, fetched with the page or through the request's item loader."""
         if isinstance(self.known, Item):
             return self.known
-        from graphrec.api.resolvers import get_item
+        return Item.from_row(await resolvers.node(context(info), "item", self.item_id))
 
-        return await get_item(context(info), self.item_id)
-
-
-@strawberry.type
-class InteractionEdge:
-    """An interaction and the cursor just after it."""
-
-    cursor: str
-    node: Interaction
-
-
-@strawberry.type(description="A page of interactions.")
-class InteractionConnection:
-    """Edges of one page plus whether more follow."""
-
-    edges: list[InteractionEdge]
-    page_info: PageInfo
-
-    @field(description="The page's interactions without cursors.")
-    def nodes(self) -> list[Interaction]:
-        """The edges' nodes."""
-        return [edge.node for edge in self.edges]
-
-
-@strawberry.type
-class UserEdge:
-    """A user and its cursor."""
-
-    cursor: str
-    node: User
+    @classmethod
+    def from_row(cls, owner_kind: NodeKind, owner: str, row: Row) -> Interaction:
+        """An interaction row of `owner`'s page; the node at its other end (`row["other"]`) comes with it."""
+        other, weight = row["other"], row["weight"]
+        on_user = owner_kind == "user"
+        known = (Item if on_user else User).from_row({"id": other, "properties": row["properties"]})
+        return cls(
+            type=row["type"],
+            timestamp=from_unix_seconds(row["timestamp"]),
+            weight=float(weight) if isinstance(weight, (int, float)) else None,
+            user_id=owner if on_user else other,
+            item_id=other if on_user else owner,
+            known=known,
+        )
 
 
 @strawberry.type(description="A page of users in id order.")
-class UserConnection:
-    """Edges of one page plus whether more follow."""
+class UserConnection(Connection[User]):
+    """Users in id order."""
 
-    edges: list[UserEdge]
-    page_info: PageInfo
-
-    @field(description="The page's users without cursors.")
-    def nodes(self) -> list[User]:
-        """The edges' nodes."""
-        return [edge.node for edge in self.edges]
-
-
-@strawberry.type
-class ItemEdge:
-    """An item and its cursor."""
-
-    cursor: str
-    node: Item
+    nodes: list[User] = nodes_field("users")
 
 
 @strawberry.type(description="A page of items in id order.")
-class ItemConnection:
-    """Edges of one page plus whether more follow."""
+class ItemConnection(Connection[Item]):
+    """Items in id order."""
 
-    edges: list[ItemEdge]
-    page_info: PageInfo
+    nodes: list[Item] = nodes_field("items")
 
-    @field(description="The page's items without cursors.")
-    def nodes(self) -> list[Item]:
-        """The edges' nodes."""
-        return [edge.node for edge in self.edges]
+
+@strawberry.type(description="A page of interactions.")
+class InteractionConnection(Connection[Interaction]):
+    """One node's interactions, newest first."""
+
+    nodes: list[Interaction] = nodes_field("interactions")
+
+    @classmethod
+    async def page(
+        cls, info: Info, kind: NodeKind, node_id: str, first: int | None, after: str | None
+    ) -> InteractionConnection:
+        """A page of the user's (or item's) interactions."""
+        found = await resolvers.interactions(context(info), kind, node_id, first, after)
+        return cls.of(found, partial(Interaction.from_row, kind, node_id))
 
 
 @strawberry.type(description="A recommended item, its score, and which path served it.")
@@ -229,6 +242,12 @@ class Recommendation:
     item: Item
     score: float
     source: RecommendationSource
+
+    @classmethod
+    def of(cls, found: rec.Recommendation) -> Recommendation:
+        """The GraphQL form of one of the recommender's results."""
+        item = Item(id=strawberry.ID(found.item_id), props=found.item)
+        return cls(item=item, score=float(found.score), source=RecommendationSource(found.source))
 
 
 @strawberry.enum(description="How an explanation path connects the user to the item.")
@@ -262,6 +281,19 @@ class ExplanationPath:
     shared_users: int | None
     strength: float
 
+    @classmethod
+    def from_row(cls, row: Row) -> ExplanationPath:
+        """A path row of `api/explain`."""
+        key = row["attributeKey"]
+        return cls(
+            kind=ExplanationKind(row["kind"]),
+            items=[Item.from_row(i) for i in row["items"]],
+            attribute=None if key is None else PathNode(labels=row["attributeLabels"], key=str(key)),
+            relation=row["relation"],
+            shared_users=row["sharedUsers"],
+            strength=float(row["strength"]),
+        )
+
 
 @strawberry.type(description="Why an item suits a user: the short paths that connect them.")
 class Explanation:
@@ -270,6 +302,12 @@ class Explanation:
     user: User
     item: Item
     paths: list[ExplanationPath]
+
+    @classmethod
+    def from_row(cls, row: Row) -> Explanation:
+        """The row `{user, item, paths}` of `api/explain`."""
+        paths = [ExplanationPath.from_row(p) for p in row["paths"]]
+        return cls(user=User.from_row(row["user"]), item=Item.from_row(row["item"]), paths=paths)
 
 
 @strawberry.type(description="The active model: version, when it was written and activated, size, metrics.")
@@ -286,3 +324,19 @@ class Model:
     items: int | None
     metrics: JSON
     config: JSON
+
+    @classmethod
+    def from_props(cls, props: dict[str, Any]) -> Model:
+        """The model node's properties, typed."""
+        return cls(
+            version=int(props["version"]),
+            status=str(props.get("status")),
+            created_at=to_datetime(props.get("created")),
+            activated_at=to_datetime(props.get("activated")),
+            dimensions=to_int(props.get("dimensions")),
+            encoder=None if props.get("encoder") is None else str(props["encoder"]),
+            users=to_int(props.get("users")),
+            items=to_int(props.get("items")),
+            metrics=cast(JSON, json_text(props.get("metrics")) or {}),
+            config=cast(JSON, json_text(props.get("config")) or {}),
+        )

@@ -17,32 +17,24 @@ from graphrec.api.context import RequestContext, Services
 from graphrec.api.errors import TIMEOUT
 from graphrec.api.logs import get_logger
 from graphrec.api.metrics import Metrics
+from graphrec.api.settings import ApiSettings
 
 
 class GraphQLView(GraphQL[RequestContext, None]):
     """Builds each request's context (loaders, API key check) and cuts requests off after the timeout."""
 
-    def __init__(self, services_ref: Any, metrics: Metrics, **kwargs: Any) -> None:
+    def __init__(self, settings: ApiSettings, metrics: Metrics, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._services_ref = services_ref
+        self._timeout_s = settings.request_timeout_s
         self._metrics = metrics
-        self._keys: KeyChecker | None = None
-
-    @property
-    def services(self) -> Services:
-        """The app's services, created in the lifespan (so the driver lives on the server's loop)."""
-        services: Services | None = self._services_ref()
-        if services is None:
-            raise RuntimeError("the app's lifespan has not started: run it under uvicorn or a TestClient")
-        return services
+        self._keys = KeyChecker(settings)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
-        """A fresh context: new loaders, and whether the bearer token is a configured API key."""
-        services = self.services
-        if self._keys is None:
-            self._keys = KeyChecker(services.settings)
+        """A fresh context on the services of the app's lifespan state: new loaders, and whether the bearer
+        token is a configured API key."""
+        services: Services = request.state.services
         token = bearer_token(request.headers.get("authorization"))
         return RequestContext(
             services=services, authenticated=self._keys.accepts(token), request=request, response=response
@@ -50,7 +42,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         """Run one operation, or answer a TIMEOUT error when it takes longer than configured."""
-        limit = self.services.settings.request_timeout_s
+        limit = self._timeout_s
         try:
             async with asyncio.timeout(limit):
                 return await super().execute_single(*args, **kwargs)

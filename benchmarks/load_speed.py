@@ -31,10 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from neo4j import Driver
-
 from graphrec.config import Settings
-from graphrec.db.graph import Graph, open_driver
+from graphrec.db.graph import Graph
 from graphrec.db.local import LocalNeo4j, free_port
 from graphrec.ingest import movielens, synthetic
 from graphrec.ingest.load import load_dataset
@@ -67,14 +65,13 @@ def neo4j_server(heap: str | None) -> Iterator[tuple[Settings, int | None]]:
             server.stop()
 
 
-def empty(driver: Driver, database: str) -> None:
+def empty(graph: Graph) -> None:
     """Delete every node and relationship, in batches small enough for the transaction memory pool."""
-    with driver.session(database=database) as session:
-        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 1000 ROWS").consume()
+    graph.auto_commit("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 1000 ROWS")
 
 
-def node_count(driver: Driver, database: str) -> int:
-    return int(driver.execute_query("MATCH (n) RETURN count(n) AS n", database_=database).records[0]["n"])
+def node_count(graph: Graph) -> int:
+    return int(graph.execute("MATCH (n) RETURN count(n) AS n", write=False)[0]["n"])
 
 
 def measure(
@@ -142,25 +139,19 @@ def main() -> None:
     figures = []
     if args.skip_ml100k:
         runs = runs[-1:]
-    with neo4j_server(args.heap) as (settings, server_pid):
-        driver = open_driver(settings)
-        try:
-            database = settings.neo4j_database
-            if node_count(driver, database) and not args.clear:
-                sys.exit(f"{settings.neo4j_uri} holds data: pass --clear to empty it for the benchmark")
-            empty(driver, database)
-            graph = Graph(driver, database)
-            heap = f", heap {args.heap}" if args.heap and server_pid else ""
-            print(f"Neo4j at {settings.neo4j_uri}{heap}, batch size {args.batch_size}, {os.cpu_count()} CPUs")
-            for label, make, clear_first, cpu in runs:
-                if clear_first:
-                    empty(driver, database)
-                figures.append(
-                    measure(label, graph, make(), batch_size=args.batch_size, server_pid=server_pid, cpu=cpu)
-                )
-            empty(driver, database)
-        finally:
-            driver.close()
+    with neo4j_server(args.heap) as (settings, server_pid), Graph.connect(settings) as graph:
+        if node_count(graph) and not args.clear:
+            sys.exit(f"{settings.neo4j_uri} holds data: pass --clear to empty it for the benchmark")
+        empty(graph)
+        heap = f", heap {args.heap}" if args.heap and server_pid else ""
+        print(f"Neo4j at {settings.neo4j_uri}{heap}, batch size {args.batch_size}, {os.cpu_count()} CPUs")
+        for label, make, clear_first, cpu in runs:
+            if clear_first:
+                empty(graph)
+            figures.append(
+                measure(label, graph, make(), batch_size=args.batch_size, server_pid=server_pid, cpu=cpu)
+            )
+        empty(graph)
     if args.json:
         print(json.dumps(figures, indent=2))
 

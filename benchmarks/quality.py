@@ -44,27 +44,21 @@ def from_neo4j(home: Path | None, save: Path | None = None) -> Any:
     """ml-100k loaded into Neo4j and synced back: the HeteroData `graphrec train` would see."""
     from sync_speed import neo4j
 
-    from graphrec.db.graph import Graph, open_driver
+    from graphrec.db.graph import Graph
     from graphrec.ingest import movielens
     from graphrec.ingest.load import load_dataset
     from graphrec.learn.sync import SyncOptions, sync_graph
 
-    with neo4j(home) as (settings, _pid):
-        driver = open_driver(settings)
-        try:
-            graph = Graph(driver, settings.neo4j_database)
-            users = driver.execute_query("MATCH (u:User) RETURN count(u) AS n", database_=graph.database)
-            if users.records[0]["n"] == 0:
-                ui.err.print("loading ml-100k into Neo4j ...")
-                load_dataset(graph, movielens.read(ML100K), show_progress=False)
-            started = time.perf_counter()
-            result = sync_graph(graph, SyncOptions(), show_progress=False)
-            ui.err.print(f"synced in {time.perf_counter() - started:.1f}s: {result.summary.one_line()}")
-            if save is not None:
-                result.save(save)
-            return result.data
-        finally:
-            driver.close()
+    with neo4j(home) as (settings, _pid), Graph.connect(settings) as graph:
+        if graph.execute("MATCH (u:User) RETURN count(u) AS n", write=False)[0]["n"] == 0:
+            ui.err.print("loading ml-100k into Neo4j ...")
+            load_dataset(graph, movielens.read(ML100K), show_progress=False)
+        started = time.perf_counter()
+        result = sync_graph(graph, SyncOptions(), show_progress=False)
+        ui.err.print(f"synced in {time.perf_counter() - started:.1f}s: {result.summary.one_line()}")
+        if save is not None:
+            result.save(save)
+        return result.data
 
 
 def from_files() -> Any:

@@ -4,8 +4,8 @@ Runs against `NEO4J_URI` when set (it loads ml-100k and writes a model version t
 database), else starts its own local Neo4j on a free port in a temp directory and stops it at the end.
 ml-100k gets random unit 64-d embeddings (latency does not depend on their quality), then each path is
 timed over `--queries` users after a warm-up (query plans cached, as in a serving process): one read
-transaction per query on one session, records fetched and parsed, as the API does; 100 untimed queries
-first warm the server (JIT, plan cache).
+transaction per query on a pooled connection, records fetched and parsed, as the API does; 100 untimed
+queries first warm the server (JIT, plan cache).
 
     .venv/bin/python benchmarks/recommend_latency.py [--queries 300] [--k 20] [--json]
 
@@ -20,17 +20,19 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import Any
 
 import numpy as np
 from neo4j import ManagedTransaction, Record
 from writeback_speed import neo4j_settings, random_artifacts
 
-from graphrec.db.graph import Graph, open_driver
+from graphrec.db.graph import Graph
 from graphrec.ingest import movielens
 from graphrec.ingest.load import load_dataset
 from graphrec.serving import recommend
-from graphrec.serving.recommend import CypherQuery, ItemFilter, parse_condition
+from graphrec.serving.filters import ItemFilter, parse_condition
+from graphrec.serving.recommend import CypherQuery
 from graphrec.serving.writeback import WritebackOptions, writeback
 
 TARGET_P50_MS = 10.0
@@ -59,19 +61,18 @@ def _fetch(tx: ManagedTransaction, text: str, params: dict[str, Any]) -> list[Re
 
 
 def time_path(graph: Graph, make: Callable[[str], CypherQuery], ids: list[str], warmup: int) -> list[float]:
-    """Seconds per query (after `warmup` untimed ones) on one session."""
+    """Seconds per query (after `warmup` untimed ones), each in its own read transaction."""
     timings = []
-    with graph.driver.session(database=graph.database) as session:
-        for n, node_id in enumerate(ids[:warmup] + ids):
-            text, params = make(node_id)
-            started = time.perf_counter()
-            records = session.execute_read(_fetch, text, params)
-            results = recommend.parse_recommendations(records)
-            elapsed = time.perf_counter() - started
-            if not results:
-                raise RuntimeError(f"no recommendations for {node_id}")
-            if n >= warmup:
-                timings.append(elapsed)
+    for n, node_id in enumerate(ids[:warmup] + ids):
+        text, params = make(node_id)
+        started = time.perf_counter()
+        records = graph.in_read_transaction(partial(_fetch, text=text, params=params))
+        results = recommend.parse_recommendations(records)
+        elapsed = time.perf_counter() - started
+        if not results:
+            raise RuntimeError(f"no recommendations for {node_id}")
+        if n >= warmup:
+            timings.append(elapsed)
     return timings
 
 
@@ -84,41 +85,34 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
-    with neo4j_settings() as settings:
-        driver = open_driver(settings)
-        graph = Graph(driver, settings.neo4j_database)
-        try:
-            loaded = driver.execute_query("MATCH (u:User) RETURN count(u) AS n").records[0]["n"]
-            if loaded != 943:  # not ml-100k yet (a reused scratch database may already hold it)
-                load_dataset(graph, movielens.read(settings.data_dir / "ml-100k"), show_progress=False)
-            users = [r["id"] for r in driver.execute_query("MATCH (u:User) RETURN u.id AS id").records]
-            items = [r["id"] for r in driver.execute_query("MATCH (i:Item) RETURN i.id AS id").records]
-            writeback(
-                graph, random_artifacts(users, items, 64, seed=1), WritebackOptions(show_progress=False)
+    with neo4j_settings() as settings, Graph.connect(settings) as graph:
+        loaded = graph.execute("MATCH (u:User) RETURN count(u) AS n", write=False)[0]["n"]
+        if loaded != 943:  # not ml-100k yet (a reused scratch database may already hold it)
+            load_dataset(graph, movielens.read(settings.data_dir / "ml-100k"), show_progress=False)
+        users = [r["id"] for r in graph.execute("MATCH (u:User) RETURN u.id AS id", write=False)]
+        items = [r["id"] for r in graph.execute("MATCH (i:Item) RETURN i.id AS id", write=False)]
+        writeback(graph, random_artifacts(users, items, 64, seed=1), WritebackOptions(show_progress=False))
+        rng = np.random.default_rng(0)
+        for name, make in paths(graph, args.k).items():
+            pool = items if name.startswith("similar") else users
+            ids = [str(x) for x in rng.choice(pool, size=args.queries)]
+            ms = np.array(time_path(graph, make, ids, warmup=100)) * 1000
+            rows.append(
+                {
+                    "path": name,
+                    "queries": len(ms),
+                    "p50_ms": round(float(np.percentile(ms, 50)), 2),
+                    "p99_ms": round(float(np.percentile(ms, 99)), 2),
+                    "mean_ms": round(float(ms.mean()), 2),
+                }
             )
-            rng = np.random.default_rng(0)
-            for name, make in paths(graph, args.k).items():
-                pool = items if name.startswith("similar") else users
-                ids = [str(x) for x in rng.choice(pool, size=args.queries)]
-                ms = np.array(time_path(graph, make, ids, warmup=100)) * 1000
-                rows.append(
-                    {
-                        "path": name,
-                        "queries": len(ms),
-                        "p50_ms": round(float(np.percentile(ms, 50)), 2),
-                        "p99_ms": round(float(np.percentile(ms, 99)), 2),
-                        "mean_ms": round(float(ms.mean()), 2),
-                    }
-                )
-                row = rows[-1]
-                print(
-                    f"{name:<34} p50 {row['p50_ms']:7.2f} ms   p99 {row['p99_ms']:7.2f} ms   "
-                    f"({len(ms)} queries, k={args.k})",
-                    file=sys.stderr,
-                    flush=True,
-                )
-        finally:
-            driver.close()
+            row = rows[-1]
+            print(
+                f"{name:<34} p50 {row['p50_ms']:7.2f} ms   p99 {row['p99_ms']:7.2f} ms   "
+                f"({len(ms)} queries, k={args.k})",
+                file=sys.stderr,
+                flush=True,
+            )
     headline = rows[0]["p50_ms"]
     verdict = "meets" if headline <= TARGET_P50_MS else "misses"
     print(f"default path p50 {headline} ms {verdict} the {TARGET_P50_MS} ms target", file=sys.stderr)

@@ -59,10 +59,8 @@ QUERY = """query Recommend($user: ID!, $k: Int!) {
 
 def svd_artifacts(graph: Graph, dim: int = 64) -> ModelArtifacts:
     """Embeddings from a truncated SVD of the user-item rating matrix read back from Neo4j."""
-    records, _, _ = graph.driver.execute_query(
-        "MATCH (u:User)-[r:RATED]->(i:Item) RETURN u.id AS u, i.id AS i, r.rating AS w",
-        database_=graph.database,
-        routing_=RoutingControl.READ,
+    records = graph.execute(
+        "MATCH (u:User)-[r:RATED]->(i:Item) RETURN u.id AS u, i.id AS i, r.rating AS w", write=False
     )
     users = sorted({r["u"] for r in records})
     items = sorted({r["i"] for r in records})
@@ -85,9 +83,7 @@ def svd_artifacts(graph: Graph, dim: int = 64) -> ModelArtifacts:
 def prepare(settings: Settings, data_dir: Path, model_dir: Path | None) -> None:
     """Load ml-100k and write back a model unless the database already has an active one."""
     with Graph.connect(settings) as graph:
-        active, _, _ = graph.driver.execute_query(
-            "OPTIONAL MATCH (a:GraphrecActive) RETURN a.version AS v", database_=graph.database
-        )
+        active = graph.execute("OPTIONAL MATCH (a:GraphrecActive) RETURN a.version AS v", write=False)
         if active and active[0]["v"] is not None:
             print("using the data and the active model already in Neo4j", file=sys.stderr)
             return

@@ -39,7 +39,7 @@ import torch
 
 from graphrec import ui
 from graphrec.config import Settings
-from graphrec.db.graph import Graph, open_driver
+from graphrec.db.graph import Graph
 from graphrec.db.local import LocalNeo4j, free_port
 from graphrec.ingest import movielens, synthetic
 from graphrec.ingest.load import load_dataset
@@ -73,12 +73,12 @@ def neo4j(home: Path | None) -> Iterator[tuple[Settings, int | None]]:
 
 def counts(graph: Graph) -> tuple[int, int, int]:
     """Users, items and user-to-item relationships in the database."""
-    record = graph.driver.execute_query(
+    record = graph.execute(
         "CALL () { MATCH (u:User) RETURN count(u) AS users } "
         "CALL () { MATCH (i:Item) RETURN count(i) AS items } "
         "CALL () { MATCH (:User)-[r]->() RETURN count(r) AS edges } RETURN users, items, edges",
-        database_=graph.database,
-    ).records[0]
+        write=False,
+    )[0]
     return int(record["users"]), int(record["items"]), int(record["edges"])
 
 
@@ -87,8 +87,8 @@ def ensure_loaded(graph: Graph, dataset: Dataset, interactions: int) -> float:
     if counts(graph) == (len(dataset.users), len(dataset.items), interactions):
         ui.err.print(f"{dataset.name}: already loaded")
         return 0.0
-    with graph.driver.session(database=graph.database) as session:  # small transactions: bounded server heap
-        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 500 ROWS").consume()
+    # small transactions: bounded server heap
+    graph.auto_commit("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 500 ROWS")
     started = time.perf_counter()
     summary = load_dataset(graph, dataset, batch_size=20_000, show_progress=True)
     ui.err.print(summary.one_line(), highlight=False)
@@ -133,9 +133,9 @@ def timed_sync(graph: Graph, options: SyncOptions, server_pid: int | None) -> Ti
 def scan_baseline(graph: Graph, server_pid: int | None) -> tuple[float, float]:
     """Wall and server CPU seconds of Neo4j counting every interaction's timestamp: the server's own floor."""
     query = "MATCH (:User)-[r]->(:Item) RETURN count(r.timestamp) AS n"
-    graph.driver.execute_query(query, database_=graph.database)
+    graph.execute(query, write=False)
     server0, wall0 = cpu_seconds(server_pid), time.perf_counter()
-    graph.driver.execute_query(query, database_=graph.database)
+    graph.execute(query, write=False)
     return time.perf_counter() - wall0, cpu_seconds(server_pid) - server0
 
 
@@ -220,20 +220,15 @@ def main() -> None:
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     rows: list[dict[str, Any]] = []
     loads: dict[str, float] = {}
-    with neo4j(args.home) as (settings, pid):
-        driver = open_driver(settings)
-        try:
-            graph = Graph(driver, settings.neo4j_database)
-            for name in args.datasets.split(","):
-                if name == "ml-100k":
-                    dataset, count = movielens.read(args.ml100k), 100_000
-                else:
-                    dataset = synthetic.generate(args.users, args.items, args.interactions, seed=0)
-                    count = args.interactions
-                loads[name] = round(ensure_loaded(graph, dataset, count), 1)
-                rows += bench(graph, name, batch_sizes, args.repeat, pid)
-        finally:
-            driver.close()
+    with neo4j(args.home) as (settings, pid), Graph.connect(settings) as graph:
+        for name in args.datasets.split(","):
+            if name == "ml-100k":
+                dataset, count = movielens.read(args.ml100k), 100_000
+            else:
+                dataset = synthetic.generate(args.users, args.items, args.interactions, seed=0)
+                count = args.interactions
+            loads[name] = round(ensure_loaded(graph, dataset, count), 1)
+            rows += bench(graph, name, batch_sizes, args.repeat, pid)
     if args.json:
         ui.emit_json({"results": rows, "load_seconds": loads, "cpus": os.cpu_count()})
     else:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from graphrec.config import Settings
-from graphrec.db.graph import Graph, open_driver
+from graphrec.db.graph import Graph
 from graphrec.db.local import LocalNeo4j, free_port
 from graphrec.ingest import movielens
 from graphrec.ingest.load import load_dataset
@@ -75,8 +75,8 @@ def random_artifacts(users: list[str], items: list[str], dim: int, seed: int) ->
 def ml100k(graph: Graph, data_dir: Path, dim: int, options: WritebackOptions) -> list[dict[str, Any]]:
     """Two whole write-backs: the first on a fresh server (cold JVM), then the next version (warm)."""
     load_dataset(graph, movielens.read(data_dir / "ml-100k"), show_progress=False)
-    users = [r["id"] for r in graph.driver.execute_query("MATCH (u:User) RETURN u.id AS id").records]
-    items = [r["id"] for r in graph.driver.execute_query("MATCH (i:Item) RETURN i.id AS id").records]
+    users = [r["id"] for r in graph.execute("MATCH (u:User) RETURN u.id AS id", write=False)]
+    items = [r["id"] for r in graph.execute("MATCH (i:Item) RETURN i.id AS id", write=False)]
     rows = []
     for seed, label in ((1, "ml-100k, fresh server"), (2, "ml-100k, next version")):
         summary = writeback(graph, random_artifacts(users, items, dim, seed=seed), options)
@@ -97,25 +97,19 @@ def ml100k(graph: Graph, data_dir: Path, dim: int, options: WritebackOptions) ->
 def synthetic(graph: Graph, nodes: int, dim: int, options: WritebackOptions, index: bool) -> dict[str, Any]:
     half = nodes // 2
     started = time.perf_counter()
-    graph.driver.execute_query(
-        "CREATE CONSTRAINT bench_user IF NOT EXISTS FOR (u:User) REQUIRE u.id IS UNIQUE"
-    )
-    graph.driver.execute_query(
-        "CREATE CONSTRAINT bench_item IF NOT EXISTS FOR (i:Item) REQUIRE i.id IS UNIQUE"
-    )
-    with graph.driver.session(database=graph.database) as session:
-        for label, prefix in (("User", "su"), ("Item", "si")):
-            session.run(
-                f"UNWIND range(0, $n - 1) AS k CALL (k) {{ CREATE (:{label} {{id: $prefix + k}}) }} "
-                f"IN TRANSACTIONS OF 50000 ROWS",
-                n=half,
-                prefix=prefix,
-            ).consume()
+    graph.execute("CREATE CONSTRAINT bench_user IF NOT EXISTS FOR (u:User) REQUIRE u.id IS UNIQUE")
+    graph.execute("CREATE CONSTRAINT bench_item IF NOT EXISTS FOR (i:Item) REQUIRE i.id IS UNIQUE")
+    for label, prefix in (("User", "su"), ("Item", "si")):
+        graph.auto_commit(
+            f"UNWIND range(0, $n - 1) AS k CALL (k) {{ CREATE (:{label} {{id: $prefix + k}}) }} "
+            f"IN TRANSACTIONS OF 50000 ROWS",
+            {"n": half, "prefix": prefix},
+        )
     create_seconds = time.perf_counter() - started
     artifacts = random_artifacts(
         [f"su{k}" for k in range(half)], [f"si{k}" for k in range(half)], dim, seed=2
     )
-    graph.driver.execute_query("MERGE (:GraphrecModel {version: 999999, status: 'writing'})")
+    graph.execute("MERGE (:GraphrecModel {version: 999999, status: 'writing'})")
     started = time.perf_counter()
     written, _ = write_embeddings(graph, artifacts, 999999, options)
     seconds = time.perf_counter() - started
@@ -146,20 +140,12 @@ def main() -> None:
     args = parser.parse_args()
     options = WritebackOptions(batch_size=args.batch_size, concurrency=args.concurrency, show_progress=False)
     rows = []
-    with neo4j_settings() as settings:
-        driver = open_driver(settings)
-        graph = Graph(driver, settings.neo4j_database)
-        try:
-            if not args.skip_ml100k:
-                rows.extend(ml100k(graph, settings.data_dir, args.dim, options))
-                versions.purge(graph)
-                with driver.session(database=graph.database) as session:
-                    session.run(
-                        "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
-                    ).consume()
-            rows.append(synthetic(graph, args.nodes, args.dim, options, args.index))
-        finally:
-            driver.close()
+    with neo4j_settings() as settings, Graph.connect(settings) as graph:
+        if not args.skip_ml100k:
+            rows.extend(ml100k(graph, settings.data_dir, args.dim, options))
+            versions.purge(graph)
+            graph.auto_commit("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+        rows.append(synthetic(graph, args.nodes, args.dim, options, args.index))
     for row in rows:
         extra = f", index build {row['index_seconds']}s" if "index_seconds" in row else ""
         verdict = "meets" if row["nodes_per_s"] >= TARGET else "below"

@@ -1,5 +1,5 @@
 """Run graphrec as `python -m graphrec`."""
 
-from graphrec.cli.app import main
+from graphrec.cli import main
 
 main()

@@ -98,14 +98,21 @@ class BackgroundServer:
         )
         self.server = uvicorn.Server(config)
         self.url = f"http://{host}:{port}"
-        self.thread = threading.Thread(target=self.server.run, name="graphrec-api", daemon=True)
+        self.finished = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="graphrec-api", daemon=True)
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        finally:
+            self.finished.set()
 
     def start(self, timeout: float = 30.0) -> None:
         """Start serving and wait until the server listens."""
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
+            if self.finished.is_set() or time.monotonic() > deadline:
                 raise RuntimeError(f"the API did not start on {self.url}")
             time.sleep(0.1)
 
@@ -117,17 +124,21 @@ class BackgroundServer:
         return data
 
     def wait(self) -> None:
-        """Block until Ctrl-C, then shut the server down gracefully."""
+        """Block until Ctrl-C, then shut the server down gracefully.
+
+        It waits on an event, not on `Thread.join`: Python 3.11's `join`, interrupted by Ctrl-C, can mark
+        the still-running server thread as finished; the interpreter then shut down under it, and uvloop
+        segfaulted more often than not.
+        """
         try:
-            while self.thread.is_alive():
-                self.thread.join(0.5)
+            self.finished.wait()
         except KeyboardInterrupt:
             self.stop()
 
     def stop(self) -> None:
-        """Ask uvicorn to finish in-flight requests and stop."""
+        """Ask uvicorn to finish in-flight requests and stop; return once it has (at most 30 s)."""
         self.server.should_exit = True
-        self.thread.join(30)
+        self.finished.wait(30)
 
 
 def show_graphql(server: BackgroundServer, user_id: str) -> dict[str, Any]:

@@ -82,25 +82,23 @@ _ml100k_loaded = False
 """True while the database holds exactly ml-100k as `ml100k_graph` loaded it; `clear_database` resets it."""
 
 
-def clear_database(driver: Driver, database: str) -> None:
+def clear_database(graph: Graph) -> None:
     """Delete every node, constraint and index so a test starts from an empty database."""
     global _ml100k_loaded  # noqa: PLW0603 - one flag shared by the fixtures of this module
     _ml100k_loaded = False
-    with driver.session(database=database) as session:  # IN TRANSACTIONS needs an auto-commit query
-        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 1000 ROWS").consume()
-    for record in driver.execute_query("SHOW CONSTRAINTS YIELD name", database_=database).records:
-        driver.execute_query(f"DROP CONSTRAINT `{record['name']}` IF EXISTS", database_=database)
-    for record in driver.execute_query(
-        "SHOW INDEXES YIELD name, type WHERE type <> 'LOOKUP'", database_=database
-    ).records:
-        driver.execute_query(f"DROP INDEX `{record['name']}` IF EXISTS", database_=database)
+    graph.auto_commit("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 1000 ROWS")
+    for record in graph.execute("SHOW CONSTRAINTS YIELD name"):
+        graph.execute(f"DROP CONSTRAINT `{record['name']}` IF EXISTS")
+    for record in graph.execute("SHOW INDEXES YIELD name, type WHERE type <> 'LOOKUP'"):
+        graph.execute(f"DROP INDEX `{record['name']}` IF EXISTS")
 
 
 @pytest.fixture
 def graph(neo4j_driver: Driver, neo4j_settings: Settings) -> Graph:
     """A `Graph` on an empty database."""
-    clear_database(neo4j_driver, neo4j_settings.neo4j_database)
-    return Graph(neo4j_driver, neo4j_settings.neo4j_database)
+    empty = Graph(neo4j_driver, neo4j_settings.neo4j_database)
+    clear_database(empty)
+    return empty
 
 
 @pytest.fixture
@@ -137,7 +135,7 @@ def ml100k_graph(neo4j_driver: Driver, neo4j_settings: Settings, ml100k_dir: Pat
 
     graph = Graph(neo4j_driver, neo4j_settings.neo4j_database)
     if not _ml100k_loaded:
-        clear_database(neo4j_driver, neo4j_settings.neo4j_database)
+        clear_database(graph)
         load_dataset(graph, movielens.read(ml100k_dir), show_progress=False)
         _ml100k_loaded = True
     return graph
@@ -149,7 +147,7 @@ def purge_versions_afterwards(neo4j_driver: Driver, neo4j_settings: Settings) ->
     yield
     graph = Graph(neo4j_driver, neo4j_settings.neo4j_database)
     versions.purge(graph)
-    graph.driver.execute_query("MATCH (l:GraphrecLock) DELETE l", database_=graph.database)
+    graph.execute("MATCH (l:GraphrecLock) DELETE l")
 
 
 @pytest.fixture(scope="module")

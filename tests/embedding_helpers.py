@@ -105,7 +105,7 @@ def cosine_score(artifacts: ModelArtifacts, user: str, item: str) -> float:
 
 def count_with_property(graph: Graph, label: str, prop: str) -> int:
     """Nodes of `label` holding `prop`."""
-    records, _, _ = graph.driver.execute_query(
-        f"MATCH (n:`{label}`) WHERE n.`{prop}` IS NOT NULL RETURN count(n) AS n", database_=graph.database
+    records = graph.execute(
+        f"MATCH (n:`{label}`) WHERE n.`{prop}` IS NOT NULL RETURN count(n) AS n", write=False
     )
     return int(records[0]["n"])

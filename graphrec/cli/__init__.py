@@ -1,4 +1,4 @@
-"""The `graphrec` command line."""
+"""The `graphrec` command line: `app` (typer) and `main` (the console script's entry point)."""
 
 from graphrec.cli.app import app, main
 

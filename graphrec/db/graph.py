@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from neo4j import Driver, GraphDatabase, Record, RoutingControl
+from neo4j import Driver, GraphDatabase, ManagedTransaction, Record, RoutingControl
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
 from graphrec.config import Settings
 from graphrec.db import cypher
 from graphrec.db.mapping import GraphMapping
+from graphrec.errors import GraphrecError
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Bulk(list[Any]):
@@ -27,7 +31,7 @@ class Bulk(list[Any]):
         return f"<{len(self):,} values>"
 
 
-class Neo4jUnavailable(RuntimeError):
+class Neo4jUnavailable(GraphrecError, RuntimeError):
     """Neo4j could not be reached or refused the login; the message says which and how to fix it."""
 
 
@@ -91,24 +95,54 @@ class Graph:
         """The rendered single statement of the Cypher file `name`."""
         return cypher.query(name, self.mapping)
 
-    def read(self, name: str, params: Mapping[str, Any] | None = None) -> list[Record]:
-        """Run the read query in Cypher file `name` and return its records."""
+    def execute(
+        self, text: str, params: Mapping[str, Any] | None = None, *, write: bool = True
+    ) -> list[Record]:
+        """Run a query already rendered (a builder's text, a statement typed by a user); return its records.
+
+        `write=False` routes it to a reader (cluster secondaries); either way transient errors are retried.
+        """
+        routing = RoutingControl.WRITE if write else RoutingControl.READ
         records, _, _ = self.driver.execute_query(
-            self.query(name), dict(params or {}), database_=self.database, routing_=RoutingControl.READ
+            text, dict(params or {}), database_=self.database, routing_=routing
         )
         return records
 
+    def read(self, name: str, params: Mapping[str, Any] | None = None) -> list[Record]:
+        """Run the read query in Cypher file `name` and return its records."""
+        return self.execute(self.query(name), params, write=False)
+
     def write(self, name: str, params: Mapping[str, Any] | None = None) -> list[Record]:
         """Run the write query in Cypher file `name` (retried on transient errors); return its records."""
-        records, _, _ = self.driver.execute_query(
-            self.query(name), dict(params or {}), database_=self.database, routing_=RoutingControl.WRITE
-        )
-        return records
+        return self.execute(self.query(name), params)
 
     def run_file(self, name: str, params: Mapping[str, Any] | None = None) -> None:
         """Run every statement of a multi-statement file (schema files), each in its own transaction."""
         for statement in cypher.statements(name, self.mapping):
-            self.driver.execute_query(statement, dict(params or {}), database_=self.database)
+            self.execute(statement, params)
+
+    def auto_commit(self, text: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run `text` as an auto-commit query: what `CALL { ... } IN TRANSACTIONS` needs (not retried)."""
+        with self.driver.session(database=self.database) as session:
+            session.run(text, dict(params or {})).consume()  # type: ignore[arg-type]
+
+    def in_write_transaction(
+        self, work: Callable[Concatenate[ManagedTransaction, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """`work(tx, *args, **kwargs)` in one managed write transaction, retried on transient errors
+        (deadlocks between concurrent batches among them); its own session, so threads may call it at once."""
+        with self.driver.session(database=self.database) as session:
+            return session.execute_write(work, *args, **kwargs)
+
+    def in_read_transaction(self, work: Callable[[ManagedTransaction], T], fetch_size: int = 1000) -> T:
+        """`work(tx)` in one managed read transaction whose results stream in `fetch_size` records.
+
+        Iterate results lazily inside `work` for bounded memory: unread records wait on the server.
+        """
+        with self.driver.session(
+            database=self.database, fetch_size=fetch_size, notifications_min_severity="OFF"
+        ) as session:
+            return session.execute_read(work)
 
     def server_info(self) -> ServerInfo:
         """The server's version and edition."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphrec.config import Settings, package_file
+from graphrec.errors import GraphrecError
 
 POM = package_file("db", "pom.xml")
 """The Maven project pinning the server (`docker/neo4j/pom.xml` in the source tree, shipped in the wheel)."""
@@ -51,7 +52,7 @@ JVM_FLAGS = [  # as Neo4j's own launcher sets them (server.jvm.additional defaul
 ]
 
 
-class LocalNeo4jError(RuntimeError):
+class LocalNeo4jError(GraphrecError, RuntimeError):
     """The local server cannot be provisioned, started or stopped; the message says why and what to do."""
 
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from graphrec.db.graph import Graph
+from graphrec.errors import GraphrecError
 
 EXIT_CODE = 3
 """Exit status of `graphrec refresh` and `graphrec writeback` when another run holds the lock."""
@@ -25,8 +26,10 @@ DEFAULT_TTL = 6 * 3600.0
 """Seconds a hold lasts unless renewed: longer than any healthy step, short enough to outlive a dead run."""
 
 
-class LockHeld(RuntimeError):
+class LockHeld(GraphrecError, RuntimeError):
     """Another run holds the lock (or took it over after ours expired); the message names the holder."""
+
+    exit_code = EXIT_CODE
 
 
 def new_owner() -> str:

@@ -16,11 +16,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from graphrec.errors import GraphrecError
+
 IDENTIFIER_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 """Labels, types and property names we accept: a letter, then letters, digits or `_`, 64 at most."""
 
 
-class MappingError(ValueError):
+class MappingError(GraphrecError, ValueError):
     """A mapping file or identifier that graphrec refuses, with the reason."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from graphrec import ui
 from graphrec.config import Settings
+from graphrec.errors import GraphrecError
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ SOURCES = {"movielens-100k": Source("movielens-100k", ML100K_URL, ML100K_SHA256,
 CHUNK = 1 << 16
 
 
-class DownloadError(RuntimeError):
+class DownloadError(GraphrecError, RuntimeError):
     """A download that failed, or whose checksum did not match; the message says which and what to do."""
 
 

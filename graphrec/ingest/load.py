@@ -31,10 +31,11 @@ from graphrec import ui
 from graphrec.db import cypher
 from graphrec.db.graph import Bulk, Graph
 from graphrec.db.mapping import MappingError, NodeMapping, validate_identifier
+from graphrec.errors import GraphrecError
 from graphrec.ingest.records import BadInput, Dataset, Row
 
 
-class LoadError(RuntimeError):
+class LoadError(GraphrecError, RuntimeError):
     """A batch failed, or a bad input line stopped the load; the message names the phase and how many rows
     of it were committed before (the cause, e.g. the `BadInput`, is `__cause__`)."""
 
@@ -109,8 +110,7 @@ class _Writer:
 
     def _write(self, batch: Batch) -> int:
         """One batch in its own managed transaction (retried on transient errors such as deadlocks)."""
-        with self.graph.driver.session(database=self.graph.database) as session:
-            return int(session.execute_write(_run_batch, batch))
+        return self.graph.in_write_transaction(_run_batch, batch)
 
     def phase(
         self,
@@ -295,8 +295,7 @@ def _statements(graph: Graph, name: str, count: int) -> list[str]:
 
 
 def _graph_has_none(graph: Graph, count_statement: str) -> bool:
-    records, _, _ = graph.driver.execute_query(count_statement, database_=graph.database)
-    return int(records[0]["existing"]) == 0
+    return int(graph.execute(count_statement)[0]["existing"]) == 0
 
 
 def _by_user(rows: list[Row]) -> list[Row]:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from graphrec.errors import GraphrecError
 from graphrec.ingest.records import BadInput, BadLines, Dataset, Row
 
 GENRES = (
@@ -26,7 +27,7 @@ _TITLE_YEAR = re.compile(r"^(.*\S)\s+\((\d{4})\)$")
 _YEAR = re.compile(r"^\d{4}$")
 
 
-class LayoutError(ValueError):
+class LayoutError(GraphrecError, ValueError):
     """The folder holds neither MovieLens layout; the message lists what was looked for."""
 
 

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graphrec.errors import GraphrecError
+
 Row = dict[str, Any]
 
 
-class BadInput(ValueError):
+class BadInput(GraphrecError, ValueError):
     """One bad input line: where it is and what was expected there."""
 
     def __init__(self, path: Path | str, line: int, expected: str, got: str | None = None) -> None:

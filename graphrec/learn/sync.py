@@ -17,7 +17,8 @@ nodes whose degrees add up to about `batch_size`. Records go straight into numpy
 count store) and become tensors with `torch.from_numpy`, so Python objects never outnumber one batch. Nodes
 are matched to rows by their internal id, which is only used inside the transaction (an edge whose far end is
 not a synced node is dropped there); what leaves is the mapping's id property. All Cypher is in
-`cypher/sync/`, rendered through the graph mapping.
+`cypher/sync/`, rendered through the graph mapping; a file written for `User` (or `RATED`, or `IN_GENRE`) is
+read for another node type (interaction, side relation) by naming what its names stand for (`names`).
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from neo4j import ManagedTransaction
-from torch_geometric.data import HeteroData
 
 from graphrec import ui
 from graphrec.db import cypher
 from graphrec.db.graph import Graph
-from graphrec.db.mapping import GraphMapping, InteractionMapping, MappingError, NodeMapping
+from graphrec.db.mapping import GraphMapping, InteractionMapping, MappingError
+from graphrec.errors import GraphrecError
 from graphrec.learn.features import (
     FeatureEncoder,
     FeatureOptions,
@@ -50,12 +51,13 @@ from graphrec.learn.features import (
     infer_kind,
     make_spec,
 )
+from graphrec.learn.pyg import HeteroData
 
 FORMAT = "graphrec.sync/1"
 IntArray = npt.NDArray[np.int64]
 
 
-class SyncError(RuntimeError):
+class SyncError(GraphrecError, RuntimeError):
     """The graph cannot be synced as asked (unknown seed ids, nodes without an id); the message says why."""
 
 
@@ -182,15 +184,6 @@ def load_sync(path: Path) -> SyncResult:
     )
 
 
-def without_ids(data: HeteroData) -> HeteroData:
-    """A shallow copy without the `ids` lists: PyG loaders and `subgraph` cannot index list attributes."""
-    copy = data.__copy__()
-    for store in copy.node_stores:
-        if "ids" in store:
-            del store["ids"]
-    return copy
-
-
 def parse_time(text: str) -> int:
     """Unix seconds from `1700000000`, `2024-01-31` or an ISO datetime (UTC unless it names a zone)."""
     value = text.strip()
@@ -213,37 +206,32 @@ def node_type_of(label: str) -> str:
     return label.lower()
 
 
-# --- the graph mapping, narrowed to what one rendered file needs -------------------------------------------
+# --- the stored names one rendered file stands for -------------------------------------------------------
 
 
-def _node_mapping(mapping: GraphMapping, label: str) -> NodeMapping:
-    """Label and id property of a logical label, as a `NodeMapping` (for files written for `User`)."""
-    if label == "User":
-        return mapping.user
-    if label == "Item":
-        return mapping.item
-    id_prop = mapping.property(label, SIDE_ID_PROPERTIES.get(label, "id"))
-    return NodeMapping(label=mapping.label(label), properties={"id": id_prop})
+def _id_property(mapping: GraphMapping, label: str) -> str:
+    """The stored property identifying nodes of logical label `label` (users, items, genres, entities)."""
+    return mapping.property(label, SIDE_ID_PROPERTIES.get(label, "id"))
 
 
-def _as_user(mapping: GraphMapping, label: str) -> GraphMapping:
-    return GraphMapping(user=_node_mapping(mapping, label))
+def _node_names(mapping: GraphMapping, label: str) -> dict[str, str]:
+    """Names for a file written for `User` (`sync/nodes`, `node_span`, `lookup`, `property_stats`), read for
+    logical label `label`."""
+    return {"User": mapping.label(label), "User.id": _id_property(mapping, label)}
 
 
-def _as_rated(mapping: GraphMapping, inter: InteractionMapping) -> GraphMapping:
-    renamed = InteractionMapping(name="RATED", rel_type=inter.type)
-    return GraphMapping(user=mapping.user, item=mapping.item, interactions=[renamed])
+def _interaction_names(inter: InteractionMapping) -> dict[str, str]:
+    """Names for a file written for `RATED` (`sync/interactions`, `neighbours`, ...), read for `inter`."""
+    return {"RATED": inter.type}
 
 
-def _as_in_genre(mapping: GraphMapping, rel: SideRelation, anchor: str | None = None) -> GraphMapping:
-    """Render a file written for (:Item)-[:IN_GENRE]->(:Genre) for `rel` (with `anchor`: from that end)."""
+def _relation_names(mapping: GraphMapping, rel: SideRelation, anchor: str | None = None) -> dict[str, str]:
+    """Names for a file written for (:Item)-[:IN_GENRE]->(:Genre), read for `rel` (with `anchor`: from that
+    end, as `side_neighbours` reads it from the items)."""
     source, target = rel.source, rel.target
-    if anchor is not None:  # side_neighbours: items at `Item`, the other end at `Genre`
+    if anchor is not None:
         source, target = anchor, (rel.target if rel.source == anchor else rel.source)
-    return GraphMapping(
-        item=_node_mapping(mapping, source),
-        labels={"IN_GENRE": mapping.label(rel.rel), "Genre": mapping.label(target)},
-    )
+    return {"Item": mapping.label(source), "IN_GENRE": mapping.label(rel.rel), "Genre": mapping.label(target)}
 
 
 # --- small numpy helpers -----------------------------------------------------------------------------------
@@ -398,13 +386,14 @@ class _Sync:
         self.window = {"since": options.since, "until": options.until}
         self.spans: dict[str, tuple[int, int | None, int | None]] = {}
 
-    def single(self, name: str, mapping: GraphMapping, **params: Any) -> dict[str, Any]:
-        record = self.tx.run(cypher.query(name, mapping), params).single()
+    def single(self, name: str, names: Mapping[str, str], **params: Any) -> dict[str, Any]:
+        """The one record of Cypher file `name` rendered with `names` (see `cypher.render`)."""
+        record = self.tx.run(cypher.query(name, self.mapping, names=names), params).single()
         return dict(record) if record is not None else {}
 
-    def stream(self, name: str, mapping: GraphMapping, **params: Any) -> Iterator[Any]:
+    def stream(self, name: str, names: Mapping[str, str], **params: Any) -> Iterator[Any]:
         """The lazy result of a batched query, one record (one batch) at a time."""
-        for record in self.tx.run(cypher.query(name, mapping), params):
+        for record in self.tx.run(cypher.query(name, self.mapping, names=names), params):
             self.batches += 1
             yield record
 
@@ -413,20 +402,21 @@ class _Sync:
     def span(self, label: str) -> tuple[int, int | None, int | None]:
         """How many nodes carry `label`, and their lowest and highest internal id (read once per sync)."""
         if label not in self.spans:
-            found = self.single("sync/node_span", _as_user(self.mapping, label))
+            found = self.single("sync/node_span", _node_names(self.mapping, label))
             self.spans[label] = (int(found.get("n") or 0), found.get("lo"), found.get("hi"))
         return self.spans[label]
 
     def feature_specs(self, label: str, node_type: str) -> list[FeatureSpec]:
         """User or item features: as given, else the mapping's listed properties, else all; kinds inferred."""
         opts = self.options.feature_options
-        node = _node_mapping(self.mapping, label)
+        node = self.mapping.user if label == "User" else self.mapping.item
         total, _, _ = self.span(label)
         sampled = min(total, opts.sample)
         stats = {
             r["key"]: PropertyStats(r["key"], r["nodes"], list(r["types"]), r["distinct"], float(r["words"]))
             for r in self.tx.run(
-                cypher.query("sync/property_stats", _as_user(self.mapping, label)), sample=opts.sample
+                cypher.query("sync/property_stats", self.mapping, names=_node_names(self.mapping, label)),
+                sample=opts.sample,
             )
         }
         explicit = (self.options.features or {}).get(node_type)
@@ -456,8 +446,7 @@ class _Sync:
         degree_chunks: list[IntArray] = []
         ids: list[str] = []
         missing = 0
-        rendered = _as_user(self.mapping, label)
-        for record in self.stream("sync/nodes", rendered, batches=batches, keys=keys):
+        for record in self.stream("sync/nodes", _node_names(self.mapping, label), batches=batches, keys=keys):
             nid_chunks.append(np.asarray(record["nids"], dtype=np.int64))
             degree_chunks.append(np.asarray(record["degrees"], dtype=np.int64))
             batch_ids = record["ids"]
@@ -467,13 +456,13 @@ class _Sync:
                 raw.add_batch(record["props"])
             advance(len(batch_ids))
         if missing:
-            prop = _node_mapping(self.mapping, label).id_property
+            prop = _id_property(self.mapping, label)
             raise SyncError(
                 f"{missing} :{self.mapping.label(label)} nodes have no {prop!r} property; every node needs "
                 f"one so embeddings can be written back (set the id property in the graph mapping)"
             )
         if len(set(ids)) != len(ids):
-            prop = _node_mapping(self.mapping, label).id_property
+            prop = _id_property(self.mapping, label)
             shared = len(ids) - len(set(ids))
             raise SyncError(
                 f"{shared} :{self.mapping.label(label)} nodes repeat another node's {prop!r}; ids must be "
@@ -490,7 +479,7 @@ class _Sync:
         """Internal ids of the seed nodes; unknown ids are an error naming them."""
         if not ids:
             return np.zeros(0, dtype=np.int64)
-        found = self.single("sync/lookup", _as_user(self.mapping, label), ids=list(ids))
+        found = self.single("sync/lookup", _node_names(self.mapping, label), ids=list(ids))
         missing = sorted(set(ids) - set(found.get("found") or []))
         if missing:
             shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -511,7 +500,7 @@ class _Sync:
             for inter in types:
                 found = self.single(
                     "sync/neighbours",
-                    _as_rated(self.mapping, inter),
+                    _interaction_names(inter),
                     nids=frontier.tolist(),
                     timeKey=inter.timestamp,
                     **self.window,
@@ -530,7 +519,7 @@ class _Sync:
         if items.size == 0:
             return np.zeros(0, dtype=np.int64)
         found = self.single(
-            "sync/side_neighbours", _as_in_genre(self.mapping, rel, anchor="Item"), nids=items.tolist()
+            "sync/side_neighbours", _relation_names(self.mapping, rel, anchor="Item"), nids=items.tolist()
         )
         return np.asarray(found.get("nids") or [], dtype=np.int64)
 
@@ -538,8 +527,8 @@ class _Sync:
 
     def interactions(self, inter: InteractionMapping, users: _Nodes, items: _Nodes) -> _EdgeBuffer | None:
         """Every edge of one interaction type from the synced users to the synced items, inside the window."""
-        rendered = _as_rated(self.mapping, inter)
-        bound = int(self.single("sync/interaction_count", rendered).get("n") or 0)
+        names = _interaction_names(inter)
+        bound = int(self.single("sync/interaction_count", names).get("n") or 0)
         if bound == 0:
             return None
         restricted = self.options.restricted
@@ -550,7 +539,7 @@ class _Sync:
         user_index, item_index = users.index, items.index
         for record in self.stream(
             "sync/interactions",
-            rendered,
+            names,
             batches=batches,
             weightKey=inter.weight,
             timeKey=inter.timestamp,
@@ -574,8 +563,8 @@ class _Sync:
         by target label (a node's row in a target type says which); `kinds` grows with new kind values."""
         first = rels[0]
         sources = nodes[first.source]
-        rendered = _as_in_genre(self.mapping, first)
-        bound = int(self.single("sync/relation_count", rendered).get("n") or 0)
+        names = _relation_names(self.mapping, first)
+        bound = int(self.single("sync/relation_count", names).get("n") or 0)
         if bound == 0 or sources.nids.size == 0:
             return {}
         restricted = self.options.restricted or len(rels) > 1
@@ -588,7 +577,7 @@ class _Sync:
         )
         advance = self.bar.task(f"{node_type_of(first.source)} {first.rel.lower()} edges", bound)
         source_index = sources.index
-        for record in self.stream("sync/relations", rendered, batches=batches, kindKey=first.kind_property):
+        for record in self.stream("sync/relations", names, batches=batches, kindKey=first.kind_property):
             src = source_index.rows(np.asarray(record["sources"], dtype=np.int64))
             dst_nids = np.asarray(record["targets"], dtype=np.int64)
             codes = None
@@ -729,10 +718,5 @@ def sync_graph(graph: Graph, options: SyncOptions | None = None, show_progress: 
     bar = _Progress(show_progress)
     # fetch_size: the server may run a few batches ahead while this process decodes one (they share the
     # CPUs); unread records wait as bytes in the socket, so memory stays bounded by the batch size.
-    with (
-        graph.driver.session(
-            database=graph.database, fetch_size=4, notifications_min_severity="OFF"
-        ) as session,
-        bar.running(),
-    ):
-        return session.execute_read(_run, graph.mapping, options, bar)
+    with bar.running():
+        return graph.in_read_transaction(lambda tx: _run(tx, graph.mapping, options, bar), fetch_size=4)

@@ -19,7 +19,6 @@ ml-100k they stopped ~1-2 points of Recall@20 short of the softmax loss.
 from __future__ import annotations
 
 import copy
-import json
 import random
 import time
 from collections.abc import Callable
@@ -434,10 +433,3 @@ def load_model(directory: Path, device: str = "cpu") -> tuple[Encoder, TrainConf
     model = build_encoder(saved["encoder"], **saved["hparams"])
     model.load_state_dict(saved["state_dict"])
     return model.to(device), TrainConfig.model_validate(saved["config"])
-
-
-def config_summary(config: TrainConfig) -> str:
-    """One line naming the settings that matter most, for logs and tables."""
-    return json.dumps(
-        {k: getattr(config, k) for k in ("encoder", "dim", "layers", "loss", "lr", "batch_size", "negatives")}
-    )

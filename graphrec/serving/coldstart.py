@@ -22,6 +22,7 @@ import torch
 from neo4j import ManagedTransaction
 
 from graphrec.db.graph import Bulk, Graph
+from graphrec.errors import GraphrecError
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.serving import versions
 
@@ -29,7 +30,7 @@ FEATURES_FILE = "features.json"
 """The fitted `FeatureEncoder` of the training sync, kept beside the model (`graphrec refresh` writes it)."""
 
 
-class ColdStartError(RuntimeError):
+class ColdStartError(GraphrecError, RuntimeError):
     """New nodes cannot be embedded (no active version, no model file); the message says what to do."""
 
 
@@ -134,9 +135,8 @@ def _write(graph: Graph, role: str, rows: list[list[Any]], prop: str, batch_size
         record = tx.run(text, rows=Bulk(chunk), property=prop).single()
         return int(record["written"]) if record else 0
 
-    with graph.driver.session(database=graph.database) as session:
-        for start in range(0, len(rows), batch_size):
-            written += session.execute_write(work, rows[start : start + batch_size])
+    for start in range(0, len(rows), batch_size):
+        written += graph.in_write_transaction(work, rows[start : start + batch_size])
     return written
 
 

@@ -1,4 +1,4 @@
-"""Vector indexes on embedding properties: create (cosine, HNSW settings), wait until ONLINE, list, drop.
+"""Vector indexes on embedding properties: create (cosine, HNSW settings), wait until ONLINE, list, report.
 
 A new index is POPULATING until every existing vector is in it; only an ONLINE index answers queries
 completely, so a model version is never activated before its indexes are ONLINE. From Neo4j 2026.01 the item
@@ -9,12 +9,15 @@ on inside the index.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from graphrec.db import cypher
 from graphrec.db.graph import Graph
 from graphrec.db.mapping import quote, validate_identifier
+from graphrec.errors import GraphrecError
+from graphrec.serving import versions
 
 ROLES = ("user", "item")
 """The embedded node types; each gets its own index per model version."""
@@ -22,7 +25,7 @@ FILTERABLE_MIN_VERSION = (2026, 1)
 """Servers from this version take filterable properties on a vector index (and the SEARCH clause)."""
 
 
-class IndexTimeout(TimeoutError):
+class IndexTimeout(GraphrecError, TimeoutError):
     """A vector index did not come ONLINE in time (or FAILED); the message names it and what to do."""
 
 
@@ -74,27 +77,22 @@ def create_index(
 ) -> None:
     """Create (if missing) the cosine vector index `name` on property `prop` of the user or item label.
 
-    The item index declares `options.filterable` (`WITH [n.p, ...]`, Cypher 25) when the server supports it.
+    The item index also stores `options.filterable` (`writeback/create_item_index_filterable`, Cypher 25)
+    when the server supports it.
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
-    text = graph.query(f"writeback/create_{role}_index").replace("n.`embedding`", f"n.{quote(prop)}")
     if role == "item" and options.filterable and supports_filterable(graph):
-        text = "CYPHER 25\n" + _with_filterable(text, prop, options.filterable)
-    graph.driver.execute_query(
-        text,
-        {"indexName": name, "indexConfig": options.index_config(dimensions)},
-        database_=graph.database,
-    )
-
-
-def _with_filterable(text: str, prop: str, filterable: Sequence[str]) -> str:
-    """`text` (a CREATE VECTOR INDEX on `n.prop`) with `WITH [n.a, n.b]` after the indexed property."""
-    on = f"ON n.{quote(prop)}"
-    if text.count(on) != 1:
-        raise RuntimeError("vector index template changed: no single ON n.<property>")
-    props = ", ".join(f"n.{quote(p)}" for p in dict.fromkeys(filterable))
-    return text.replace(on, f"{on} WITH [{props}]")
+        stored = ", ".join(f"n.{quote(p)}" for p in dict.fromkeys(options.filterable))
+        text = cypher.query(
+            "writeback/create_item_index_filterable",
+            graph.mapping,
+            embedding=prop,
+            fragments={"filterable": f"[{stored}]"},
+        )
+    else:
+        text = cypher.query(f"writeback/create_{role}_index", graph.mapping, embedding=prop)
+    graph.execute(text, {"indexName": name, "indexConfig": options.index_config(dimensions)})
 
 
 def vector_indexes(graph: Graph) -> list[dict[str, Any]]:
@@ -148,17 +146,8 @@ def wait_online(
         time.sleep(poll)
 
 
-def drop_index(graph: Graph, name: str) -> None:
-    """Drop index `name` if it exists."""
-    graph.driver.execute_query(
-        graph.query("writeback/drop_index"), {"indexName": name}, database_=graph.database
-    )
-
-
 def index_status(graph: Graph) -> list[dict[str, Any]]:
     """Vector indexes: state, size (nodes holding the indexed property), the model version they serve."""
-    from graphrec.serving import versions
-
     by_index: dict[str, versions.ModelVersion] = {}
     for version in versions.list_versions(graph):
         by_index[version.user_index] = version

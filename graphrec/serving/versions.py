@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphrec.db.graph import Graph
+from graphrec.errors import GraphrecError
 
 EMBEDDING_PREFIX = "embedding_v"
 """Embedding properties are `embedding_v<N>`; the recommendation queries leave them out of item maps."""
@@ -28,7 +29,7 @@ def index_name(role: str, version: int) -> str:
     return f"graphrec_{role}_v{version}"
 
 
-class VersionError(RuntimeError):
+class VersionError(GraphrecError, RuntimeError):
     """A model version that cannot be switched to or removed; the message says why."""
 
 
@@ -111,17 +112,14 @@ def switch(graph: Graph, version: int) -> int | None:
 
 def remove_version(graph: Graph, version: int) -> None:
     """Drop a non-active version's indexes and embedding properties, then its model node."""
-    from graphrec.serving.vector_index import drop_index
-
     current = active_version(graph)
     if current is not None and current.version == version:
         raise VersionError(f"model version {version} is active: switch to another version before removing it")
     for role in ("user", "item"):
-        drop_index(graph, index_name(role, version))
-        with graph.driver.session(database=graph.database) as session:  # IN TRANSACTIONS: auto-commit
-            session.run(
-                graph.query(f"writeback/remove_{role}_property"), {"property": embedding_property(version)}
-            ).consume()
+        graph.write("writeback/drop_index", {"indexName": index_name(role, version)})
+        graph.auto_commit(
+            graph.query(f"writeback/remove_{role}_property"), {"property": embedding_property(version)}
+        )
     graph.write("writeback/delete_version", {"version": version})
 
 
@@ -152,7 +150,7 @@ def prune(graph: Graph, keep: int, protect: int | None = None) -> list[int]:
 def purge(graph: Graph) -> list[int]:
     """Remove every version (the active one too), the pointer and the constraints: graphrec's state undone."""
     removed = []
-    graph.driver.execute_query(graph.query("writeback/clear_active"), database_=graph.database)
+    graph.write("writeback/clear_active")
     for version in list_versions(graph):
         remove_version(graph, version.version)
         removed.append(version.version)

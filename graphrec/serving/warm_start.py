@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from graphrec.db.graph import Graph
+from graphrec.errors import GraphrecError
 from graphrec.learn.features import FeatureEncoder
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.learn.models import Encoder
@@ -33,7 +34,7 @@ INIT_ONLY_OPTIONS = {"identity_init"}
 """Encoder options that only shape the fresh init, which a warm start replaces: not compared."""
 
 
-class WarmStartUnavailable(RuntimeError):
+class WarmStartUnavailable(GraphrecError, RuntimeError):
     """No earlier model fits this run (none active, not on this host, another configuration): says why."""
 
 

@@ -28,6 +28,7 @@ from neo4j import ManagedTransaction
 
 from graphrec import ui
 from graphrec.db.graph import Bulk, Graph
+from graphrec.errors import GraphrecError
 from graphrec.learn.model_dir import FloatMatrix, ModelArtifacts
 from graphrec.serving import versions
 from graphrec.serving.vector_index import IndexOptions, create_index, wait_online
@@ -36,7 +37,7 @@ BatchHook = Callable[[str, int, int], None]
 """Called after each committed batch with (role, nodes written so far for that role, batches so far)."""
 
 
-class WritebackError(RuntimeError):
+class WritebackError(GraphrecError, RuntimeError):
     """The write-back could not complete; the active version is unchanged. The message says what to do."""
 
 
@@ -196,14 +197,13 @@ def write_embeddings(
     size = max(1, min(options.batch_size, -(-todo // options.concurrency)))
     dim = int(artifacts.dim)
 
-    def run(text: str, batch: tuple[list[str], list[float]]) -> int:
-        def work(tx: ManagedTransaction) -> int:
-            params = {"ids": Bulk(batch[0]), "vectors": Bulk(batch[1]), "dim": dim, "property": prop}
-            record = tx.run(text, params).single()
-            return int(record["written"]) if record else 0
+    def work(tx: ManagedTransaction, text: str, batch: tuple[list[str], list[float]]) -> int:
+        params = {"ids": Bulk(batch[0]), "vectors": Bulk(batch[1]), "dim": dim, "property": prop}
+        record = tx.run(text, params).single()
+        return int(record["written"]) if record else 0
 
-        with graph.driver.session(database=graph.database) as session:
-            return session.execute_write(work)
+    def run(text: str, batch: tuple[list[str], list[float]]) -> int:
+        return graph.in_write_transaction(work, text, batch)
 
     bar = ui.progress() if options.show_progress else None
     pending: dict[Future[int], tuple[_Side, int]] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, ExitStack
+from contextlib import ExitStack
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -14,12 +14,16 @@ import httpx
 import numpy as np
 import pytest
 from anyio.from_thread import start_blocking_portal
+from builders import in_memory
 from conftest import clear_database
 from neo4j import Driver
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 
 from graphrec.api.app import create_app
+from graphrec.api.context import Services
+from graphrec.api.scoring import Scorer
 from graphrec.api.settings import ApiSettings
 from graphrec.config import Settings
 from graphrec.db.graph import Graph
@@ -67,22 +71,20 @@ def small_dataset() -> Dataset:
         {"head": "m.i4", "relation": "film.film.director", "tail": "m.dir"},
         {"head": "m.i2", "relation": "film.film.sequel", "tail": "m.i5"},
     ]
-    return Dataset(
+    return in_memory(
+        users,
+        items,
+        rows,
         name="api-test",
-        users=users,
-        items=items,
-        interactions=lambda: iter(rows),
-        interaction_count=len(rows),
-        kg=lambda: iter(kg),
+        kg=kg,
         links={"i1": "m.i1", "i4": "m.i4", "i2": "m.i2", "i5": "m.i5"},
     )
 
 
 def svd_model(graph: Graph, dim: int = 8) -> ModelArtifacts:
     """A small model: truncated SVD of the rating matrix read back from the graph, rows L2-normalised."""
-    records, _, _ = graph.driver.execute_query(
-        "MATCH (u:User)-[r:RATED]->(i:Item) RETURN u.id AS u, i.id AS i, r.rating AS w",
-        database_=graph.database,
+    records = graph.execute(
+        "MATCH (u:User)-[r:RATED]->(i:Item) RETURN u.id AS u, i.id AS i, r.rating AS w", write=False
     )
     users = [f"u{n}" for n in range(1, N_USERS + 1)]
     items = [f"i{n}" for n in range(1, N_ITEMS + 1)]
@@ -105,8 +107,8 @@ def svd_model(graph: Graph, dim: int = 8) -> ModelArtifacts:
 @pytest.fixture(scope="module")
 def loaded(neo4j_driver: Driver, neo4j_settings: Settings) -> Graph:
     """The small graph, loaded once for this module by graphrec's loader, with a model written back."""
-    clear_database(neo4j_driver, neo4j_settings.neo4j_database)
     graph = Graph(neo4j_driver, neo4j_settings.neo4j_database)
+    clear_database(graph)
     load_dataset(graph, small_dataset(), show_progress=False)
     writeback(graph, svd_model(graph), WritebackOptions(show_progress=False))
     return graph
@@ -134,10 +136,28 @@ class TestClient:
         self.app = app
         self._stack = ExitStack()
         self._portal = self._stack.enter_context(start_blocking_portal())
-        self._lifespan: AbstractAsyncContextManager[Any] = app.router.lifespan_context(app)
-        self._portal.call(self._lifespan.__aenter__)
-        transport = httpx.ASGITransport(app=app)
+        self._lifespan = app.router.lifespan_context(app)
+        entered = self._portal.call(self._lifespan.__aenter__)
+        self.state: dict[str, Any] = dict(entered or {})
+        transport = httpx.ASGITransport(app=self._with_state)
         self._http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+    async def _with_state(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app, each request given a copy of the lifespan state as an ASGI server gives it."""
+        await self.app({**scope, "state": dict(self.state)}, receive, send)
+
+    @property
+    def services(self) -> Services:
+        """The app's services, as its lifespan made them."""
+        services: Services = self.state["services"]
+        return services
+
+    @property
+    def scorer(self) -> Scorer:
+        """The app's scoring cache (on unless the settings turn it off)."""
+        scorer = self.services.recommender.scorer
+        assert scorer is not None, "the app runs without its scoring cache"
+        return scorer
 
     def __enter__(self) -> TestClient:
         return self
@@ -209,10 +229,10 @@ def cypher_calls(client: TestClient) -> float:
 
 def history(graph: Graph, user: str) -> list[tuple[str, int]]:
     """The user's (item, timestamp) pairs straight from Neo4j, newest first."""
-    records, _, _ = graph.driver.execute_query(
+    records = graph.execute(
         "MATCH (:User {id: $u})-[r]->(i:Item) RETURN i.id AS item, r.timestamp AS ts ORDER BY ts DESC, item",
-        u=user,
-        database_=graph.database,
+        {"u": user},
+        write=False,
     )
     return [(r["item"], r["ts"]) for r in records]
 
@@ -294,9 +314,7 @@ def test_item_with_interactions_and_unknown_ids(client: TestClient, loaded: Grap
         gql(client, '{ item(id: "i4") { id title interactions(first: 100) { nodes { user { id } } } } }')
     )
     users = {n["user"]["id"] for n in data["item"]["interactions"]["nodes"]}
-    records, _, _ = loaded.driver.execute_query(
-        "MATCH (u:User)-->(:Item {id: 'i4'}) RETURN collect(DISTINCT u.id) AS ids", database_=loaded.database
-    )
+    records = loaded.execute("MATCH (u:User)-->(:Item {id: 'i4'}) RETURN collect(DISTINCT u.id) AS ids")
     assert users == set(records[0]["ids"])
     assert users
     for query in ('{ user(id: "nobody") { id } }', '{ item(id: "nothing") { id } }'):
@@ -351,9 +369,7 @@ def test_items_listing_filters(client: TestClient) -> None:
 
 
 def test_explain_finds_shared_neighbours_genres_and_relations(client: TestClient, loaded: Graph) -> None:
-    records, _, _ = loaded.driver.execute_query(
-        "MATCH (:User {id: 'u1'})-->(s:Item) RETURN collect(s.id) AS seen", database_=loaded.database
-    )
+    records = loaded.execute("MATCH (:User {id: 'u1'})-->(s:Item) RETURN collect(s.id) AS seen")
     seen = set(records[0]["seen"])
     target = next(f"i{n}" for n in range(1, N_ITEMS + 1) if n % 3 == 1 and f"i{n}" not in seen)
     data = ok(
@@ -446,9 +462,7 @@ def test_mutations_need_a_valid_key(client: TestClient, loaded: Graph) -> None:
     for key in (None, "wrong-key"):
         body = gql(client, mutation, key=key)
         assert codes(body) == ["UNAUTHENTICATED"]
-    records, _, _ = loaded.driver.execute_query(
-        "MATCH (u:User {id: 'intruder'}) RETURN count(u) AS n", database_=loaded.database
-    )
+    records = loaded.execute("MATCH (u:User {id: 'intruder'}) RETURN count(u) AS n")
     assert records[0]["n"] == 0
 
 
@@ -518,9 +532,8 @@ def test_upsert_item_links_genres(client: TestClient, loaded: Graph) -> None:
     assert item["genres"] == ["Comedy", "Noir"]
     assert item["properties"]["price"] == 9.5
     ok(gql(client, 'mutation { upsertItem(id: "fresh", genres: ["Drama"]) { id } }', key=API_KEY))
-    records, _, _ = loaded.driver.execute_query(
-        "MATCH (:Item {id: 'fresh'})-[:IN_GENRE]->(g:Genre) RETURN collect(g.name) AS names",
-        database_=loaded.database,
+    records = loaded.execute(
+        "MATCH (:Item {id: 'fresh'})-[:IN_GENRE]->(g:Genre) RETURN collect(g.name) AS names"
     )
     assert records[0]["names"] == ["Drama"]
 
@@ -658,7 +671,7 @@ def test_nested_recommendations_are_one_query_per_field(client: TestClient) -> N
 # --- in-memory scoring (api/scoring.py) ------------------------------------------------------------------
 
 
-def scoring_state(client: TestClient, timeout: float = 30.0) -> str:
+def scoring_state(client: TestClient, timeout: float = 180.0) -> str:
     """What /readyz says the scoring cache holds, once it holds a version (it loads in the background)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -678,7 +691,7 @@ def test_lists_scored_in_memory_are_the_exact_scan(client: TestClient, loaded: G
     active = versions.active_version(loaded)
     assert active is not None
     assert scoring_state(client) == f"v{active.version}"
-    scorer = client.app.state.services.recommender.scorer
+    scorer = client.scorer
     for n in range(1, N_USERS + 1):
         user = f"u{n}"
         scored = scorer.candidates(user, 5)
@@ -704,8 +717,8 @@ def test_a_new_version_is_served_before_and_after_the_scoring_cache_reloads(
     # an hour between checks: the reload below happens when the test calls it, not by the timer
     with TestClient(create_app(api_settings(neo4j_settings, scoring_check_s=3600))) as client:
         assert scoring_state(client).startswith("v")
-        scorer = client.app.state.services.recommender.scorer
-        held = scorer.snapshot.version
+        scorer = client.scorer
+        held = scorer.describe()
         old = svd_model(loaded)
         order = np.random.default_rng(3).permutation(len(old.item_ids))  # another model: vectors shuffled
         shuffled = old.item_embeddings[order]
@@ -713,14 +726,14 @@ def test_a_new_version_is_served_before_and_after_the_scoring_cache_reloads(
             old.user_ids, old.item_ids, old.user_embeddings, shuffled, config=old.config, metrics=old.metrics
         )
         version = writeback(loaded, new, WritebackOptions(show_progress=False)).version
-        assert version != held
+        assert f"v{version}" != held
         users = [f"u{n}" for n in range(1, N_USERS + 1)]
         exact = {u: recommend.recommend_for_user(loaded, u, 5, exact=True) for u in users}
         expected = {u: [r.item_id for r in found] for u, found in exact.items()}
         # the cache still holds the old version: the query ignores its candidates and scans the new one
-        assert scorer.snapshot.version == held
+        assert scorer.describe() == held
         assert {u: [i for i, _, _ in top(client, u)] for u in users} == expected
         assert client.call(scorer.check) is True
-        assert scorer.snapshot.version == version
+        assert scorer.describe() == f"v{version}"
         assert client.call(scorer.check) is False  # nothing changed since
         assert {u: [i for i, _, _ in top(client, u)] for u in users} == expected

@@ -26,7 +26,7 @@ def test_serve_answers_and_shuts_down_gracefully_on_sigterm(neo4j_settings: Sett
     cmd = [sys.executable, "-m", "graphrec", "serve", "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # importing torch on a busy machine takes its time
         while True:
             assert server.poll() is None, server.stderr.read() if server.stderr else ""
             try:
@@ -37,15 +37,15 @@ def test_serve_answers_and_shuts_down_gracefully_on_sigterm(neo4j_settings: Sett
                 time.sleep(0.3)
         assert health.json() == {"status": "ok"}
         answer = httpx.post(
-            f"http://127.0.0.1:{port}/graphql", json={"query": "{ model { version } }"}, timeout=10
+            f"http://127.0.0.1:{port}/graphql", json={"query": "{ model { version } }"}, timeout=60
         )
         assert answer.status_code == 200
         assert "data" in answer.json()
-        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code in {200, 503}
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=60).status_code in {200, 503}
     finally:
         server.send_signal(signal.SIGTERM)
         try:
-            code = server.wait(timeout=30)
+            code = server.wait(timeout=60)
         except subprocess.TimeoutExpired:
             server.kill()
             raise

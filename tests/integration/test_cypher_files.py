@@ -134,3 +134,19 @@ def test_counts(cli_on_ml100k: Graph, ratings: list[Rating], titles: dict[str, s
     result = runner.invoke(app, ["cypher", "analysis/counts"])  # the table form
     assert result.exit_code == 0, result.output
     assert "RATED" in result.output
+
+
+def test_the_recommend_files_run_through_the_cli_for_several_ids(cli_on_ml100k: Graph) -> None:
+    """As the README shows: the files take a list of ids and answer each one (with or without a model)."""
+    users = ["--param", 'userIds=["196", "42", "nobody"]', "--param", "k=3", "--json"]
+    result = runner.invoke(app, ["cypher", "recommend/user", *users])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert Counter(r["userId"] for r in rows) == {"196": 3, "42": 3}
+    assert {"itemId", "score", "source", "version", "item"} <= set(rows[0])
+    items = ["--param", 'itemIds=["50"]', "--param", "k=4", "--json"]
+    result = runner.invoke(app, ["cypher", "recommend/similar", *items])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["similarTo"] for r in rows] == ["50"] * 4
+    assert "50" not in {r["itemId"] for r in rows}

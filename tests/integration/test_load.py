@@ -4,33 +4,29 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+from builders import atomic_rows, graph_counts, in_memory, write_atomic
+from builders import interaction as rated
 from typer.testing import CliRunner
 
 from graphrec.cli.app import app
 from graphrec.db.graph import Graph
 from graphrec.db.mapping import GraphMapping
 from graphrec.ingest import movielens
-from graphrec.ingest.load import KeyedWriter, LoadError, load_dataset
-from graphrec.ingest.records import BadInput, Dataset
+from graphrec.ingest.load import LoadError, load_dataset
+from graphrec.ingest.records import BadInput, Dataset, Row
 
 runner = CliRunner()
 
 
-def rows_of(path: Path) -> list[list[str]]:
-    lines = path.read_text(encoding="utf-8").splitlines()[1:]
-    return [line.split("\t") for line in lines if line.strip()]
-
-
 def expected_counts(folder: Path, stem: str) -> dict[str, int]:
     """Nodes per label and relationships per type that loading `folder` must give, read from the files."""
-    users = rows_of(folder / f"{stem}.user")
-    items = rows_of(folder / f"{stem}.item")
-    ratings = rows_of(folder / f"{stem}.inter")
-    item_of_entity = {entity: item for item, entity in rows_of(folder / f"{stem}.link")}
-    triples = rows_of(folder / f"{stem}.kg")
+    users = atomic_rows(folder / f"{stem}.user")
+    items = atomic_rows(folder / f"{stem}.item")
+    ratings = atomic_rows(folder / f"{stem}.inter")
+    item_of_entity = {entity: item for item, entity in atomic_rows(folder / f"{stem}.link")}
+    triples = atomic_rows(folder / f"{stem}.kg")
     genres = [set(row[3].split()) for row in items]
 
     def node(entity: str) -> tuple[str, str]:
@@ -47,39 +43,27 @@ def expected_counts(folder: Path, stem: str) -> dict[str, int]:
     }
 
 
-def db_counts(graph: Graph) -> dict[str, int]:
-    """Nodes per label and relationships per type, counted with plain Cypher (not the loader's summary)."""
-    run = graph.driver.execute_query
-    nodes = run("MATCH (n) UNWIND labels(n) AS name RETURN name, count(*) AS n", database_=graph.database)
-    rels = run("MATCH ()-[r]->() RETURN type(r) AS name, count(*) AS n", database_=graph.database)
-    return {r["name"]: r["n"] for r in [*nodes.records, *rels.records]}
-
-
 def test_ml100k_counts_from_the_files_and_idempotent(ml100k_graph: Graph, ml100k_dir: Path) -> None:
     expected = expected_counts(ml100k_dir, "ml-100k")
     assert (expected["User"], expected["Item"], expected["RATED"]) == (943, 1682, 100_000)
-    assert db_counts(ml100k_graph) == expected
+    assert graph_counts(ml100k_graph) == expected
 
-    first = rows_of(ml100k_dir / "ml-100k.inter")[0]
-    record = ml100k_graph.driver.execute_query(
+    first = atomic_rows(ml100k_dir / "ml-100k.inter")[0]
+    record = ml100k_graph.execute(
         "MATCH (:User {id: $u})-[r:RATED]->(:Item {id: $i}) RETURN r.rating AS rating, r.timestamp AS ts",
-        u=first[0],
-        i=first[1],
-        database_=ml100k_graph.database,
-    ).records
+        {"u": first[0], "i": first[1]},
+        write=False,
+    )
     assert [(r["rating"], r["ts"]) for r in record] == [(float(first[2]), int(float(first[3])))]
-    linked = ml100k_graph.driver.execute_query(
-        "MATCH (i:Item) WHERE i.entity_id IS NOT NULL RETURN count(i) AS n", database_=ml100k_graph.database
-    ).records[0]["n"]
-    assert linked == len(rows_of(ml100k_dir / "ml-100k.link"))
-    actor = ml100k_graph.driver.execute_query(
-        "MATCH (:Item)-[r:RELATED {relation: 'film.film.actor'}]->(:Entity) RETURN count(r) AS n",
-        database_=ml100k_graph.database,
-    ).records[0]["n"]
-    assert actor > 0
+    linked = ml100k_graph.execute("MATCH (i:Item) WHERE i.entity_id IS NOT NULL RETURN count(i) AS n")
+    assert linked[0]["n"] == len(atomic_rows(ml100k_dir / "ml-100k.link"))
+    actor = ml100k_graph.execute(
+        "MATCH (:Item)-[r:RELATED {relation: 'film.film.actor'}]->(:Entity) RETURN count(r) AS n"
+    )
+    assert actor[0]["n"] > 0
 
     summary = load_dataset(ml100k_graph, movielens.read(ml100k_dir), show_progress=False)
-    assert db_counts(ml100k_graph) == expected
+    assert graph_counts(ml100k_graph) == expected
     assert {**summary.nodes, **summary.relationships} == expected
     assert summary.interactions == 100_000
     assert summary.unmatched == 0
@@ -88,28 +72,25 @@ def test_ml100k_counts_from_the_files_and_idempotent(ml100k_graph: Graph, ml100k
 
 def write_tiny(folder: Path) -> Path:
     """A small RecBole-layout dataset with a knowledge graph, in `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {
-        "user": ["user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token"]
-        + [f"{u}\t{20 + u}\tF\twriter\t0000{u}" for u in range(1, 6)],
-        "item": ["item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq"]
-        + [f"{i}\tMovie {i}\t199{i}\t{'Drama Comedy' if i % 2 else 'Drama'}" for i in range(1, 5)],
-        "inter": ["user_id:token\titem_id:token\trating:float\ttimestamp:float"]
-        + [
-            f"{u}\t{i}\t{1 + (u + i) % 5}\t{880000000 + 97 * u + i}" for u in range(1, 6) for i in range(1, 5)
-        ],
-        "link": ["item_id:token\tentity_id:token", "1\tm.one", "2\tm.two"],
-        "kg": [
-            "head_id:token\trelation_id:token\ttail_id:token",
-            "m.one\tfilm.film.actor\tm.actor",
-            "m.actor\tfilm.actor.film\tm.two",
-            "m.one\tfilm.film.sequel\tm.two",
-            "m.actor\tpeople.person.nationality\tm.country",
-        ],
-    }
-    for ext, lines in files.items():
-        (folder / f"tiny.{ext}").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return folder
+    return write_atomic(
+        folder,
+        {
+            "user": [f"{u}\t{20 + u}\tF\twriter\t0000{u}" for u in range(1, 6)],
+            "item": [f"{i}\tMovie {i}\t199{i}\t{'Drama Comedy' if i % 2 else 'Drama'}" for i in range(1, 5)],
+            "inter": [
+                f"{u}\t{i}\t{1 + (u + i) % 5}\t{880000000 + 97 * u + i}"
+                for u in range(1, 6)
+                for i in range(1, 5)
+            ],
+            "link": ["1\tm.one", "2\tm.two"],
+            "kg": [
+                "m.one\tfilm.film.actor\tm.actor",
+                "m.actor\tfilm.actor.film\tm.two",
+                "m.one\tfilm.film.sequel\tm.two",
+                "m.actor\tpeople.person.nationality\tm.country",
+            ],
+        },
+    )
 
 
 RENAMED = GraphMapping.model_validate(
@@ -130,34 +111,23 @@ def test_renamed_mapping_loads_under_the_new_names(graph: Graph, tmp_path: Path)
         load_dataset(renamed, movielens.read(folder), batch_size=7, show_progress=False)
         names = {"User": "Person", "Item": "Movie", "Genre": "Category", "Entity": "Thing"}
         names |= {"RATED": "REVIEWED", "IN_GENRE": "HAS_CATEGORY", "RELATED": "LINKS"}
-        assert db_counts(graph) == {names[k]: n for k, n in expected.items()}
-    record = graph.driver.execute_query(
+        assert graph_counts(graph) == {names[k]: n for k, n in expected.items()}
+    record = graph.execute(
         "MATCH (p:Person {uid: '1'})-[r:REVIEWED]->(m:Movie {mid: '2'}) "
-        "RETURN p.years AS years, m.name AS name, r.stars AS stars, r.at AS at, m.entity_id AS entity",
-        database_=graph.database,
-    ).records
+        "RETURN p.years AS years, m.name AS name, r.stars AS stars, r.at AS at, m.entity_id AS entity"
+    )
     assert [r.data() for r in record] == [
         {"years": 21, "name": "Movie 2", "stars": 4.0, "at": 880000000 + 97 + 2, "entity": "m.two"}
     ]
-    constrained = graph.driver.execute_query(
-        "SHOW CONSTRAINTS YIELD labelsOrTypes AS l, properties AS p RETURN l[0] AS label, p[0] AS p",
-        database_=graph.database,
-    ).records
+    constrained = graph.execute(
+        "SHOW CONSTRAINTS YIELD labelsOrTypes AS l, properties AS p RETURN l[0] AS label, p[0] AS p"
+    )
     assert {(r["label"], r["p"]) for r in constrained} >= {("Person", "uid"), ("Movie", "mid")}
 
 
-def tiny_dataset(interactions: list[dict[str, Any]]) -> Dataset:
-    return Dataset(
-        name="tiny",
-        users=[{"id": "u1"}, {"id": "u2"}],
-        items=[{"id": "i1", "genres": []}, {"id": "i2"}],
-        interactions=lambda: iter(interactions),
-        interaction_count=len(interactions),
-    )
-
-
-def rated(user: str, item: str, ts: int | None, weight: Any = 1.0, kind: str = "RATED") -> dict[str, Any]:
-    return {"user": user, "item": item, "type": kind, "timestamp": ts, "weight": weight}
+def tiny_dataset(interactions: list[Row]) -> Dataset:
+    """Two users and two items with `interactions`."""
+    return in_memory([{"id": "u1"}, {"id": "u2"}], [{"id": "i1", "genres": []}, {"id": "i2"}], interactions)
 
 
 def test_failed_batch_reports_rows_committed(graph: Graph) -> None:
@@ -167,7 +137,7 @@ def test_failed_batch_reports_rows_committed(graph: Graph) -> None:
     assert caught.value.phase == "interactions"
     assert caught.value.committed == 2
     assert "after 2 rows of that phase were committed" in str(caught.value)
-    assert db_counts(graph)["RATED"] == 2
+    assert graph_counts(graph)["RATED"] == 2
 
 
 @pytest.mark.parametrize(("batch_size", "concurrency"), [(3, 1), (3, 2), (1, 2)])
@@ -185,14 +155,11 @@ def test_repeats_unknown_ids_untimed_rows_and_types(graph: Graph, batch_size: in
         graph, tiny_dataset(rows), batch_size=batch_size, show_progress=False, concurrency=concurrency
     )
     again = load_dataset(graph, tiny_dataset(rows), batch_size=100, show_progress=False)
-    assert db_counts(graph) == {"User": 2, "Item": 2, "RATED": 3, "PURCHASED": 1}
+    assert graph_counts(graph) == {"User": 2, "Item": 2, "RATED": 3, "PURCHASED": 1}
     assert summary.relationships == again.relationships == {"RATED": 3, "PURCHASED": 1}
     assert (summary.interactions, summary.unmatched) == (6, 1)
     assert "1 interactions named an unknown user or item" in summary.one_line()
-    weight = graph.driver.execute_query(
-        "MATCH (:User {id: 'u2'})-[r:RATED]->(:Item {id: 'i2'}) RETURN r.rating AS w",
-        database_=graph.database,
-    ).records
+    weight = graph.execute("MATCH (:User {id: 'u2'})-[r:RATED]->(:Item {id: 'i2'}) RETURN r.rating AS w")
     assert [r["w"] for r in weight] == [3.0]
 
 
@@ -223,21 +190,7 @@ def test_cli_load_movielens(cli_graph: Graph, tmp_path: Path) -> None:
     result = runner.invoke(app, ["load", "movielens", "--path", str(folder), "--skip-bad"])
     assert result.exit_code == 0, result.output
     assert "1 lines skipped" in " ".join(result.output.split())
-    assert db_counts(cli_graph) == expected
-
-
-def test_keyed_writer_creates_new_keys_and_merges_repeats(monkeypatch: pytest.MonkeyPatch) -> None:
-    writer = KeyedWriter("MERGE", "CREATE", lambda row: (row["user"], row["item"], row["timestamp"]), list)
-    rows = [rated("u1", "i1", 1), rated("u1", "i1", 1), rated("u1", "i1", 2)]
-    assert [(b.statement, b.rows, b.barrier) for b in writer.batches(rows)] == [
-        ("CREATE", 2, False),
-        ("MERGE", 1, True),  # may MERGE what a concurrent CREATE batch is writing: waits for it
-    ]
-    assert [(b.statement, b.rows) for b in writer.batches(rows[2:])] == [("MERGE", 1)]
-    monkeypatch.setattr("graphrec.ingest.load.FRESH_KEY_LIMIT", 2)
-    assert [(b.statement, b.rows) for b in writer.batches([rated("u2", "i1", 3)])] == [("CREATE", 1)]
-    assert writer.create is None  # past the limit: MERGE from now on, and the keys are forgotten
-    assert [(b.statement, b.rows) for b in writer.batches([rated("u2", "i2", 4)])] == [("MERGE", 1)]
+    assert graph_counts(cli_graph) == expected
 
 
 def test_partial_then_full_load_equals_one_full_load(graph: Graph) -> None:
@@ -245,7 +198,7 @@ def test_partial_then_full_load_equals_one_full_load(graph: Graph) -> None:
     rows += [rated("u2", "i1", 7, kind="CLICKED"), rated("u1", "i2", 9, kind="VIEWED")]
     load_dataset(graph, tiny_dataset(rows[:2]), batch_size=2, show_progress=False)  # RATED only
     summary = load_dataset(graph, tiny_dataset(rows), batch_size=2, show_progress=False)
-    assert db_counts(graph) == {"User": 2, "Item": 2, "RATED": 2, "CLICKED": 2, "VIEWED": 1}
+    assert graph_counts(graph) == {"User": 2, "Item": 2, "RATED": 2, "CLICKED": 2, "VIEWED": 1}
     assert (summary.interactions, summary.unmatched) == (6, 0)
 
 
@@ -261,4 +214,4 @@ def test_bad_line_mid_load_says_how_far_it_got(graph: Graph, tmp_path: Path) -> 
     assert str(caught.value).endswith(
         f"{folder}/tiny.inter:7: expected a number for timestamp (unix seconds) (got 'noon')"
     )
-    assert db_counts(graph)["RATED"] == 4
+    assert graph_counts(graph)["RATED"] == 4

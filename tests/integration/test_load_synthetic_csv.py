@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import graph_counts, write_csv
 from typer.testing import CliRunner
 
 from graphrec.cli.app import app
@@ -23,17 +24,6 @@ def cli_graph(graph: Graph, cli_env: None) -> Graph:
     return graph
 
 
-def counts(graph: Graph) -> dict[str, int]:
-    """Nodes per label and relationships per type, queried directly."""
-    nodes = graph.driver.execute_query(
-        "MATCH (n) UNWIND labels(n) AS name RETURN name, count(*) AS n", database_=graph.database
-    ).records
-    rels = graph.driver.execute_query(
-        "MATCH ()-[r]->() RETURN type(r) AS name, count(*) AS n", database_=graph.database
-    ).records
-    return {r["name"]: r["n"] for r in [*nodes, *rels]}
-
-
 def load(args: list[str]) -> dict[str, Any]:
     result = runner.invoke(app, ["load", *args, "--json"])
     assert result.exit_code == 0, result.output
@@ -46,26 +36,21 @@ def test_load_synthetic_counts_and_idempotence(cli_graph: Graph) -> None:
     dataset = synthetic.generate(60, 40, 900, seed=3)
     expected = {"User": 60, "Item": 40, **Counter(r["type"] for r in dataset.interactions())}
     summary = load([*args, "--batch-size", "250"])
-    assert counts(cli_graph) == expected
+    assert graph_counts(cli_graph) == expected
     assert summary["interactions"] == 900
     assert summary["nodes"] == {"Item": 40, "User": 60}
     again = load(args)
-    assert counts(cli_graph) == expected
+    assert graph_counts(cli_graph) == expected
     assert again["relationships"] == summary["relationships"]
 
-    user = cli_graph.driver.execute_query(
-        "MATCH (u:User {id: 'u1'}) RETURN u", database_=cli_graph.database
-    ).records[0]["u"]
+    user = cli_graph.execute("MATCH (u:User {id: 'u1'}) RETURN u")[0]["u"]
     assert user["segment"] == dataset.users[0]["segment"]
     assert user["city"] == dataset.users[0]["city"]
-    item = cli_graph.driver.execute_query(
-        "MATCH (i:Item {id: 'i1'}) RETURN i", database_=cli_graph.database
-    ).records[0]["i"]
+    item = cli_graph.execute("MATCH (i:Item {id: 'i1'}) RETURN i")[0]["i"]
     assert list(item["categories"]) == dataset.items[0]["categories"]
-    rated = cli_graph.driver.execute_query(
-        "MATCH (:User)-[r:RATED]->(:Item) RETURN min(r.rating) AS lo, max(r.rating) AS hi",
-        database_=cli_graph.database,
-    ).records[0]
+    rated = cli_graph.execute(
+        "MATCH (:User)-[r:RATED]->(:Item) RETURN min(r.rating) AS lo, max(r.rating) AS hi"
+    )[0]
     assert 1 <= rated["lo"] <= rated["hi"] <= 5
 
 
@@ -73,48 +58,34 @@ def test_load_synthetic_refuses_impossible_sizes(cli_graph: Graph) -> None:
     result = runner.invoke(app, ["load", "synthetic", "--users", "3", "--items", "2", "--interactions", "10"])
     assert result.exit_code == 1
     assert "at most users*items/2" in result.output
-    assert counts(cli_graph) == {}
+    assert graph_counts(cli_graph) == {}
 
 
 def _csv(tmp_path: Path) -> list[str]:
-    (tmp_path / "inter.csv").write_text(
+    """`graphrec load csv`'s arguments for three small files in `tmp_path`."""
+    inter, users, items = write_csv(
+        tmp_path,
         "user_id,item_id,type,timestamp,weight\n"
         "u1,i1,view,2025-03-01T18:22:05Z,0.5\n"
         "u1,i1,click,2025-03-01T18:23:00Z,\n"
         "u1,i1,purchase,1740853500,1\n"
         "u2,i2,rating,2025-03-02,4\n"
         "u2,i3,view,1740906000,\n",
-        encoding="utf-8",
+        users="id,age,city\nu1,31,Berlin\nu2,45,Paris\nu3,22,Rome\n",
+        items="id,title,categories,price\ni1,Lamp,home|garden,19.99\ni2,Book,books,7.5\ni3,Pen,office,1.2\n",
     )
-    (tmp_path / "users.csv").write_text(
-        "id,age,city\nu1,31,Berlin\nu2,45,Paris\nu3,22,Rome\n", encoding="utf-8"
-    )
-    (tmp_path / "items.csv").write_text(
-        "id,title,categories,price\ni1,Lamp,home|garden,19.99\ni2,Book,books,7.5\ni3,Pen,office,1.2\n",
-        encoding="utf-8",
-    )
-    return [
-        "csv",
-        "--interactions",
-        str(tmp_path / "inter.csv"),
-        "--users",
-        str(tmp_path / "users.csv"),
-        "--items",
-        str(tmp_path / "items.csv"),
-    ]
+    return ["csv", "--interactions", str(inter), "--users", str(users), "--items", str(items)]
 
 
 def test_load_csv_counts_and_idempotence(cli_graph: Graph, tmp_path: Path) -> None:
     args = _csv(tmp_path)
     expected = {"User": 3, "Item": 3, "VIEWED": 2, "CLICKED": 1, "PURCHASED": 1, "RATED": 1}
     summary = load(args)
-    assert counts(cli_graph) == expected
+    assert graph_counts(cli_graph) == expected
     assert summary["interactions"] == 5
     load(args)
-    assert counts(cli_graph) == expected
-    item = cli_graph.driver.execute_query(
-        "MATCH (i:Item {id: 'i1'}) RETURN i.categories AS c, i.price AS p", database_=cli_graph.database
-    ).records[0]
+    assert graph_counts(cli_graph) == expected
+    item = cli_graph.execute("MATCH (i:Item {id: 'i1'}) RETURN i.categories AS c, i.price AS p")[0]
     assert (list(item["c"]), item["p"]) == (["home", "garden"], 19.99)
 
 
@@ -126,19 +97,17 @@ def test_load_csv_bad_line_writes_nothing(cli_graph: Graph, tmp_path: Path) -> N
     assert result.exit_code == 1
     message = f"{inter}:7: expected a user id listed in {tmp_path / 'users.csv'} (got 'u9')"
     assert message in " ".join(result.output.split())  # rich wraps long lines
-    assert counts(cli_graph) == {}
+    assert graph_counts(cli_graph) == {}
 
     summary = load([*args, "--skip-bad"])
     assert summary["bad"]["skipped"] == 2
     assert sum(summary["bad"]["reasons"].values()) == 2
-    assert counts(cli_graph)["VIEWED"] == 2
+    assert graph_counts(cli_graph)["VIEWED"] == 2
 
 
 def test_load_csv_without_feature_files(cli_graph: Graph, tmp_path: Path) -> None:
-    (tmp_path / "i.csv").write_text(
-        "user_id,item_id,type\nu1,i1,view\nu2,i1,click\nu2,i2,view\n", encoding="utf-8"
-    )
-    result = runner.invoke(app, ["load", "csv", "--interactions", str(tmp_path / "i.csv")])
+    inter, _, _ = write_csv(tmp_path, "user_id,item_id,type\nu1,i1,view\nu2,i1,click\nu2,i2,view\n")
+    result = runner.invoke(app, ["load", "csv", "--interactions", str(inter)])
     assert result.exit_code == 0, result.output
-    assert counts(cli_graph) == {"User": 2, "Item": 2, "VIEWED": 2, "CLICKED": 1}
+    assert graph_counts(cli_graph) == {"User": 2, "Item": 2, "VIEWED": 2, "CLICKED": 1}
     assert "3 interactions" in " ".join(result.output.split())  # the one-line summary

@@ -12,19 +12,18 @@ from embedding_helpers import cosine_score, exact_top_k, read_interactions, seen
 from typer.testing import CliRunner
 
 from graphrec.cli.app import app
+from graphrec.db import cypher
 from graphrec.db.graph import Graph
-from graphrec.db.mapping import GraphMapping, MappingError
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.serving import versions
+from graphrec.serving.filters import ItemFilter, parse_condition
 from graphrec.serving.recommend import (
     DEFAULT_SEASON_WEIGHT,
     SEASON_WINDOW_DAYS,
-    Condition,
-    ItemFilter,
     Recommendation,
     Scored,
     UnknownNode,
-    parse_condition,
+    parse_lists,
     parse_recommendations,
     recommend_for_user,
     season_position,
@@ -90,9 +89,10 @@ def test_exact_path_is_the_brute_force_answer(
 
 
 def _answer(graph: Graph, user: str, **kwargs: object) -> list[Recommendation]:
+    if isinstance(kwargs.get("scored"), Scored):  # candidates for this one user
+        kwargs["scored"] = {user: kwargs["scored"]}
     text, params = user_recommendation_query(graph.mapping, user, 20, **kwargs)  # type: ignore[arg-type]
-    records, _, _ = graph.driver.execute_query(text, params, database_=graph.database)
-    return parse_recommendations(records)
+    return parse_recommendations(graph.execute(text, params, write=False))
 
 
 def test_candidates_scored_by_the_caller_are_used_only_while_current(
@@ -138,9 +138,8 @@ def test_similar_items_take_the_callers_candidates_only_while_current(
     others = [(i, s) for i, s in fake if i != source]
 
     def answer(scored: Scored) -> list[tuple[str, float]]:
-        text, params = similar_items_query(embedded.mapping, source, 10, scored=scored)
-        records, _, _ = embedded.driver.execute_query(text, params, database_=embedded.database)
-        return [(r.item_id, r.score) for r in parse_recommendations(records)]
+        text, params = similar_items_query(embedded.mapping, source, 10, scored={source: scored})
+        return [(r.item_id, r.score) for r in parse_recommendations(embedded.execute(text, params))]
 
     assert [i for i, _ in answer(Scored(active.version, inferred, fake))] == [i for i, _ in others[:10]]
     exact = [(r.item_id, r.score) for r in similar_items(embedded, source, 10, exact=True)]
@@ -225,9 +224,8 @@ def test_seasonal_boost_follows_the_documented_formula(
 def test_a_user_without_embedding_gets_popular_items_in_the_segment(
     embedded: Graph, ml100k_dir: Path
 ) -> None:
-    run = embedded.driver.execute_query
-    db = embedded.database
-    run("CREATE (:User {id: 'newcomer', occupation: 'doctor'})", database_=db)
+    run = embedded.execute
+    run("CREATE (:User {id: 'newcomer', occupation: 'doctor'})")
     try:
         found = recommend_for_user(embedded, "newcomer", 10)
         assert {r.source for r in found} == {"popularity"}
@@ -237,10 +235,7 @@ def test_a_user_without_embedding_gets_popular_items_in_the_segment(
         top = sorted(counts.values(), reverse=True)[:10]
         assert [counts[r.item_id] for r in found] == top
         in_segment = recommend_for_user(embedded, "newcomer", 10, segment="occupation")
-        doctors = {
-            r["id"]
-            for r in run("MATCH (u:User {occupation: 'doctor'}) RETURN u.id AS id", database_=db).records
-        }
+        doctors = {r["id"] for r in run("MATCH (u:User {occupation: 'doctor'}) RETURN u.id AS id")}
         by_doctors: dict[str, int] = {}
         for user, item, _ in read_interactions(ml100k_dir):
             if user in doctors:
@@ -248,7 +243,7 @@ def test_a_user_without_embedding_gets_popular_items_in_the_segment(
         best = sorted(by_doctors.values(), reverse=True)[:10]
         assert [by_doctors.get(r.item_id, 0) for r in in_segment] == best
     finally:
-        run("MATCH (u:User {id: 'newcomer'}) DETACH DELETE u", database_=db)
+        run("MATCH (u:User {id: 'newcomer'}) DETACH DELETE u")
 
 
 def test_similar_items_exclude_the_item_and_match_brute_force(embedded: Graph, model: ModelArtifacts) -> None:
@@ -269,12 +264,33 @@ def test_unknown_ids_raise(embedded: Graph) -> None:
         similar_items(embedded, "no-such-item", 5)
 
 
-def test_the_plain_cypher_file_runs_with_user_id_and_k(embedded: Graph, seen: dict[str, set[str]]) -> None:
-    records = embedded.read("recommend/user", {"userId": "42", "k": 7})
-    assert len(records) == 7
-    assert not {r["itemId"] for r in records} & seen["42"]
-    similar = embedded.read("recommend/similar", {"itemId": "50", "k": 7})
-    assert len(similar) == 7
+def test_the_files_run_by_hand_with_their_documented_parameters(
+    embedded: Graph, seen: dict[str, set[str]]
+) -> None:
+    """recommend/user and recommend/similar exactly as written, as a person runs them in cypher-shell."""
+    text = cypher.path_of("recommend/user").read_text(encoding="utf-8")
+    rows = embedded.execute(text, {"userIds": ["42", "13", "nobody"], "k": 7}, write=False)
+    lists = parse_lists(rows, "userId")
+    assert sorted(lists) == ["13", "42"]
+    for user, found in lists.items():
+        assert len(found) == 7
+        assert not {r.item_id for r in found} & seen[user]
+        assert [r.item_id for r in found] == [r.item_id for r in recommend_for_user(embedded, user, 7)]
+    text = cypher.path_of("recommend/similar").read_text(encoding="utf-8")
+    rows = embedded.execute(text, {"itemIds": ["50"], "k": 7}, write=False)
+    assert [r.item_id for r in parse_lists(rows, "similarTo")["50"]] == [
+        r.item_id for r in similar_items(embedded, "50", 7)
+    ]
+
+
+def test_a_batch_answers_each_user_as_a_query_of_its_own(embedded: Graph) -> None:
+    users = ["1", "13", "405", "655"]
+    flt = ItemFilter([parse_condition("genres contains Drama")], deny_ids=["50"])
+    batch = user_recommendation_query(embedded.mapping, users, 10, filters=flt, exact=False)
+    lists = parse_lists(embedded.execute(batch.text, batch.params, write=False), "userId")
+    for user in users:
+        alone = recommend_for_user(embedded, user, 10, filters=flt, exact=False)
+        assert [(r.item_id, r.source) for r in lists[user]] == [(r.item_id, r.source) for r in alone]
 
 
 def test_cli_recommend_and_similar(embedded: Graph, cli_env: None, seen: dict[str, set[str]]) -> None:
@@ -294,56 +310,6 @@ def test_cli_recommend_and_similar(embedded: Graph, cli_env: None, seen: dict[st
     assert missing.exit_code == 4
     bad = runner.invoke(app, ["recommend", "--user", "1", "--filter", "year >>> 3"])
     assert bad.exit_code == 2
-
-
-# --- query builders (no database) ---
-
-
-def test_conditions_parse_and_refuse_injection() -> None:
-    assert parse_condition("year>=1990") == Condition("year", ">=", 1990)
-    assert parse_condition("genres contains Comedy") == Condition("genres", "contains", "Comedy")
-    assert parse_condition("year in 1994, 1995") == Condition("year", "in", [1994, 1995])
-    assert parse_condition('title="Heat"') == Condition("title", "=", "Heat")
-    with pytest.raises(MappingError):
-        Condition("year` > 0 RETURN 1 //", "=", 1)
-    with pytest.raises(ValueError, match="operator"):
-        Condition("year", "=~", ".*")
-
-
-def test_builders_return_text_and_parameters_only() -> None:
-    mapping = GraphMapping()
-    query = user_recommendation_query(
-        mapping, "7", 5, filters=ItemFilter([Condition("year", ">", 1990)], deny_ids=["3"])
-    )
-    text, params = query
-    assert params["userId"] == "7"
-    assert params["k"] == 5
-    assert params["filter0"] == 1990
-    assert params["denyIds"] == ["3"]
-    assert "i.`year` > $filter0" in text
-    assert "1990" not in text
-    assert "CYPHER 25" not in text
-    assert "/*" not in text
-    # the API batches lists by rewriting the single use of the id parameter: keep it single
-    assert text.count("$userId") == 1
-    assert similar_items_query(mapping, "9").text.count("$itemId") == 1
-
-
-def test_search_clause_only_on_new_servers_with_a_known_version() -> None:
-    mapping = GraphMapping()
-    item_filter = ItemFilter([Condition("year", ">=", 1990), Condition("genres", "contains", "Drama")])
-    old = similar_items_query(mapping, "1", filters=item_filter, server_version=(5, 26, 0), active_version=3)
-    assert "SEARCH" not in old.text
-    new = user_recommendation_query(
-        mapping, "1", filters=item_filter, server_version=(2026, 1, 0), active_version=3
-    )
-    assert new.text.startswith("CYPHER 25")
-    assert "SEARCH i IN (VECTOR INDEX `graphrec_item_v3` FOR vec WHERE i.`year` >= $filter0" in new.text
-    assert "$filter1 IN i.`genres`" in new.text  # not an index predicate: applied after the search
-    assert "db.index.vector.queryNodes" not in new.text
-    assert new.params["searchVersion"] == 3
-    unknown = user_recommendation_query(mapping, "1", server_version=(2026, 2, 0))
-    assert "SEARCH" not in unknown.text
 
 
 def test_analysis_neighbours_of_an_item(embedded: Graph, model: ModelArtifacts) -> None:

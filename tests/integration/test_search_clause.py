@@ -19,16 +19,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from neo4j import RoutingControl
 from neo4j.exceptions import ClientError
 from typer.testing import CliRunner
 
 from graphrec.api.app import create_app
-from graphrec.api.filters import CheckedFilter
 from graphrec.api.recommender import RecKey
 from graphrec.api.settings import ApiSettings
 from graphrec.cli.app import app
 from graphrec.config import Settings, get_settings
+from graphrec.db import cypher
 from graphrec.db.graph import Graph, open_driver
 from graphrec.db.local import (
     CALVER_JAVA,
@@ -43,12 +42,12 @@ from graphrec.ingest import synthetic
 from graphrec.ingest.load import load_dataset
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.serving import versions
+from graphrec.serving.filters import Condition, ItemFilter
 from graphrec.serving.recommend import (
     SEARCH_MIN_VERSION,
-    Condition,
     CypherQuery,
-    ItemFilter,
     Recommendation,
+    parse_lists,
     parse_recommendations,
     recommend_for_user,
     search_context,
@@ -168,10 +167,7 @@ def search(graph: Graph) -> dict[str, Any]:
 
 
 def _run(graph: Graph, query: CypherQuery) -> list[Recommendation]:
-    records, _, _ = graph.driver.execute_query(
-        query.text, query.params, database_=graph.database, routing_=RoutingControl.READ
-    )
-    return parse_recommendations(records)
+    return parse_recommendations(graph.execute(query.text, query.params, write=False))
 
 
 def _recall(got: list[Recommendation], exact: list[Recommendation]) -> float:
@@ -184,8 +180,7 @@ def _eligible(graph: Graph, user_id: str, where: str, params: dict[str, Any]) ->
         "MATCH (u:User {id: $userId}) MATCH (i:Item) WHERE NOT EXISTS { (u)-->(i) } AND " + where + " "
         "RETURN count(i) AS n"
     )
-    records, _, _ = graph.driver.execute_query(text, {"userId": user_id, **params}, database_=graph.database)
-    return int(records[0]["n"])
+    return int(graph.execute(text, {"userId": user_id, **params}, write=False)[0]["n"])
 
 
 def test_the_server_has_search_and_the_index_stores_the_filterable_properties(
@@ -276,10 +271,10 @@ def test_similar_items_search_agrees_with_the_exact_scan(
 def test_few_eligible_items_all_come_back_through_the_exact_fallback(
     graph: Graph, search: dict[str, Any]
 ) -> None:
-    records, _, _ = graph.driver.execute_query(
+    records = graph.execute(
         "MATCH (u:User {id: 'u3'}) MATCH (i:Item {community: 2}) WHERE NOT EXISTS { (u)-->(i) } "
         "RETURN i.price AS price ORDER BY price LIMIT 4",
-        database_=graph.database,
+        write=False,
     )
     cheapest = float(records[-1]["price"])  # about 4 eligible items: fewer than k
     narrow = ItemFilter([Condition("community", "=", 2), Condition("price", "<=", cheapest)])
@@ -326,6 +321,20 @@ def test_a_condition_on_a_property_the_index_does_not_store(graph: Graph, search
         _run(graph, query)
 
 
+@pytest.mark.parametrize("name", ["user", "similar"])
+def test_the_search_files_run_by_hand_for_version_1(graph: Graph, search: dict[str, Any], name: str) -> None:
+    """recommend/*_search exactly as written (version 1's index), as a person runs them in cypher-shell: the
+    server plans the SEARCH clause, and below 10000 items the exact scan answers."""
+    ids, param, column = (USERS, "userIds", "userId") if name == "user" else (ITEMS, "itemIds", "similarTo")
+    assert search["active_version"] == 1  # the module's first write-back
+    text = cypher.path_of(f"recommend/{name}_search").read_text(encoding="utf-8")
+    lists = parse_lists(graph.execute(text, {param: ids, "k": K}, write=False), column)
+    build = user_recommendation_query if name == "user" else similar_items_query
+    for node_id in ids:
+        exact = _run(graph, build(graph.mapping, node_id, K, exact=True))
+        assert [(r.item_id, r.source) for r in lists[node_id]] == [(r.item_id, "exact") for r in exact]
+
+
 def test_the_sync_conveniences_use_search_on_a_new_server(graph: Graph, search: dict[str, Any]) -> None:
     # recommend_for_user / similar_items (the CLI's) build their queries with these arguments
     assert search_context(graph) == search
@@ -345,16 +354,16 @@ def test_the_api_builds_search_queries_for_the_active_version(
         neo4j_uri=server.uri, neo4j_username="neo4j", neo4j_password=PASSWORD, scoring_max_items=0
     )
     with TestClient(create_app(settings)) as client:
-        recommender = client.app.state.services.recommender
+        recommender, scorer = client.services.recommender, client.scorer
         deadline = time.monotonic() + 30
-        while not recommender.scorer.search and time.monotonic() < deadline:
+        while not scorer.search and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert recommender.scorer.search == search
-        query = recommender.user_query(RecKey(USERS[1], K, CheckedFilter()))
+        assert scorer.search == search
+        query = recommender.user_query(RecKey(USERS[1], K, ItemFilter()))
         assert "SEARCH i IN (VECTOR INDEX" in query.text
         assert query.params["searchVersion"] == search["active_version"]
         assert len(_run(graph, query)) == K
-        similar = recommender.similar_query(RecKey(ITEMS[1], K, CheckedFilter()))
+        similar = recommender.similar_query(RecKey(ITEMS[1], K, ItemFilter()))
         assert "SEARCH i IN (VECTOR INDEX" in similar.text
         assert len(_run(graph, similar)) == K
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
-from graphrec.cli.app import app
+from graphrec.cli import app
 from graphrec.db.graph import Graph
 from graphrec.ingest import synthetic
 from graphrec.ingest.load import load_dataset

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 from embedding_helpers import cosine_score, count_with_property, exact_top_k, seen_items, svd_artifacts
-from neo4j import ManagedTransaction, Record
 from typer.testing import CliRunner
 
 from graphrec.cli.app import app
@@ -21,10 +19,6 @@ from graphrec.serving.vector_index import IndexTimeout, index_status, wait_onlin
 from graphrec.serving.writeback import WritebackError, WritebackOptions, writeback
 
 QUIET = WritebackOptions(show_progress=False)
-
-
-def _fetch(tx: ManagedTransaction, text: str, params: dict[str, Any]) -> list[Record]:
-    return list(tx.run(text, params))
 
 
 class Crash(RuntimeError):
@@ -61,9 +55,7 @@ def test_writeback_embeds_every_node_and_activates_an_online_version(
         assert row["state"] == "ONLINE"
         assert row["nodes"] == (943 if role == "user" else 1682)
         assert row["dimensions"] == 64
-    stored, _, _ = ml100k_graph.driver.execute_query(
-        f"MATCH (i:Item {{id: '50'}}) RETURN i.`{prop}` AS v", database_=ml100k_graph.database
-    )
+    stored = ml100k_graph.execute(f"MATCH (i:Item {{id: '50'}}) RETURN i.`{prop}` AS v", write=False)
     expected = model.item_embeddings[model.item_ids.index("50")]
     assert stored[0]["v"] == pytest.approx(expected.tolist(), abs=1e-7)
 
@@ -145,15 +137,13 @@ def test_a_reader_during_the_switch_sees_one_whole_version_per_query(
 
     def reader() -> None:
         try:
-            with ml100k_graph.driver.session(database=ml100k_graph.database) as session:
-                while not stop.is_set():
-                    for user in users:
-                        text, params = query[user]
-                        records = session.execute_read(_fetch, text, params)
-                        found = recommend.parse_recommendations(records)
-                        versions_in_answer = {r.version for r in found}
-                        assert len(versions_in_answer) == 1, versions_in_answer
-                        observed.append((user, found[0].version, [(r.item_id, r.score) for r in found]))
+            while not stop.is_set():
+                for user in users:
+                    text, params = query[user]
+                    found = recommend.parse_recommendations(ml100k_graph.execute(text, params, write=False))
+                    versions_in_answer = {r.version for r in found}
+                    assert len(versions_in_answer) == 1, versions_in_answer
+                    observed.append((user, found[0].version, [(r.item_id, r.score) for r in found]))
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             failures.append(exc)
 

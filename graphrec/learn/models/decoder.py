@@ -21,13 +21,3 @@ def pair_scores(users: Tensor, items: Tensor) -> Tensor:
     if items.dim() == 3:
         return (items * users.unsqueeze(1)).sum(-1)
     return (users * items).sum(-1)
-
-
-def score_pairs(users: Tensor, items: Tensor) -> Tensor:
-    """Cosine similarity of matching rows (inputs need not be normalised); shapes as `pair_scores`."""
-    return pair_scores(normalize(users), normalize(items))
-
-
-def score_all(users: Tensor, items: Tensor) -> Tensor:
-    """Cosine of every user against every item: [n, d] x [m, d] -> [n, m]."""
-    return normalize(users) @ normalize(items).T

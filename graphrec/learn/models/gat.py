@@ -13,11 +13,10 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import GATConv
-from torch_geometric.utils import softmax
 
 from graphrec.learn.models.base import Encoder
 from graphrec.learn.models.graph import BipartiteGraph, EdgeStructure, weighted_propagate
+from graphrec.learn.pyg import GATConv, softmax
 
 
 def gat_layer(conv: GATConv, h: Tensor, structure: EdgeStructure) -> Tensor:

@@ -65,6 +65,14 @@ class EdgeStructure:
     col_t: Tensor
 
 
+def _sparse_csr(crow: Tensor, col: Tensor, values: Tensor, n: int) -> Tensor:
+    """An [n, n] CSR matrix. torch warns once, at whichever CSR tensor comes first, that sparse CSR support
+    is "in beta": every CSR tensor is built here with that warning silenced (the ops used are stable)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+        return torch.sparse_csr_tensor(crow, col, values, (n, n), check_invariants=False)
+
+
 class _WeightedSparseMatmul(torch.autograd.Function):
     """`A(values) @ x` for a fixed structure; gradients for both the edge values and `x`."""
 
@@ -72,25 +80,20 @@ class _WeightedSparseMatmul(torch.autograd.Function):
     def forward(ctx: Any, s: EdgeStructure, values: Tensor, x: Tensor) -> Tensor:
         ctx.structure = s
         ctx.save_for_backward(values, x)
-        n = s.num_nodes
-        return torch.sparse_csr_tensor(s.crow, s.col, values, (n, n), check_invariants=False) @ x
+        return _sparse_csr(s.crow, s.col, values, s.num_nodes) @ x
 
     @staticmethod
     def backward(ctx: Any, *grads: Tensor) -> tuple[None, Tensor | None, Tensor | None]:
         s: EdgeStructure = ctx.structure
         values, x = ctx.saved_tensors
         grad = grads[0]
-        n = s.num_nodes
         grad_values = None
         if ctx.needs_input_grad[1]:  # d/dA_ij = <grad_i, x_j> on the structure: one sampled matmul (SDDMM)
-            pattern = torch.sparse_csr_tensor(s.crow, s.col, values, (n, n), check_invariants=False)
+            pattern = _sparse_csr(s.crow, s.col, values, s.num_nodes)
             grad_values = torch.sparse.sampled_addmm(pattern, grad, x.T, beta=0.0).values()
         grad_x = None
         if ctx.needs_input_grad[2]:
-            transpose = torch.sparse_csr_tensor(
-                s.crow_t, s.col_t, values[s.perm_t], (n, n), check_invariants=False
-            )
-            grad_x = transpose @ grad
+            grad_x = _sparse_csr(s.crow_t, s.col_t, values[s.perm_t], s.num_nodes) @ grad
         return None, grad_values, grad_x
 
 
@@ -105,9 +108,7 @@ def _csr(row: Tensor, col: Tensor, value: Tensor, n: int) -> Tensor:
     row, col, value = row[order], col[order], value[order]
     crow = torch.zeros(n + 1, dtype=torch.long, device=row.device)
     crow[1:] = torch.cumsum(torch.bincount(row, minlength=n), 0)
-    with warnings.catch_warnings():  # "sparse CSR support is in beta": the ops used here are stable
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(crow, col, value, (n, n), check_invariants=False)
+    return _sparse_csr(crow, col, value, n)
 
 
 @dataclass

@@ -13,14 +13,13 @@ from graphrec.api.auth import KeyChecker, bearer_token, hash_key
 from graphrec.api.errors import BadInput, NotFound, is_client_error
 from graphrec.api.limits import decode_cursor, encode_cursor, page_size
 from graphrec.api.logs import JsonFormatter
-from graphrec.api.recommender import batched
 from graphrec.api.settings import ApiSettings
 from graphrec.db.mapping import GraphMapping
 from graphrec.serving import recommend
 
 
 def test_committed_sdl_is_current() -> None:
-    assert schema.SDL_PATH.read_text(encoding="utf-8") == schema.sdl(), "run `python -m api.schema`"
+    assert schema.SDL_PATH.read_text(encoding="utf-8") == schema.sdl(), "run `python -m graphrec.api.schema`"
     assert schema.main(["--check"]) == 0
 
 
@@ -95,26 +94,14 @@ def test_json_log_lines_carry_extra_fields_and_tracebacks() -> None:
     assert "ValueError: bad" in line["exception"]
 
 
-def test_batched_wraps_the_recommenders_single_user_query() -> None:
-    single = recommend.user_recommendation_query(GraphMapping(), "u1", 5)
-    wrapped = batched(single, "userId", ["u1", "u2"])
-    assert wrapped is not None
-    assert wrapped.text.startswith("UNWIND $batchIds AS batchId\nCALL (batchId) {")
-    assert "$userId" not in wrapped.text
-    assert wrapped.params["batchIds"] == ["u1", "u2"]
-    assert "userId" not in wrapped.params
-    twice = recommend.CypherQuery(single.text + " // $userId", single.params)
-    assert batched(twice, "userId", ["u1", "u2"]) is None
-
-
 def test_recommenders_query_text_does_not_depend_on_the_id() -> None:
-    # api.recommender reuses one built query per (k, filter, date) and swaps only the id parameter
+    # api.recommender reuses one built query per (k, filter, date) and swaps only the ids parameter
     mapping = GraphMapping()
     one = recommend.user_recommendation_query(mapping, "u1", 7)
     two = recommend.user_recommendation_query(mapping, "someone else", 7)
     assert one.text == two.text
-    assert {**one.params, "userId": "someone else"} == two.params
+    assert {**one.params, recommend.USER_IDS: ["someone else"]} == two.params
     first = recommend.similar_items_query(mapping, "i1", 3)
     second = recommend.similar_items_query(mapping, "i2", 3)
     assert first.text == second.text
-    assert {**first.params, "itemId": "i2"} == second.params
+    assert {**first.params, recommend.ITEM_IDS: ["i2"]} == second.params

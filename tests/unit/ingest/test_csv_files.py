@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from builders import write_csv
 
 from graphrec.ingest import csv_files
 from graphrec.ingest.records import BadInput
@@ -14,17 +15,10 @@ USERS = "id,age,city,zip,score\nu1,31,Berlin,02139,0.5\nu2,45,Paris,10115,\n"
 ITEMS = "id,title,categories,price,tags\ni1,Lamp,home|garden,19.99,a\ni2,Book,books,7,b|c\ni3,Pen,,1.5,\n"
 
 
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 @pytest.fixture
-def files(tmp_path: Path) -> tuple[Path, Path, Path]:
-    inter = write(
+def files(tmp_path: Path) -> tuple[Path, Path | None, Path | None]:
+    return write_csv(
         tmp_path,
-        "inter.csv",
         HEADER
         + "u1,i1,view,2025-03-01T18:22:05Z,\n"
         + "u1,i1,CLICKED,1740853325,1\n"
@@ -32,11 +26,12 @@ def files(tmp_path: Path) -> tuple[Path, Path, Path]:
         + "u2,i2,rating,2025-03-02,4.5\n"
         + "\n"
         + "u2,i3,viewed,2025-03-02 10:00:00+01:00,0.25\n",
+        USERS,
+        ITEMS,
     )
-    return inter, write(tmp_path, "users.csv", USERS), write(tmp_path, "items.csv", ITEMS)
 
 
-def test_good_files_parse(files: tuple[Path, Path, Path]) -> None:
+def test_good_files_parse(files: tuple[Path, Path | None, Path | None]) -> None:
     inter, users, items = files
     dataset = csv_files.read(inter, users, items)
     rows = list(dataset.interactions())
@@ -61,7 +56,7 @@ def test_good_files_parse(files: tuple[Path, Path, Path]) -> None:
 
 
 def test_without_feature_files_ids_come_from_interactions(tmp_path: Path) -> None:
-    inter = write(tmp_path, "i.csv", "type,item_id,user_id\nview,i2,u9\nclick,i1,u9\nview,i1,u3\n")
+    inter, _, _ = write_csv(tmp_path, "type,item_id,user_id\nview,i2,u9\nclick,i1,u9\nview,i1,u3\n")
     dataset = csv_files.read(inter)
     assert dataset.users == [{"id": "u9"}, {"id": "u3"}]
     assert dataset.items == [{"id": "i2"}, {"id": "i1"}]
@@ -69,17 +64,14 @@ def test_without_feature_files_ids_come_from_interactions(tmp_path: Path) -> Non
 
 
 def test_mapped_type_names_are_accepted(tmp_path: Path) -> None:
-    inter = write(tmp_path, "i.csv", "user_id,item_id,type\nu1,i1,added_to_cart\n")
+    inter, _, _ = write_csv(tmp_path, "user_id,item_id,type\nu1,i1,added_to_cart\n")
     rows = list(csv_files.read(inter, known_types=["VIEWED", "ADDED_TO_CART"]).interactions())
     assert rows[0]["type"] == "ADDED_TO_CART"
 
 
 def _error(tmp_path: Path, inter: str, users: str | None = None, items: str | None = None) -> str:
-    path = write(tmp_path, "inter.csv", inter)
-    user_path = write(tmp_path, "users.csv", users) if users is not None else None
-    item_path = write(tmp_path, "items.csv", items) if items is not None else None
     with pytest.raises(BadInput) as caught:
-        csv_files.read(path, user_path, item_path)
+        csv_files.read(*write_csv(tmp_path, inter, users, items))
     return str(caught.value).replace(str(tmp_path) + "/", "")
 
 
@@ -159,9 +151,8 @@ def test_multiline_quoted_field_keeps_line_numbers(tmp_path: Path) -> None:
 
 
 def test_skip_bad_counts_by_reason(tmp_path: Path) -> None:
-    inter = write(
+    inter, users, items = write_csv(
         tmp_path,
-        "inter.csv",
         HEADER
         + "u1,i1,view,1,1\n"  # good
         + "u1,i1,like,1,1\n"  # unknown type
@@ -171,9 +162,9 @@ def test_skip_bad_counts_by_reason(tmp_path: Path) -> None:
         + "u2,i2,like,1,1\n"  # unknown type
         + "u2,i2,rating,5,x\n"  # non-numeric weight
         + "u2,i2,rating,5,5\n",  # good
+        USERS + "u2,9,Rome,1\n",  # a malformed users line
+        ITEMS,
     )
-    users = write(tmp_path, "users.csv", USERS + "u2,9,Rome,1\n")  # a malformed users line
-    items = write(tmp_path, "items.csv", ITEMS)
     dataset = csv_files.read(inter, users, items, skip_bad=True)
     assert dataset.interaction_count == 2
     for _ in range(2):  # each pass counts afresh, feature-file lines included once

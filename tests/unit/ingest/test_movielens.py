@@ -5,30 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from builders import atomic_rows, write_atomic
 
 from graphrec.ingest import movielens
 from graphrec.ingest.records import BadInput, Dataset
 
-USER_HEADER = "user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token"
-ITEM_HEADER = "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq"
-INTER_HEADER = "user_id:token\titem_id:token\trating:float\ttimestamp:float"
 
-
-def data_lines(path: Path) -> list[list[str]]:
-    """The tab-separated data lines of an atomic file (header and blank lines dropped)."""
-    lines = path.read_text(encoding="utf-8").splitlines()[1:]
-    return [line.split("\t") for line in lines if line.strip()]
-
-
-def write_atomic(folder: Path, inter: list[str], users: list[str] | None = None) -> Path:
+def write_tiny(folder: Path, inter: list[str], users: list[str] | None = None) -> Path:
     """A tiny RecBole-layout dataset `tiny.*` in `folder` with the given interaction lines."""
-    folder.mkdir(parents=True, exist_ok=True)
     users = users or ["1\t24\tM\ttechnician\t85711", "2\t53\tF\tother\t94043"]
-    (folder / "tiny.user").write_text("\n".join([USER_HEADER, *users]) + "\n", encoding="utf-8")
     items = ["10\tToy Story\t1995\tAnimation Children's Comedy", "20\tunkonwn\tunkonwn\tunknown"]
-    (folder / "tiny.item").write_text("\n".join([ITEM_HEADER, *items]) + "\n", encoding="utf-8")
-    (folder / "tiny.inter").write_text("\n".join([INTER_HEADER, *inter]) + "\n", encoding="utf-8")
-    return folder
+    return write_atomic(folder, {"user": users, "item": items, "inter": inter})
 
 
 def test_real_ml100k_counts_match_the_files(ml100k_dir: Path) -> None:
@@ -37,11 +24,11 @@ def test_real_ml100k_counts_match_the_files(ml100k_dir: Path) -> None:
     ratings = list(dataset.iter_interactions())
     assert len(ratings) == dataset.interaction_count == 100_000
     triples = list(dataset.iter_kg())
-    assert len(triples) == len(data_lines(ml100k_dir / "ml-100k.kg")) == 91_631  # README: 91,631 rows
-    assert len(dataset.links) == len(data_lines(ml100k_dir / "ml-100k.link")) == 1598
+    assert len(triples) == len(atomic_rows(ml100k_dir / "ml-100k.kg")) == 91_631  # README: 91,631 rows
+    assert len(dataset.links) == len(atomic_rows(ml100k_dir / "ml-100k.link")) == 1598
     assert dataset.bad.count == 0
 
-    first_user = data_lines(ml100k_dir / "ml-100k.user")[0]
+    first_user = atomic_rows(ml100k_dir / "ml-100k.user")[0]
     assert dataset.users[0] == {
         "id": first_user[0],
         "age": int(first_user[1]),
@@ -50,12 +37,12 @@ def test_real_ml100k_counts_match_the_files(ml100k_dir: Path) -> None:
         "zip": first_user[4],
     }
     items = {item["id"]: item for item in dataset.items}
-    for item_id, title, year, genres in data_lines(ml100k_dir / "ml-100k.item"):
+    for item_id, title, year, genres in atomic_rows(ml100k_dir / "ml-100k.item"):
         assert items[item_id]["title"] == title
         assert items[item_id]["genres"] == genres.split()
         assert items[item_id]["year"] == (int(year) if year.isdigit() else None)
     assert any(item["year"] is None for item in dataset.items)  # 'unkonwn' and 'V' are not years
-    first_rating = data_lines(ml100k_dir / "ml-100k.inter")[0]
+    first_rating = atomic_rows(ml100k_dir / "ml-100k.inter")[0]
     assert ratings[0] == {
         "user": first_rating[0],
         "item": first_rating[1],
@@ -109,7 +96,7 @@ def test_grouplens_layout(tmp_path: Path, with_genre_file: bool) -> None:
 
 
 def test_atomic_layout_detected_and_empty_folder_refused(tmp_path: Path) -> None:
-    folder = write_atomic(tmp_path / "a", ["1\t10\t4\t881250949"])
+    folder = write_tiny(tmp_path / "a", ["1\t10\t4\t881250949"])
     assert movielens.detect_layout(folder) == ("atomic", folder)
     with pytest.raises(movielens.LayoutError, match="no MovieLens files found"):
         movielens.read(tmp_path / "a" / "missing")
@@ -127,7 +114,7 @@ BAD_CASES = [
 
 @pytest.mark.parametrize(("line", "message"), BAD_CASES)
 def test_bad_interaction_line_names_file_and_line(tmp_path: Path, line: str, message: str) -> None:
-    folder = write_atomic(tmp_path, ["2\t20\t3\t881250950", line, "1\t20\t5\t881250951"])
+    folder = write_tiny(tmp_path, ["2\t20\t3\t881250950", line, "1\t20\t5\t881250951"])
     dataset = movielens.read(folder)
     with pytest.raises(BadInput) as caught:
         list(dataset.iter_interactions())
@@ -136,7 +123,7 @@ def test_bad_interaction_line_names_file_and_line(tmp_path: Path, line: str, mes
 
 
 def test_bad_user_line_and_missing_header_column(tmp_path: Path) -> None:
-    folder = write_atomic(tmp_path, [], users=["1\t24\tM\ttechnician\t85711", "2\tfifty\tF\tother\t94043"])
+    folder = write_tiny(tmp_path, [], users=["1\t24\tM\ttechnician\t85711", "2\tfifty\tF\tother\t94043"])
     with pytest.raises(BadInput, match=r"tiny\.user:3: expected a number for age \(got 'fifty'\)"):
         movielens.read(folder)
     (folder / "tiny.user").write_text("user_id:token\tage:token\tgender:token\n1\t24\tM\n", encoding="utf-8")
@@ -149,7 +136,7 @@ def test_bad_user_line_and_missing_header_column(tmp_path: Path) -> None:
 def skip_bad_dataset(folder: Path) -> Dataset:
     bad_lines = [line for line, _ in BAD_CASES]
     good = ["1\t10\t4\t881250949", "2\t20\t1\t881250950"]
-    return movielens.read(write_atomic(folder, [good[0], *bad_lines, good[1]]), skip_bad=True)
+    return movielens.read(write_tiny(folder, [good[0], *bad_lines, good[1]]), skip_bad=True)
 
 
 def test_skip_bad_counts_each_reason_once(tmp_path: Path) -> None:

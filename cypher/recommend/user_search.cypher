@@ -1,0 +1,90 @@
+// recommend/user with Cypher 25's SEARCH clause (Neo4j 2026.01 and later) in place of the ANN call, so the
+// item index itself applies the filter conditions on properties it stores: top $k unseen items for each user
+// in $userIds (one user: a list of one); paths, columns and markers as in recommend/user.
+// Params: $userIds, e.g. ['196', '42']; $k, e.g. 10. SEARCH names version 1's item index and runs only while
+// version 1 (the default of $searchVersion) is active, else the exact scan answers: for the active version N
+// write its index, graphrec_item_vN (SHOW VECTOR INDEXES), and pass $searchVersion: N. A query that names a
+// dropped index cannot be planned. $searchLimit (default 250) bounds the candidates SEARCH returns.
+// graphrec's query builder also replaces "/* @inIndex */" with the WHERE clause the index applies itself.
+CYPHER 25
+UNWIND $userIds AS userId
+CALL (userId) {
+  MATCH (u:`User` {`id`: userId})
+  OPTIONAL MATCH (a:GraphrecActive {name: 'active'})
+  OPTIONAL MATCH (m:GraphrecModel {version: a.version})
+  WITH u, m, CASE WHEN m IS NULL THEN null ELSE u[m.property] END AS vec,
+       COLLECT { MATCH (u)-[:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]->(x:`Item`) RETURN DISTINCT x } AS seen
+  WITH u, m, vec, seen, m IS NOT NULL AND u[m.property + '_inferred'] IS NOT NULL AS inferred
+  CALL (userId, m, vec, seen) {
+    WITH m, vec, seen
+    WHERE vec IS NOT NULL AND m.version = -1 /* $scoredVersion */
+      AND coalesce(m.itemsInferred, 0) = 0 /* $scoredInferred */
+    UNWIND coalesce({} /* $scored */[userId], []) AS candidate
+    MATCH (i:`Item` {`id`: candidate[0]})
+    WHERE NOT i IN seen AND true /* @filters */
+    WITH i, candidate[1] AS score
+    ORDER BY score DESC
+    LIMIT $k * 1 /* $pool */
+    RETURN collect({node: i, score: score}) AS scored
+  }
+  CALL (m, vec, seen, scored) {
+    WITH m, vec, seen
+    WHERE vec IS NOT NULL AND size(scored) < $k AND m.items >= 10000 /* $exactBelow */
+      AND m.version = 1 /* $searchVersion */
+    MATCH (i:`Item`)
+      SEARCH i IN (VECTOR INDEX `graphrec_item_v1` FOR vec /* @inIndex */ LIMIT 250 /* $searchLimit */)
+      SCORE AS indexScore
+    WITH m, vec, seen, i
+    WHERE NOT i IN seen AND true /* @filters */
+    WITH i, vector.similarity.cosine(vec, i[m.property]) AS score
+    ORDER BY score DESC
+    LIMIT $k * 1 /* $pool */
+    RETURN collect({node: i, score: score}) AS ann
+  }
+  CALL (m, vec, seen, scored, ann) {
+    // a gate the planner cannot move below the scan: no rows, no scan
+    UNWIND CASE WHEN vec IS NOT NULL AND size(scored) < $k AND size(ann) < $k THEN [1] ELSE [] END AS gate
+    WITH m, vec, seen
+    MATCH (i:`Item`)
+    WHERE NOT i IN seen AND true /* @filters */
+    WITH vec, i, i[m.property] AS embedding
+    WHERE embedding IS NOT NULL
+    WITH i, vector.similarity.cosine(vec, embedding) AS score
+    ORDER BY score DESC
+    LIMIT $k * 1 /* $pool */
+    RETURN collect({node: i, score: score}) AS exact
+  }
+  CALL (u, vec, seen) {
+    UNWIND CASE WHEN vec IS NULL THEN [1] ELSE [] END AS gate
+    WITH u, seen
+    MATCH (i:`Item`)
+    WHERE NOT i IN seen AND true /* @filters */
+    WITH i, COUNT { (i)<-[:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]-(peer:`User`) WHERE true /* @segment */ } AS hits
+    ORDER BY hits DESC, i.`id`
+    LIMIT $k * 1 /* $pool */
+    WITH collect({node: i, hits: hits}) AS rows
+    WITH rows, reduce(most = 0, row IN rows | CASE WHEN row.hits > most THEN row.hits ELSE most END) AS most
+    RETURN [row IN rows | {node: row.node, score: toFloat(row.hits) / CASE WHEN most > 0 THEN most ELSE 1 END}] AS popular
+  }
+  WITH m,
+       CASE WHEN vec IS NULL THEN popular WHEN size(scored) >= $k THEN scored WHEN size(ann) >= $k THEN ann
+            ELSE exact END AS picked,
+       CASE WHEN vec IS NULL THEN 'popularity' WHEN inferred THEN 'cold-start'
+            WHEN size(scored) < $k AND size(ann) >= $k THEN 'vector' ELSE 'exact' END AS source
+  UNWIND picked AS p
+  WITH m, source, p.node AS i, p.score AS score
+  CALL (i) {
+    MATCH (i)<-[r:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]-()
+    WHERE 0.0 /* $seasonWeight */ <> 0.0
+    RETURN count(r) AS total, count(CASE WHEN r.`timestamp` IS NOT NULL AND
+      abs((r.`timestamp` / 86400.0 - 0.0 /* $atDay */ + 547.86375) % 365.2425 - 182.62125)
+      <= 14 /* $seasonWindow */ THEN 1 END) AS inSeason
+  }
+  WITH m, source, i, score, 2 * 14 /* $seasonWindow */ / 365.2425 AS flat, inSeason, total
+  WITH m, source, i, score + 0.0 /* $seasonWeight */ * ((inSeason + 5.0 * flat) / (total + 5.0) - flat) AS score
+  ORDER BY score DESC, i.`id`
+  LIMIT $k
+  RETURN i.`id` AS itemId, score, source, m.version AS version,
+         [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]] AS item
+}
+RETURN userId, itemId, score, source, version, item;

@@ -1,0 +1,322 @@
+"""The "Model" panel: sync the graph into PyG, train an encoder, evaluate encoders against baselines.
+
+Training options default to `TrainConfig`'s own defaults (read through `Default`, or None for "the
+trainer's"), so a default changed in the config is the one the CLI uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from graphrec import ui
+from graphrec.cli.common import connect, split_list
+from graphrec.cli.exits import CommandError, user_errors
+from graphrec.cli.options import Default, JsonOption, MappingOption
+
+PANEL = "Model"
+TRAIN_CONFIG = "graphrec.learn.train:TrainConfig"
+SYNC_OPTIONS = "graphrec.learn.sync:SyncOptions"
+app = typer.Typer()
+
+EncoderOption = Annotated[
+    str,
+    typer.Option(
+        help="Encoder: sage (default), gcn, gat or lightgcn.",
+        default_factory=Default(TRAIN_CONFIG, "encoder"),
+    ),
+]
+DimOption = Annotated[
+    int, typer.Option(min=1, help="Embedding size.", default_factory=Default(TRAIN_CONFIG, "dim"))
+]
+LayersOption = Annotated[
+    int, typer.Option(min=0, help="Message-passing layers.", default_factory=Default(TRAIN_CONFIG, "layers"))
+]
+EpochsOption = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Most epochs (early stopping usually ends sooner).",
+        default_factory=Default(TRAIN_CONFIG, "epochs"),
+    ),
+]
+LrOption = Annotated[float | None, typer.Option(help="Adam learning rate (default: the trainer's).")]
+LossOption = Annotated[
+    str | None, typer.Option(help="Ranking loss: softmax (default), max_margin, bpr or ccl.")
+]
+MarginOption = Annotated[float | None, typer.Option(help="Margin of the max_margin / ccl losses.")]
+DeviceOption = Annotated[
+    str, typer.Option(help="cpu or cuda (cuda:1 ...).", default_factory=Default(TRAIN_CONFIG, "device"))
+]
+FromSyncOption = Annotated[
+    Path | None,
+    typer.Option("--from-sync", help="Use a file written by `graphrec sync --out` instead of syncing now."),
+]
+
+
+@app.command("sync", rich_help_panel=PANEL)
+def sync_command(
+    *,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep interactions at or after this time: 2024-01-31, an ISO datetime, unix seconds."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Keep interactions before this time (exclusive); same formats as --since."),
+    ] = None,
+    types: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated interaction types to keep, e.g. rated,clicked (default: all)."),
+    ] = None,
+    seed_users: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--seed-users", help="Keep only the k-hop neighbourhood of these user ids (comma-separated)."
+        ),
+    ] = None,
+    seed_items: Annotated[
+        list[str] | None,
+        typer.Option("--seed-items", help="Item ids to seed the k-hop neighbourhood with (comma-separated)."),
+    ] = None,
+    hops: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Interaction hops kept around the seeds.",
+            default_factory=Default(SYNC_OPTIONS, "hops"),
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the HeteroData, feature layout and summary to this .pt file."),
+    ] = None,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            help="About how many edges per streamed record (memory grows with it).",
+            default_factory=Default(SYNC_OPTIONS, "batch_size"),
+        ),
+    ],
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Stream the graph into PyTorch Geometric (a time window, some types, or seeds' k-hop neighbourhood).
+
+    Prints counts per node and edge type and the speed; --out keeps the result (learn.sync.load_sync).
+    """
+    from graphrec.learn.sync import SyncOptions, parse_time, sync_graph
+
+    with user_errors(ValueError, OSError):
+        options = SyncOptions(
+            since=parse_time(since) if since else None,
+            until=parse_time(until) if until else None,
+            types=split_list([types]) if types else None,
+            seed_users=split_list(seed_users),
+            seed_items=split_list(seed_items),
+            hops=hops,
+            batch_size=batch_size,
+        )
+        with connect(mapping) as graph:
+            result = sync_graph(graph, options, show_progress=not json_out)
+        if out is not None:
+            result.save(out)
+    if json_out:
+        layout = {t: result.encoder.layout(t) for t in result.encoder.node_types}
+        ui.emit_json({**result.summary.to_dict(), "features": layout, "out": str(out) if out else None})
+        return
+    ui.err.print(result.summary.one_line(), highlight=False)
+    if out is not None:
+        ui.err.print(f"saved to {out}")
+
+
+def _train_config(**values: Any) -> Any:
+    """A `TrainConfig` from CLI options; None means the trainer's default."""
+    from pydantic import ValidationError
+
+    from graphrec.learn.train import TrainConfig
+
+    try:
+        return TrainConfig(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise CommandError(f"bad training option: {error['loc'][0]}: {error['msg']}") from exc
+
+
+def _synced(from_sync: Path | None, mapping: Path | None, show_progress: bool) -> Any:
+    """The `SyncResult` to train on: from a saved sync file, or streamed from Neo4j now."""
+    from graphrec.learn.sync import load_sync, sync_graph
+
+    with user_errors(OSError):
+        if from_sync is not None:
+            return load_sync(from_sync)
+        with connect(mapping) as graph:
+            return sync_graph(graph, show_progress=show_progress)
+
+
+def _epoch_line(row: dict[str, Any]) -> None:
+    metric = next((f"  {k} {v:.4f}" for k, v in row.items() if "@" in k), "")
+    ui.err.print(
+        f"epoch {row['epoch']:>3}  loss {row['loss']:.4f}{metric}  {row['train_seconds']:.2f}s",
+        highlight=False,
+    )
+
+
+@app.command("train", rich_help_panel=PANEL)
+def train_command(
+    *,
+    out: Annotated[Path, typer.Option("--out", help="Model directory to write (created if needed).")],
+    encoder: EncoderOption,
+    dim: DimOption,
+    layers: LayersOption,
+    epochs: EpochsOption,
+    lr: LrOption = None,
+    loss: LossOption = None,
+    margin: MarginOption = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="Positive edges a step.")
+    ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="auto, full (whole graph a step) or minibatch (sampled).",
+            default_factory=Default(TRAIN_CONFIG, "mode"),
+        ),
+    ],
+    valid_share: Annotated[
+        float,
+        typer.Option(min=0.0, max=0.5, help="Share of each user's interactions held out for early stopping."),
+    ] = 0.1,
+    device: DeviceOption,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Seed for initialisation, sampling and the validation split.",
+            default_factory=Default(TRAIN_CONFIG, "seed"),
+        ),
+    ],
+    from_sync: FromSyncOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Sync the graph, train a GNN encoder with early stopping, and write a model directory.
+
+    The directory holds the weights (model.pt), configuration, index maps, metrics and the L2-normalised
+    user and item embeddings that `graphrec writeback` stores in Neo4j.
+    """
+    from graphrec.learn.interactions import Interactions
+    from graphrec.learn.splits import split_ro
+    from graphrec.learn.train import save_model, train
+    from graphrec.serving.coldstart import save_features
+
+    config = _train_config(
+        encoder=encoder, dim=dim, layers=layers, epochs=epochs, lr=lr, loss=loss, margin=margin,
+        batch_size=batch_size, mode=mode, device=device, seed=seed,
+    )  # fmt: skip
+    synced = _synced(from_sync, mapping, show_progress=not json_out)
+    data = synced.data
+    with user_errors(ValueError, RuntimeError, OSError):
+        interactions = Interactions.from_hetero(data)
+        if valid_share > 0:
+            parts = split_ro(interactions, seed, (1 - valid_share, valid_share, 0.0))
+            train_set, valid = parts.train, parts.valid
+        else:
+            train_set, valid = interactions, None
+        result = train(data, config, train_set, valid, log=_epoch_line)
+        save_model(result, out, list(data["user"].ids), list(data["item"].ids))
+        save_features(out, synced.encoder)
+    summary = {
+        "out": str(out),
+        "encoder": config.encoder,
+        "mode": result.mode,
+        "epochs": len(result.history),
+        "best_epoch": result.best_epoch,
+        "best_valid": {config.valid_metric: result.best_metric},
+        "seconds_per_epoch": round(result.seconds_per_epoch, 4),
+        "users": result.user_embeddings.size(0),
+        "items": result.item_embeddings.size(0),
+    }
+    if json_out:
+        ui.emit_json(summary)
+    else:
+        ui.err.print(
+            f"{config.encoder}: {summary['epochs']} epochs ({result.mode}), best {config.valid_metric} "
+            f"{result.best_metric:.4f} at epoch {result.best_epoch}, {result.seconds_per_epoch:.3f} s/epoch; "
+            f"wrote {out}",
+            highlight=False,
+        )
+
+
+@app.command("evaluate", rich_help_panel=PANEL)
+def evaluate_command(
+    *,
+    encoder: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Encoders to evaluate: sage, sage-plain, gcn, gat, lightgcn (repeat or comma-separate)."
+        ),
+    ] = None,
+    baselines: Annotated[
+        str, typer.Option(help="Comma-separated baselines: mostpop, bprmf, ease ('' for none).")
+    ] = "mostpop,bprmf,ease",
+    protocol: Annotated[
+        str, typer.Option(help="ro (per-user random 80/10/10) or temporal (global timeline).")
+    ] = "ro",
+    seeds: Annotated[
+        int, typer.Option(min=1, help="Runs per model (seeds 0..N-1): mean ± std reported.")
+    ] = 1,
+    dim: DimOption,
+    layers: LayersOption,
+    epochs: EpochsOption,
+    lr: LrOption = None,
+    loss: LossOption = None,
+    margin: MarginOption = None,
+    device: DeviceOption,
+    from_sync: FromSyncOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Split, train and rank all items for every user; Recall/NDCG/Hit/Precision/MRR at 10 and 20.
+
+    Every encoder and baseline goes through the same split, the same masking (train and valid items are
+    never recommended at test) and the same metric code.
+    """
+    from graphrec.learn.evaluate import MODELS, evaluate, table_rows
+
+    encoders = split_list(encoder) or [Default(TRAIN_CONFIG, "encoder")()]
+    chosen = [*encoders, *split_list([baselines])]
+    unknown = [m for m in chosen if m not in MODELS]
+    if unknown:
+        raise CommandError(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
+    if protocol not in ("ro", "temporal"):
+        raise CommandError(f"unknown protocol {protocol!r}: use ro or temporal")
+    config = _train_config(
+        encoder=encoders[0],
+        dim=dim,
+        layers=layers,
+        epochs=epochs,
+        lr=lr,
+        loss=loss,
+        margin=margin,
+        device=device,
+    )
+    synced = _synced(from_sync, mapping, show_progress=not json_out)
+    with user_errors(ValueError, RuntimeError):
+        summaries = evaluate(
+            synced.data,
+            chosen,
+            protocol,
+            seeds,
+            config=config,
+            log=lambda line: ui.err.print(line, highlight=False),
+        )
+    if json_out:
+        ui.emit_json([s.to_dict() for s in summaries])
+    else:
+        ui.out.print(ui.table(table_rows(summaries), title=f"protocol {protocol}, {seeds} seed(s)"))

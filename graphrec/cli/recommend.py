@@ -1,0 +1,158 @@
+"""The "Recommend and serve" panel: a user's top-k, an item's neighbours, and the GraphQL API."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+
+from graphrec import ui
+from graphrec.cli.common import connect
+from graphrec.cli.exits import user_errors
+from graphrec.cli.options import JsonOption, MappingOption
+from graphrec.serving.filters import ItemFilter, parse_filter
+from graphrec.serving.recommend import DEFAULT_SEASON_WEIGHT
+
+PANEL = "Recommend and serve"
+app = typer.Typer()
+
+FilterOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--filter",
+        help="Item condition PROPERTY OP VALUE (OP: = != < <= > >= in contains), e.g. year>=1990, "
+        "'genres contains Comedy', 'year in 1994,1995'. Repeat to AND them.",
+    ),
+]
+AllowOption = Annotated[list[str] | None, typer.Option("--allow", help="Only these item ids (comma list).")]
+DenyOption = Annotated[list[str] | None, typer.Option("--deny", help="Never these item ids (comma list).")]
+ExactOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--exact/--ann", help="Force the exact cosine scan or the vector index (default: exact below 10k)."
+    ),
+]
+KOption = Annotated[int, typer.Option("-k", min=1, max=1000, help="How many items.")]
+
+
+def _item_filter(conditions: list[str] | None, allow: list[str] | None, deny: list[str] | None) -> ItemFilter:
+    """The filter `--filter`, `--allow` and `--deny` describe; a bad condition is a usage error."""
+    try:
+        return parse_filter(conditions or [], allow, deny or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--filter") from exc
+
+
+def _print_recommendations(results: list[Any], json_out: bool, title: str) -> None:
+    if json_out:
+        ui.emit_json([r.to_dict() for r in results])
+        return
+    rows = [
+        {"item": r.item_id, "score": r.score, "source": r.source, "title": r.item.get("title", "")}
+        for r in results
+    ]
+    ui.out.print(ui.table(rows, title=title))
+    sources = sorted({r.source for r in results})
+    version = results[0].version if results else None
+    ui.err.print(f"{len(results)} items, served by {', '.join(sources) or '-'} (model v{version})")
+
+
+@app.command("recommend", rich_help_panel=PANEL)
+def recommend_command(
+    *,
+    user: Annotated[str, typer.Option("--user", help="The user's id.")],
+    k: KOption = 20,
+    conditions: FilterOption = None,
+    allow: AllowOption = None,
+    deny: DenyOption = None,
+    at: Annotated[
+        str | None,
+        typer.Option(help="A date (2026-12-24): boost items whose interactions peak in that season."),
+    ] = None,
+    season_weight: Annotated[
+        float,
+        typer.Option(
+            "--season-weight",
+            min=0.0,
+            help="Weight of the --at boost: score + weight * (in-season share - flat share).",
+        ),
+    ] = DEFAULT_SEASON_WEIGHT,
+    segment: Annotated[
+        str | None,
+        typer.Option(help="User property whose peers' popularity serves a user without an embedding."),
+    ] = None,
+    exact: ExactOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Top-k items a user has not interacted with, from the active model (vector index or exact cosine).
+
+    A user without an embedding gets the items most popular (among users of the same --segment); the
+    output says which path served the list.
+    """
+    from graphrec.serving.recommend import recommend_for_user
+
+    try:
+        when = date.fromisoformat(at) if at else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"expected a date like 2026-12-24, got {at!r}", param_hint="--at") from exc
+    item_filter = _item_filter(conditions, allow, deny)
+    with user_errors(ValueError), connect(mapping) as graph:
+        results = recommend_for_user(
+            graph,
+            user,
+            k,
+            filters=item_filter,
+            at=when,
+            exact=exact,
+            segment=segment,
+            season_weight=season_weight,
+        )
+    _print_recommendations(results, json_out, f"recommendations for user {user}")
+
+
+@app.command("similar", rich_help_panel=PANEL)
+def similar_command(
+    *,
+    item: Annotated[str, typer.Option("--item", help="The item's id.")],
+    k: KOption = 20,
+    conditions: FilterOption = None,
+    allow: AllowOption = None,
+    deny: DenyOption = None,
+    exact: ExactOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """The k items closest to an item in the active model's embedding space (the item itself left out)."""
+    from graphrec.serving.recommend import similar_items
+
+    item_filter = _item_filter(conditions, allow, deny)
+    with user_errors(ValueError), connect(mapping) as graph:
+        results = similar_items(graph, item, k, filters=item_filter, exact=exact)
+    _print_recommendations(results, json_out, f"items like {item}")
+
+
+@app.command("serve", rich_help_panel=PANEL)
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on; default GRAPHREC_API_HOST or 127.0.0.1.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port; default GRAPHREC_API_PORT or 8000.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Worker processes, one Neo4j driver each; default 1.")
+    ] = None,
+) -> None:
+    """Serve the GraphQL API (/graphql, /healthz, /readyz, /metrics) with uvicorn until Ctrl-C or SIGTERM.
+
+    Configuration comes from NEO4J_* and GRAPHREC_API_* variables (API keys, CORS origins, limits,
+    GRAPHREC_API_ENV=development for GraphiQL and introspection).
+    """
+    from graphrec.api.serve import serve as run_server
+    from graphrec.api.settings import ApiSettings
+
+    with user_errors(ValueError, prefix="bad configuration: "):
+        settings = ApiSettings()
+    run_server(settings, host=host, port=port, workers=workers)
