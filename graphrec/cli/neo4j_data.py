@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from neo4j import GraphDatabase
-from neo4j.exceptions import AuthError, DriverError
+from neo4j.exceptions import AuthError
 
 from graphrec import ui
 from graphrec.cli.common import connect, graph_mapping, load_settings, parse_param
 from graphrec.cli.exits import CommandError, user_errors
 from graphrec.cli.options import JsonOption, MappingOption
 from graphrec.config import Settings
+from graphrec.db.graph import answering_version
 from graphrec.db.local import LocalNeo4j, port_in_use
 from graphrec.ingest.load import LoadError
 from graphrec.ingest.records import BadInput
@@ -62,21 +62,12 @@ def _answering_version(settings: Settings, server: LocalNeo4j) -> str | None:
     user = settings.neo4j_username
     auth = (user, settings.neo4j_password.get_secret_value())
     try:
-        with GraphDatabase.driver(
-            server.uri,
-            auth=auth,
-            connection_timeout=PROBE_TIMEOUT,
-            connection_acquisition_timeout=PROBE_TIMEOUT,
-        ) as driver:
-            agent = driver.get_server_info().agent
+        return answering_version(server.uri, auth, PROBE_TIMEOUT)
     except AuthError as exc:
         raise CommandError(
             f"a Neo4j already answers on {server.uri} but refused user {user!r}: set NEO4J_USERNAME and "
             f"NEO4J_PASSWORD to its credentials, or pick another port with --port or NEO4J_URI"
         ) from exc
-    except (DriverError, OSError):
-        return None
-    return agent.rsplit("/", 1)[-1]
 
 
 @neo4j_app.command("start")

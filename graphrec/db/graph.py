@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction, Record, RoutingControl
-from neo4j.exceptions import AuthError, ServiceUnavailable
+from neo4j.exceptions import AuthError, DriverError, ServiceUnavailable
 
 from graphrec.config import Settings
 from graphrec.db import cypher
@@ -71,6 +71,19 @@ def open_driver(settings: Settings) -> Driver:
             f"or set NEO4J_URI ({exc})"
         ) from exc
     return driver
+
+
+def answering_version(uri: str, auth: tuple[str, str], timeout: float) -> str | None:
+    """The version of the Neo4j answering Bolt at `uri` within `timeout` s; None when nothing there speaks
+    Bolt. `AuthError` propagates: a server refusing the login is for the caller to explain."""
+    try:
+        with GraphDatabase.driver(
+            uri, auth=auth, connection_timeout=timeout, connection_acquisition_timeout=timeout
+        ) as driver:
+            agent = driver.get_server_info().agent
+    except (DriverError, OSError):  # AuthError is neither: it propagates
+        return None
+    return agent.rsplit("/", 1)[-1]
 
 
 class Graph:
