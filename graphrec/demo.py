@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,14 +124,17 @@ class BackgroundServer:
         data: dict[str, Any] = answer.json()
         return data
 
-    def wait(self) -> None:
-        """Block until Ctrl-C, then shut the server down gracefully.
+    def wait(self, announce: Callable[[], None] | None = None) -> None:
+        """Call `announce` (which tells the user to press Ctrl-C), block until Ctrl-C, then shut the server
+        down gracefully; a Ctrl-C during `announce` itself stops it just as gracefully.
 
         It waits on an event, not on `Thread.join`: Python 3.11's `join`, interrupted by Ctrl-C, can mark
         the still-running server thread as finished; the interpreter then shut down under it, and uvloop
         segfaulted more often than not.
         """
         try:
+            if announce is not None:
+                announce()
             self.finished.wait()
         except KeyboardInterrupt:
             self.stop()

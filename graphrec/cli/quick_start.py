@@ -69,5 +69,5 @@ def demo(
     except (RuntimeError, OSError) as exc:
         server.stop()
         raise fail(f"the GraphQL API could not serve: {exc}") from exc
-    ui.err.print(f"[green]GraphQL API serving at {server.url}/graphql[/] (Ctrl-C to stop)")
-    server.wait()
+    serving = f"[green]GraphQL API serving at {server.url}/graphql[/] (Ctrl-C to stop)"
+    server.wait(lambda: ui.err.print(serving))

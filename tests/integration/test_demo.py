@@ -26,8 +26,7 @@ from graphrec.demo import BackgroundServer
 signal.signal(signal.SIGINT, signal.default_int_handler)
 server = BackgroundServer("127.0.0.1", int(sys.argv[1]))
 server.start()
-print("serving", flush=True)
-server.wait()
+server.wait(lambda: print("serving", flush=True))  # a Ctrl-C as soon as it says so must stop it cleanly too
 print("stopped", flush=True)
 """
 
