@@ -16,27 +16,24 @@ from graphql import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
 
+from graphrec.api.document_cost import limits_rule
 from graphrec.api.errors import BadInput
 from graphrec.api.settings import ApiSettings
 
 
 def validation_rules(settings: ApiSettings) -> list[type[ASTValidationRule]]:
-    """Depth and alias limits (and no introspection where disabled) as graphql-core validation rules."""
-    limiters: list[AddValidationRules] = [
-        QueryDepthLimiter(max_depth=settings.max_depth),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-    ]
+    """Depth and alias limits (linear in the document, see `document_cost`) and no introspection where
+    disabled, as graphql-core validation rules."""
+    rules = [limits_rule(settings.max_depth, settings.max_aliases)]
     if not settings.introspection_enabled:
-        limiters.append(DisableIntrospection())
-    return [rule for limiter in limiters for rule in limiter.validation_rules]
+        rules.extend(DisableIntrospection().validation_rules)
+    return rules
 
 
 def limit_extensions(settings: ApiSettings) -> list[Callable[[], SchemaExtension]]:
