@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from graphrec.api import logs
+from graphrec.api.body_limit import BodyLimit
 from graphrec.api.context import Services
 from graphrec.api.errors import ApiError
 from graphrec.api.metrics import CONTENT_TYPE, Metrics
@@ -124,7 +125,7 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         schema=build_schema(settings, metrics),
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
     )
-    middleware = []
+    middleware = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes)]
     if settings.cors_origins:
         middleware.append(
             Middleware(

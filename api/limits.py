@@ -1,8 +1,8 @@
 """What a request may ask for: depth, aliases, tokens, page sizes, `k`, cursors.
 
-The document limits are strawberry's own validation rules and parser option, checked before any resolver
-runs, hence before any Cypher is sent. The validation rules are built once per app and added to each
-request by a per-request extension, so the validation cache keeps hitting (it is keyed by the rules).
+The document limits (depth and aliases in one linear pass, `document_cost`; tokens, strawberry's parser
+option) are checked before any resolver runs, hence before any Cypher is sent. The rules and the document
+cache (bounded in characters, `document_cache`) are built once per app; each request gets fresh extensions.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
 
+from graphrec.api.document_cache import CachedDocuments, DocumentCache
 from graphrec.api.document_cost import limits_rule
 from graphrec.api.errors import BadInput
 from graphrec.api.settings import ApiSettings
@@ -37,14 +36,13 @@ def validation_rules(settings: ApiSettings) -> list[type[ASTValidationRule]]:
 
 
 def limit_extensions(settings: ApiSettings) -> list[Callable[[], SchemaExtension]]:
-    """Per-request factories of the parsing and validation extensions, caches included."""
+    """Per-request factories of the parsing and validation extensions; one document cache for the app."""
     rules = validation_rules(settings)
-    size = settings.document_cache_size
+    documents = DocumentCache(entries=settings.document_cache_size, budget=settings.document_cache_chars)
     return [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: ParserCache(maxsize=size),
         lambda: AddValidationRules(rules),
-        lambda: ValidationCache(maxsize=size),
+        lambda: CachedDocuments(documents),
     ]
 
 

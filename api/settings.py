@@ -61,6 +61,12 @@ class ApiSettings(Settings):
     readiness_timeout_s: float = Field(2.0, gt=0, le=60, validation_alias=_env("readiness_timeout"))
     pool_size: int = Field(50, ge=1, le=1000, validation_alias=_env("pool_size"))
     document_cache_size: int = Field(512, ge=1, le=100_000, validation_alias=_env("document_cache_size"))
+    document_cache_chars: int = Field(
+        1 << 20, ge=0, le=1 << 30, validation_alias=_env("document_cache_chars")
+    )
+    """Characters of query text the parsed-document cache may hold in all (an eighth of it per query)."""
+    max_body_bytes: int = Field(64 << 10, ge=1024, le=64 << 20, validation_alias=_env("max_body_bytes"))
+    """Largest request body accepted; a larger one gets 413 before it is read."""
     scoring: bool = Field(True, validation_alias=_env("scoring"))
     """Score users' candidates in memory from the active version's embeddings (see `api/scoring.py`)."""
     scoring_max_items: int = Field(10_000, ge=0, le=1_000_000, validation_alias=_env("scoring_max_items"))

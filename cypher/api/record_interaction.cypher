@@ -1,5 +1,8 @@
 // Record one interaction; it is committed before the mutation answers. Like the loaders: one relationship
 // per (user, item, type, timestamp), so recording the same event twice changes nothing but its properties.
+// That holds under concurrency too (clients retry after timeouts): the transaction first write-locks the
+// user node (setting and removing a marker property), so identical calls run one after another and each
+// checks for the relationship only once the one before has committed.
 // $userId, $itemId: existing ids; $type: the stored relationship type; $tsKey: its timestamp property;
 // $timestamp: unix seconds; $props: {<timestamp property>: ..., <weight property>: ...}.
 // Returns whether the user and the item exist (nothing is written unless both do).
@@ -7,6 +10,9 @@ OPTIONAL MATCH (u:`User` {`id`: $userId})
 OPTIONAL MATCH (i:`Item` {`id`: $itemId})
 OPTIONAL CALL (u, i) {
   WITH u, i WHERE u IS NOT NULL AND i IS NOT NULL
+  SET u._graphrecLock = true
+  REMOVE u._graphrecLock
+  WITH u, i
   OPTIONAL MATCH (u)-[old:$($type)]->(i) WHERE old[$tsKey] = $timestamp
   WITH u, i, head(collect(old)) AS old
   FOREACH (x IN CASE WHEN old IS NULL THEN [1] ELSE [] END | CREATE (u)-[r:$($type)]->(i) SET r += $props)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -178,6 +179,14 @@ class TestClient:
 
     def options(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("OPTIONS", url, **kwargs)
+
+    def post_at_once(self, url: str, count: int, **kwargs: Any) -> list[httpx.Response]:
+        """`count` identical POSTs in flight together, as clients retrying after a timeout send them."""
+
+        async def send_all() -> list[httpx.Response]:
+            return list(await asyncio.gather(*(self._http.post(url, **kwargs) for _ in range(count))))
+
+        return self._portal.call(send_all)
 
     def call(self, function: Callable[[], Awaitable[T]]) -> T:
         """Run an async function of the app on the app's event loop."""
@@ -448,6 +457,18 @@ def test_too_deep_or_too_wide_refused_before_any_cypher(client: TestClient) -> N
     assert cypher_calls(client) == before
 
 
+def test_a_body_over_the_limit_gets_413_and_one_within_it_is_answered(client: TestClient) -> None:
+    limit = client.services.settings.max_body_bytes
+    padding = "x" * limit
+    answer = client.post("/graphql", json={"query": f'{{ item(id: "{padding}") {{ id }} }}'})
+    assert answer.status_code == 413
+    big = "x" * (limit // 2)  # within the body limit
+    for n in range(3):
+        body = gql(client, f'{{ item(id: "{n}{big}") {{ id }} }}')
+        assert body["data"] == {"item": None}
+    assert client.get("/healthz").status_code == 200
+
+
 def test_request_timeout_gives_timeout_code(loaded: Graph, neo4j_settings: Settings) -> None:
     with TestClient(create_app(api_settings(neo4j_settings, request_timeout_s=0.0005))) as slow:
         body = gql(slow, '{ explain(userId: "u1", itemId: "i4") { paths { kind } } }')
@@ -620,6 +641,24 @@ def test_a_recorded_interaction_leaves_the_recommendations(client: TestClient) -
     )
     ok(gql(client, mutation, {"item": first}, key=API_KEY))
     assert first not in {r["item"]["id"] for r in ok(gql(client, query))["recommendations"]}
+
+
+def test_identical_concurrent_recordings_make_one_interaction(client: TestClient, loaded: Graph) -> None:
+    mutation = (
+        'mutation { recordInteraction(userId: "u2", itemId: "i3", type: "PURCHASED",'
+        ' timestamp: "2026-11-30T12:00:00Z", weight: 3.0) { type } }'
+    )
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    answers = client.post_at_once("/graphql", 20, json={"query": mutation}, headers=headers)
+    assert [a.status_code for a in answers] == [200] * 20
+    assert all(a.json()["data"]["recordInteraction"] == {"type": "PURCHASED"} for a in answers)
+    stored = loaded.execute(
+        "MATCH (:User {id: 'u2'})-[r:PURCHASED]->(:Item {id: 'i3'}) WHERE r.timestamp = $ts"
+        " RETURN count(r) AS n",
+        {"ts": int(datetime(2026, 11, 30, 12, tzinfo=UTC).timestamp())},
+        write=False,
+    )
+    assert stored[0]["n"] == 1
 
 
 def test_model_reports_the_active_version(client: TestClient) -> None:
