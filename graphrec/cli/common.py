@@ -41,11 +41,6 @@ def parse_param(text: str) -> tuple[str, Any]:
     return name.strip(), parse_value(raw)
 
 
-def split_list(values: list[str] | None) -> list[str]:
-    """Values of a repeatable option, each of which may itself be comma-separated."""
-    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
-
-
 def report(summary: Any, json_out: bool) -> None:
     """Print a step's summary (`to_dict()` and `one_line()`): JSON on stdout with `--json`, else one line on
     stderr."""

@@ -12,9 +12,10 @@ from typing import Annotated, Any
 import typer
 
 from graphrec import ui
-from graphrec.cli.common import connect, split_list
+from graphrec.cli.common import connect
 from graphrec.cli.exits import CommandError, user_errors
 from graphrec.cli.options import Default, JsonOption, MappingOption
+from graphrec.serving.filters import split_values
 
 PANEL = "Model"
 TRAIN_CONFIG = "graphrec.learn.train:TrainConfig"
@@ -117,9 +118,9 @@ def sync_command(
         options = SyncOptions(
             since=parse_time(since) if since else None,
             until=parse_time(until) if until else None,
-            types=split_list([types]) if types else None,
-            seed_users=split_list(seed_users),
-            seed_items=split_list(seed_items),
+            types=split_values([types]) if types else None,
+            seed_users=split_values(seed_users),
+            seed_items=split_values(seed_items),
             hops=hops,
             batch_size=batch_size,
         )
@@ -289,8 +290,8 @@ def evaluate_command(
     """
     from graphrec.learn.evaluate import MODELS, evaluate, table_rows
 
-    encoders = split_list(encoder) or [Default(TRAIN_CONFIG, "encoder")()]
-    chosen = [*encoders, *split_list([baselines])]
+    encoders = split_values(encoder) or [Default(TRAIN_CONFIG, "encoder")()]
+    chosen = [*encoders, *split_values([baselines])]
     unknown = [m for m in chosen if m not in MODELS]
     if unknown:
         raise CommandError(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")

@@ -149,9 +149,9 @@ def parse_condition(text: str) -> Condition:
     return Condition(prop, op, parse_value(raw))
 
 
-def _split_ids(values: Iterable[str]) -> list[str]:
-    """Ids given as repeated options and/or comma lists (`--allow 1,2 --allow 3`), blanks dropped."""
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+def split_values(values: Iterable[str] | None) -> list[str]:
+    """Values given as repeated options and/or comma lists (`--allow 1,2 --allow 3`), blanks dropped."""
+    return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
 
 
 def parse_filter(
@@ -161,6 +161,6 @@ def parse_filter(
     wrong. No `--allow` allows every id."""
     return ItemFilter(
         [parse_condition(text) for text in conditions],
-        None if allow is None else _split_ids(allow),
-        _split_ids(deny),
+        None if allow is None else split_values(allow),
+        split_values(deny),
     )

@@ -27,8 +27,9 @@ from graphrec.db.graph import Graph
 from graphrec.ingest import synthetic
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "README.md", "graphrec", "api", "cypher", "docker/neo4j/pom.xml")
-"""What a wheel is built from (the Dockerfile's build stage copies the same): `graphrec/` links the rest."""
+SOURCES = ("pyproject.toml", "MANIFEST.in", "README.md", "graphrec", "api", "cypher", "docker/neo4j/pom.xml")
+"""What the sdist and wheel are built from: `graphrec/` links the rest. The Dockerfile's build stage copies
+the same, less MANIFEST.in, which only shapes the sdist."""
 PROBE = Path(__file__).with_name("wheel_probe.py")
 SHOP = {"users": 60, "items": 40, "interactions": 900, "seed": 3}
 """A small synthetic load: a refresh of one epoch on it takes seconds."""
