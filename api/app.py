@@ -1,5 +1,8 @@
 """The service: a Starlette app serving `/graphql`, `/healthz`, `/readyz`, `/metrics`, built declaratively.
 
+`/metrics` is served as `GRAPHREC_API_METRICS_*` say (see `api/metrics.py`): on the main port, or on a port of
+its own that the lifespan opens before anything else.
+
 The lifespan opens ONE async Neo4j driver for the process and closes it on shutdown, after uvicorn has let
 in-flight requests finish; what it builds reaches every request as Starlette's lifespan state
 (`request.state.services`), not through closures or module globals. The service starts even while Neo4j is
@@ -27,7 +30,7 @@ from graphrec.api import logs
 from graphrec.api.body_limit import BodyLimit
 from graphrec.api.context import Services
 from graphrec.api.errors import ApiError
-from graphrec.api.metrics import CONTENT_TYPE, Metrics
+from graphrec.api.metrics import Metrics, MetricsGate, MetricsPort, metrics_endpoint
 from graphrec.api.recommender import Recommender
 from graphrec.api.schema import build_schema
 from graphrec.api.scoring import Scorer
@@ -61,8 +64,10 @@ async def _server_version(store: Store) -> tuple[int, ...] | None:
 async def lifespan(
     app: Starlette, *, settings: ApiSettings, mapping: GraphMapping, metrics: Metrics
 ) -> AsyncIterator[State]:
-    """Open the store (one driver) and the scoring cache's background check; close both on shutdown."""
+    """Open the metrics port (if configured), the store (one driver) and the scoring cache's background check;
+    close them on shutdown."""
     log = logs.get_logger()
+    side = await MetricsPort.start(settings, metrics) if settings.metrics_port is not None else None
     store = Store.open(settings, mapping, metrics)
     server_version = await _server_version(store)
     scorer = Scorer(store, settings, server_version) if settings.scoring else None
@@ -81,6 +86,8 @@ async def lifespan(
             with suppress(asyncio.CancelledError):
                 await scoring
         await store.close()
+        if side is not None:
+            await side.stop()
         log.info("graphrec api stopped: Neo4j driver closed")
 
 
@@ -108,12 +115,6 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready", "neo4j": True, "model": version, "scoring": scoring})
 
 
-async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus text exposition."""
-    metrics: Metrics = request.state.metrics
-    return Response(metrics.render(), media_type=CONTENT_TYPE)
-
-
 def create_app(settings: ApiSettings | None = None) -> Starlette:
     """The ASGI app for `settings` (default: read from the environment)."""
     settings = settings or ApiSettings()
@@ -139,8 +140,10 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         Route("/graphql", view),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
+    if settings.metrics_port is None:
+        gate = MetricsGate(settings, metrics, own_port=False)
+        routes.append(Route("/metrics", partial(metrics_endpoint, gate), methods=["GET"]))
     mapping = load_mapping(settings.mapping_file)
     return Starlette(
         routes=routes,

@@ -1,4 +1,4 @@
-"""What every resolver gets: the app's store and settings, this request's loaders, and its auth state."""
+"""What every resolver gets: the app's store and settings, this request's loaders, and who is asking."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from strawberry.types import Info
 
+from graphrec.api.auth import ANONYMOUS, Access, Principal
 from graphrec.api.loaders import Loaders
 from graphrec.api.recommender import Recommender
 from graphrec.api.settings import ApiSettings
@@ -30,16 +31,25 @@ class Services:
 
 @dataclass
 class RequestContext:
-    """One request's context: services, fresh loaders, and whether a valid API key came with it."""
+    """One request's context: services, who is asking (and so what it may touch), fresh loaders."""
 
     services: Services
-    authenticated: bool = False
+    principal: Principal = ANONYMOUS
     request: Any = None
     response: Any = None
+    access: Access = field(init=False)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.services.store, self.services.recommender, self.services.hidden)
+        self.access = Access(self.principal, self.services.settings.anonymous_access)
+        self.loaders = Loaders(
+            self.services.store, self.services.recommender, self.services.hidden, self.access
+        )
+
+    @property
+    def authenticated(self) -> bool:
+        """True when a valid API key came with the request (a service)."""
+        return self.access.is_service
 
     @property
     def store(self) -> Store:

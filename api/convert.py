@@ -9,9 +9,44 @@ from typing import Any
 
 from graphrec.api.errors import BadInput
 from graphrec.db.mapping import IDENTIFIER_PATTERN
+from graphrec.errors import quoted
 from graphrec.serving.versions import EMBEDDING_PREFIX
 
 _SCALARS = (str, int, float, bool)
+MAX_ID_CHARS = 512
+"""Longest id or genre name accepted, as the loaders accept: Neo4j's index refuses keys over about 8 KB."""
+
+
+def check_id(value: str, argument: str) -> str:
+    """`value` when it is a non-empty id of at most `MAX_ID_CHARS` characters, else a BAD_USER_INPUT."""
+    if not value or len(value) > MAX_ID_CHARS:
+        raise BadInput(f"`{argument}` must be a non-empty id of at most {MAX_ID_CHARS} characters", argument)
+    return value
+
+
+INT64 = range(-(1 << 63), 1 << 63)
+"""The integers Neo4j stores (and its driver sends): a larger one cannot even be sent as a parameter."""
+
+
+def number_problem(value: Any) -> str | None:
+    """Why Neo4j cannot take the number `value` (an integer beyond 64 bits, an infinite or NaN float);
+    None for any other value. Says the size, never the digits: the message stays short."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value not in INT64:
+        return f"integers must fit in 64 bits, got one of {value.bit_length() + 1} bits"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"numbers must be finite, got {value}"
+    return None
+
+
+def check_value(value: Any, where: str, argument: str) -> None:
+    """A BAD_USER_INPUT for `argument`, its message naming the field `where`, when `value` (or a value of
+    the list `value`) is a number Neo4j cannot take."""
+    for part in value if isinstance(value, list) else (value,):
+        problem = number_problem(part)
+        if problem is not None:
+            raise BadInput(f"`{where}`: {problem}", argument)
 
 
 def json_value(value: Any) -> Any:
@@ -87,15 +122,17 @@ def check_properties(props: Any, argument: str, reserved: tuple[str, ...] = ("id
     for key, value in props.items():
         if not isinstance(key, str) or not IDENTIFIER_PATTERN.fullmatch(key):
             raise BadInput(
-                f"`{argument}`: property name {key!r} must be a letter followed by letters, digits or '_'",
+                f"`{argument}`: property name {quoted(key)} must be a letter followed by letters, digits "
+                "or '_'",
                 argument,
             )
         if key in reserved or key.startswith(EMBEDDING_PREFIX):
-            raise BadInput(f"`{argument}`: property {key!r} cannot be set here", argument)
+            raise BadInput(f"`{argument}`: property {quoted(key)} cannot be set here", argument)
+        check_value(value, f"{argument}.{key}", argument)
         if not _storable(value):
             raise BadInput(
-                f"`{argument}`: property {key!r} must be a string, number, boolean, null or a list of one "
-                "of those types",
+                f"`{argument}`: property {quoted(key)} must be a string, number, boolean, null or a list "
+                "of one of those types",
                 argument,
             )
     return dict(props)

@@ -6,12 +6,22 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from graphrec.errors import QUOTE_CHARS, quoted
+
 NOT_FOUND = "NOT_FOUND"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
+"""A valid credential that does not reach this data (another user's, or writes for a read-only role)."""
 TIMEOUT = "TIMEOUT"
 UNAVAILABLE = "SERVICE_UNAVAILABLE"
 INTERNAL = "INTERNAL_SERVER_ERROR"
+BAD_REQUEST = "BAD_REQUEST"
+"""An HTTP request that is not a GraphQL request at all (its body, method or content type): status 4xx."""
+
+
+MAX_MESSAGE_CHARS = 500
+"""A backstop: no error message of ours is longer than this, whatever it quotes."""
 
 
 class ApiError(Exception):
@@ -20,6 +30,8 @@ class ApiError(Exception):
     code: str = INTERNAL
 
     def __init__(self, message: str, code: str | None = None, **details: Any) -> None:
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[:MAX_MESSAGE_CHARS] + "…"
         super().__init__(message)
         self.code = code or self.code
         self.extensions: dict[str, Any] = {"code": self.code, **details}
@@ -31,7 +43,8 @@ class NotFound(ApiError):
     code = NOT_FOUND
 
     def __init__(self, kind: str, ident: str) -> None:
-        super().__init__(f"no {kind} with id {ident!r}", kind=kind, id=ident)
+        shown = ident if len(ident) <= QUOTE_CHARS else None  # a long id is not sent back in `extensions`
+        super().__init__(f"no {kind} with id {quoted(ident)}", kind=kind, id=shown)
 
 
 class BadInput(ApiError):

@@ -8,6 +8,7 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
+from graphrec.api.convert import check_value
 from graphrec.api.errors import BadInput
 from graphrec.db.mapping import NodeMapping
 from graphrec.serving.filters import Condition
@@ -67,10 +68,12 @@ MAX_LIST = 1000
 """The most ids, or values of an IN condition, one filter may list."""
 
 
-def _condition(cond: PropertyCondition, node: NodeMapping, argument: str) -> Condition:
-    """The input as a `Condition` on the stored property; a BAD_USER_INPUT naming `argument` if refused."""
+def _condition(cond: PropertyCondition, n: int, node: NodeMapping, argument: str) -> Condition:
+    """The `n`-th condition as a `Condition` on the stored property; a BAD_USER_INPUT for `argument` if
+    refused (a number Neo4j cannot take, e.g. an integer beyond 64 bits, included)."""
     if isinstance(cond.value, list) and len(cond.value) > MAX_LIST:
         raise BadInput(f"`{argument}`: IN needs a list of at most {MAX_LIST} values", argument)
+    check_value(cond.value, f"{argument}.conditions[{n}].value", argument)
     try:
         return Condition(node.prop(cond.property), cond.op.value, cond.value)
     except ValueError as exc:
@@ -88,7 +91,7 @@ def check_item_filter(given: ItemFilter | None, item: NodeMapping, argument: str
     saying what is wrong."""
     if given is None:
         return Filter()
-    conditions = [_condition(c, item, argument) for c in given.conditions or []]
+    conditions = [_condition(c, n, item, argument) for n, c in enumerate(given.conditions or [])]
     if given.genre is not None:
         conditions.append(Condition(item.prop("genres"), "contains", given.genre))
     return Filter(
@@ -104,6 +107,6 @@ def check_user_filter(given: UserFilter | None, user: NodeMapping, argument: str
     if given is None:
         return Filter()
     return Filter(
-        [_condition(c, user, argument) for c in given.conditions or []],
+        [_condition(c, n, user, argument) for n, c in enumerate(given.conditions or [])],
         allow_ids=_ids(given.ids, f"{argument}.ids"),
     )

@@ -20,6 +20,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
+from graphrec.api.convert import number_problem
 from graphrec.api.document_cache import CachedDocuments, DocumentCache
 from graphrec.api.document_cost import limits_rule
 from graphrec.api.errors import BadInput
@@ -66,8 +67,9 @@ def decode_cursor(cursor: str | None, arity: int, argument: str = "after") -> li
         return None
     try:
         parts = json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad base64, UTF-8 or JSON, a number of 5,000 digits
         raise BadInput(f"`{argument}` is not a cursor this API returned", argument) from exc
-    if not isinstance(parts, list) or len(parts) != arity:
+    # a cursor we issued holds ids and stored numbers only: never one the driver could not even send
+    if not isinstance(parts, list) or len(parts) != arity or any(number_problem(p) for p in parts):
         raise BadInput(f"`{argument}` is not a cursor this API returned", argument)
     return parts

@@ -7,7 +7,7 @@ from datetime import date
 import strawberry
 from strawberry.types import Info
 
-from graphrec.api import resolvers
+from graphrec.api import resolvers, snapshot
 from graphrec.api.context import context
 from graphrec.api.fields import field
 from graphrec.api.filters import ItemFilter, UserFilter
@@ -99,4 +99,6 @@ class Query:
     async def model(self, info: Info) -> Model | None:
         """Version, creation time, dimensions, encoder and metrics of the active model."""
         props = await resolvers.active_model(context(info))
-        return None if props is None else Model.from_props(props)
+        model = None if props is None else Model.from_props(props)
+        snapshot.saw(None if model is None else model.version)  # the lists beside it must match
+        return model

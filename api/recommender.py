@@ -5,7 +5,8 @@ items) at once (ANN or exact, seen items excluded, filters, season, cold start /
 it. This module answers a DataLoader batch (the nested `User.recommendations` / `Item.similar` of a listing,
 or one top-level list: a batch of one) with ONE such query per k, filter and date, hands it the candidates
 the `Scorer` scored in memory for each id (see `api/scoring.py`), runs it through the `Store` (timed,
-timeout, errors mapped) and turns unknown ids into NOT_FOUND errors.
+timeout, errors mapped), turns unknown ids into NOT_FOUND errors and notes the model version each list came
+from (see `api/snapshot.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from graphrec.api import snapshot
 from graphrec.api.errors import NotFound
 from graphrec.api.scoring import Scorer
 from graphrec.api.store import Store
@@ -123,6 +125,9 @@ class Recommender:
             query = build(group[0], list(dict.fromkeys(key.id for key in group)))
             lists = rec.parse_lists(await self.store.run(kind.label, query.text, query.params), kind.column)
             found.update({key: lists.get(key.id, []) for key in group})
+            for each in lists.values():
+                if each:
+                    snapshot.saw(each[0].version)  # a list's rows share its version
         empty = [key.id for key in keys if not found[key]]
         missing = set(empty) - await self._existing(kind, empty) if empty else set()
         return [NotFound(kind.name, key.id) if key.id in missing else found[key] for key in keys]

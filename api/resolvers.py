@@ -3,7 +3,8 @@
 Resolvers return rows (dicts, as the Cypher files return them) and plain values, never GraphQL types: the
 types in `types.py` call them and build themselves from the rows, so nothing here imports a type. Top-level
 fields and their nested twins share these functions, so `recommendations(userId)` and
-`user(id) { recommendations }` behave the same.
+`user(id) { recommendations }` behave the same. Each asks the request's `Access` for its `Scope` first, before
+any argument reaches Cypher, so a refusal says nothing about whether the id exists.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from graphrec.api.auth import Scope
 from graphrec.api.context import RequestContext
+from graphrec.api.convert import check_id
 from graphrec.api.errors import BadInput, NotFound
 from graphrec.api.filters import ItemFilter, UserFilter, check_item_filter, check_user_filter
 from graphrec.api.limits import decode_cursor, encode_cursor, page_size
@@ -38,15 +41,10 @@ class Page:
         return self.edges[-1][0] if self.edges else None
 
 
-def _check_id(value: str, argument: str) -> str:
-    if not value or len(value) > 512:
-        raise BadInput(f"`{argument}` must be a non-empty id of at most 512 characters", argument)
-    return value
-
-
 async def node(ctx: RequestContext, kind: NodeKind, node_id: str) -> Row:
     """The user's or item's row `{id, properties}`, or NOT_FOUND."""
-    row = await ctx.loaders.nodes[kind].load(_check_id(node_id, "id"))
+    ctx.access.require(Scope.USER if kind == "user" else Scope.CATALOGUE, node_id)
+    row = await ctx.loaders.nodes[kind].load(check_id(node_id, "id"))
     if row is None:
         raise NotFound(kind, node_id)
     return row
@@ -55,7 +53,9 @@ async def node(ctx: RequestContext, kind: NodeKind, node_id: str) -> Row:
 async def interactions(
     ctx: RequestContext, kind: NodeKind, node_id: str, first: int | None, after: str | None
 ) -> Page:
-    """A page of the user's (or item's) interactions, newest first, each row with its item (or user)."""
+    """A page of the user's (or item's) interactions, newest first, each row with its item (or user); an
+    item's page names other users, so it needs `Scope.USERS`."""
+    ctx.access.require(Scope.USER if kind == "user" else Scope.USERS, node_id)
     size = page_size(first, ctx.settings, "first")
     cursor = decode_cursor(after, 3, "after")
     key = PageKey(node_id, size + 1)
@@ -79,8 +79,9 @@ async def recommendations(
     ctx: RequestContext, user_id: str, k: int | None, flt: ItemFilter | None, at: date | None
 ) -> list[rec.Recommendation]:
     """The user's top-k unseen items (NOT_FOUND for an unknown user)."""
+    ctx.access.require(Scope.USER, user_id)
     key = RecKey(
-        _check_id(user_id, "userId"),
+        check_id(user_id, "userId"),
         page_size(k, ctx.settings, "k"),
         check_item_filter(flt, ctx.mapping.item),
         at,
@@ -92,8 +93,9 @@ async def similar_items(
     ctx: RequestContext, item_id: str, k: int | None, flt: ItemFilter | None
 ) -> list[rec.Recommendation]:
     """The k items nearest to this one (NOT_FOUND for an unknown item)."""
+    ctx.access.require(Scope.CATALOGUE)
     key = RecKey(
-        _check_id(item_id, "itemId"),
+        check_id(item_id, "itemId"),
         page_size(k, ctx.settings, "k"),
         check_item_filter(flt, ctx.mapping.item),
     )
@@ -104,6 +106,7 @@ async def list_users(
     ctx: RequestContext, first: int | None, after: str | None, flt: UserFilter | None
 ) -> Page:
     """A page of users in id order with the filter applied in Cypher."""
+    ctx.access.require(Scope.USERS)
     return await list_nodes(ctx, "user", first, after, check_user_filter(flt, ctx.mapping.user))
 
 
@@ -111,6 +114,7 @@ async def list_items(
     ctx: RequestContext, first: int | None, after: str | None, flt: ItemFilter | None
 ) -> Page:
     """A page of items in id order with the filter applied in Cypher."""
+    ctx.access.require(Scope.CATALOGUE)
     return await list_nodes(ctx, "item", first, after, check_item_filter(flt, ctx.mapping.item))
 
 
@@ -137,6 +141,7 @@ async def list_nodes(
 
 async def explain(ctx: RequestContext, user_id: str, item_id: str, limit: int | None) -> Row:
     """Short paths from the user to the item: a row `{user, item, paths}` (NOT_FOUND for either id)."""
+    ctx.access.require(Scope.USER, user_id)
     if limit is None:
         limit = 10
     if not 1 <= limit <= MAX_EXPLAIN_PATHS:
@@ -144,8 +149,8 @@ async def explain(ctx: RequestContext, user_id: str, item_id: str, limit: int | 
     rows = await ctx.store.read(
         "api/explain",
         {
-            "userId": _check_id(user_id, "userId"),
-            "itemId": _check_id(item_id, "itemId"),
+            "userId": check_id(user_id, "userId"),
+            "itemId": check_id(item_id, "itemId"),
             "limit": limit,
             "hidden": list(ctx.services.hidden),
         },
@@ -159,5 +164,6 @@ async def explain(ctx: RequestContext, user_id: str, item_id: str, limit: int | 
 
 async def active_model(ctx: RequestContext) -> dict[str, Any] | None:
     """The active model node's properties, or None when no model is active yet."""
+    ctx.access.require(Scope.CATALOGUE)
     rows = await ctx.store.read("api/active_model")
     return dict(rows[0]["model"]) if rows else None

@@ -14,6 +14,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graphrec.api.errors import BAD_USER_INPUT, INTERNAL, is_client_error
@@ -27,6 +28,8 @@ from graphrec.api.settings import ApiSettings
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+SUGGESTION = " Did you mean "
+"""How graphql-core's `did_you_mean` starts the suggestion it appends to a message."""
 
 
 class ClientSafeErrors(MaskErrors):
@@ -53,8 +56,18 @@ def _default_code(error: GraphQLError) -> str:
     return INTERNAL
 
 
+def hide_suggestion(error: GraphQLError) -> None:
+    """Drop graphql-core's " Did you mean ...?" from the message: it names fields, arguments, types and
+    enum values of the schema, which must stay unknown where introspection is off. strawberry's
+    `disable_field_suggestions` drops it from unknown fields only."""
+    message, found, _ = error.message.partition(SUGGESTION)
+    if found:
+        error.message = message.rstrip()
+
+
 class Schema(strawberry.Schema):
-    """strawberry's schema, logging every error in full (JSON) before clients see the masked form."""
+    """strawberry's schema, logging every error in full (JSON) before clients see the masked form, and
+    without schema suggestions in errors where `config.disable_field_suggestions` (introspection off)."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -63,6 +76,8 @@ class Schema(strawberry.Schema):
         log = get_logger()
         operation = execution_context.operation_name if execution_context else None
         for error in errors:
+            if self.config.disable_field_suggestions:
+                hide_suggestion(error)
             client = is_client_error(error)
             if client and "code" not in (error.extensions or {}):
                 error.extensions = {**(error.extensions or {}), "code": _default_code(error)}
@@ -88,7 +103,8 @@ def build_schema(settings: ApiSettings | None = None, metrics: Metrics | None = 
         extensions.append(lambda: MetricsExtension(observed))
     extensions += limit_extensions(settings)
     extensions.append(ClientSafeErrors)
-    return Schema(query=Query, mutation=Mutation, extensions=extensions)
+    config = StrawberryConfig(disable_field_suggestions=not settings.introspection_enabled)
+    return Schema(query=Query, mutation=Mutation, extensions=extensions, config=config)
 
 
 def sdl() -> str:

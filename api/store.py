@@ -1,15 +1,18 @@
 """The API's access to Neo4j: one async driver, named Cypher files from `cypher/api/`, timed and counted.
 
-Every query the service sends goes through `Store.run` (reads as auto-commit queries, writes in managed
+Every query the service sends goes through `Store.run` (reads as auto-commit queries, writes in explicit
 transactions), which renders the file for the graph mapping once, adds the mapping-derived parameters the
 file uses (interaction types and their weight/timestamp keys), sets the transaction timeout, records the
-latency per query name, and turns an unreachable Neo4j into an `Unavailable` error the client can act on.
+latency per query name, and turns an unreachable Neo4j into an `Unavailable` error the client can act on at
+once (one retry on a new connection, then SERVICE_UNAVAILABLE: no waiting out the timeout while it is down).
 The store is the API's one door to its driver: work that must read one consistent state in several queries
 (the scoring cache's load) runs in `Store.in_read_transaction`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -17,12 +20,12 @@ from typing import Any, TypeVar
 
 from neo4j import (
     READ_ACCESS,
+    WRITE_ACCESS,
     AsyncDriver,
     AsyncGraphDatabase,
     AsyncManagedTransaction,
     Query,
     Record,
-    RoutingControl,
 )
 from neo4j.exceptions import (
     ClientError,
@@ -34,6 +37,7 @@ from neo4j.exceptions import (
     TransientError,
 )
 
+from graphrec.api import snapshot
 from graphrec.api.errors import TIMEOUT, ApiError, Unavailable
 from graphrec.api.metrics import Metrics
 from graphrec.api.settings import ApiSettings
@@ -83,8 +87,8 @@ class Store:
             auth=(settings.neo4j_username, settings.neo4j_password.get_secret_value()),
             max_connection_pool_size=settings.pool_size,
             connection_acquisition_timeout=settings.request_timeout_s,
-            connection_timeout=min(5.0, settings.request_timeout_s),
-            max_transaction_retry_time=settings.request_timeout_s,
+            connection_timeout=min(settings.connect_timeout_s, settings.request_timeout_s),
+            max_transaction_retry_time=settings.request_timeout_s,  # `in_read_transaction` only
             user_agent="graphrec-api",
             notifications_min_severity="OFF",  # "label does not exist" warnings before the first write-back
         )
@@ -120,19 +124,15 @@ class Store:
     async def run(
         self, label: str, text: str, params: Mapping[str, Any], *, write: bool = False
     ) -> list[Row]:
-        """Run one statement, timed under `label`: a write in a managed transaction (retried on transient
-        errors), a read as an auto-commit query (one round trip, no BEGIN/COMMIT; retried once when a pooled
-        connection turns out dead)."""
+        """Run one statement, timed under `label`: a write in a transaction (retried on transient errors), a
+        read as an auto-commit query (one round trip, no BEGIN/COMMIT); either retried once when Neo4j is
+        unreachable, then an `Unavailable` error."""
         started = time.perf_counter()
         query = Query(text, timeout=self.timeout_s)  # type: ignore[arg-type]
+        if write:
+            snapshot.wrote()
         try:
-            if write:
-                result = await self.driver.execute_query(
-                    query, dict(params), database_=self.database, routing_=RoutingControl.WRITE
-                )
-                records = result.records
-            else:
-                records = await self._read(query, params)
+            records = await self._attempts(query, params, write)
         except (ServiceUnavailable, SessionExpired, ConnectionAcquisitionTimeoutError) as exc:
             self.metrics.cypher_errors.labels(label, type(exc).__name__).inc()
             raise Unavailable("Neo4j is unavailable right now; retry later") from exc
@@ -158,15 +158,37 @@ class Store:
         row = (await self.read("schema/server_version"))[0]
         return ServerInfo(version=str(row["version"]), edition=str(row["edition"]))
 
-    async def _read(self, query: Query, params: Mapping[str, Any]) -> list[Record]:
-        for attempt in (1, 2):
+    async def _attempts(self, query: Query, params: Mapping[str, Any], write: bool) -> list[Record]:
+        """Run `query`, retrying once when Neo4j is unreachable (a pooled connection may have died with a
+        restart: the second try opens a new one) and, for writes, retrying transient errors (deadlocks)
+        until the timeout. The driver's own retry would wait out the whole timeout while Neo4j is down."""
+        deadline = time.monotonic() + self.timeout_s
+        delay = 0.05
+        unreachable = 0
+        while True:
             try:
-                async with self.driver.session(
-                    database=self.database, default_access_mode=READ_ACCESS
-                ) as session:
-                    result = await session.run(query, dict(params))
-                    return [record async for record in result]
+                return await (self._write_once(query, params) if write else self._read_once(query, params))
             except (ServiceUnavailable, SessionExpired):
-                if attempt == 2:
+                unreachable += 1
+                if unreachable > 1:
                     raise
-        raise AssertionError("unreachable")
+            except TransientError as exc:
+                if not write or not exc.is_retryable() or time.monotonic() + delay > deadline:
+                    raise
+                await asyncio.sleep(delay * (0.5 + random.random()))  # jitter, not secrecy
+                delay = min(delay * 2, 1.0)
+
+    async def _read_once(self, query: Query, params: Mapping[str, Any]) -> list[Record]:
+        """One auto-commit read: a single round trip, no BEGIN/COMMIT."""
+        async with self.driver.session(database=self.database, default_access_mode=READ_ACCESS) as session:
+            result = await session.run(query, dict(params))
+            return [record async for record in result]
+
+    async def _write_once(self, query: Query, params: Mapping[str, Any]) -> list[Record]:
+        """One write transaction, committed before this returns."""
+        async with self.driver.session(database=self.database, default_access_mode=WRITE_ACCESS) as session:
+            async with await session.begin_transaction(timeout=self.timeout_s) as tx:
+                result = await tx.run(query.text, dict(params))
+                records = [record async for record in result]
+                await tx.commit()
+            return records

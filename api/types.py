@@ -18,6 +18,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graphrec.api import resolvers
+from graphrec.api.auth import Scope
 from graphrec.api.context import context
 from graphrec.api.convert import from_unix_seconds, json_text, json_value, pairs_to_dict, to_datetime, to_int
 from graphrec.api.fields import field
@@ -178,8 +179,10 @@ class Interaction:
 
     @field(description="Who interacted.")
     async def user(self, info: Info) -> User:
-        """The user, fetched with the page or through the request's user loader."""
+        """The user, fetched with the page or through the request's user loader (either way only where the
+        request may read that user)."""
         if isinstance(self.known, User):
+            context(info).access.require(Scope.USER, self.user_id)
             return self.known
         return User.from_row(await resolvers.node(context(info), "user", self.user_id))
 

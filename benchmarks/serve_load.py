@@ -272,6 +272,7 @@ def main() -> int:
             "NEO4J_PASSWORD": settings.neo4j_password.get_secret_value(),
             "NEO4J_DATABASE": settings.neo4j_database,
             "GRAPHREC_API_LOG_LEVEL": "WARNING",
+            "GRAPHREC_API_ANONYMOUS": "all",  # the load reads users' recommendations without a token
         }
         cmd = [sys.executable, "-m", "graphrec", "serve", "--host", "127.0.0.1", "--port", str(port)]
         cmd += ["--workers", str(args.workers)]

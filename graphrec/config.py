@@ -66,6 +66,18 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         10_000, ge=1, le=1_000_000, validation_alias=AliasChoices("GRAPHREC_BATCH_SIZE", "batch_size")
     )
+    max_line_chars: int = Field(
+        1 << 20,
+        ge=1_000,
+        le=1 << 28,
+        validation_alias=AliasChoices("GRAPHREC_MAX_LINE_CHARS", "max_line_chars"),
+    )
+    """Longest line (or quoted CSV row spanning lines) a loader reads; a longer one is a bad line."""
+    lock_ttl: float = Field(
+        300.0, ge=1, le=86_400, validation_alias=AliasChoices("GRAPHREC_LOCK_TTL", "lock_ttl")
+    )
+    """Seconds the job lock of refresh and write-back lasts unless renewed (every third of it while held):
+    how long a run that died on another host blocks the next one (on the same host it is taken over)."""
 
     @field_validator("neo4j_password")
     @classmethod

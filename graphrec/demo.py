@@ -94,9 +94,11 @@ class BackgroundServer:
         from graphrec.api.app import create_app
         from graphrec.api.settings import ApiSettings
 
-        config = uvicorn.Config(
-            create_app(ApiSettings()), host=host, port=port, log_config=None, server_header=False
-        )
+        # the demo serves on loopback for the person running it, so anonymous reads reach users too (the
+        # README's first query asks for one); `graphrec serve` keeps production's catalogue-only default
+        settings = ApiSettings(anonymous="all")
+        app = create_app(settings)
+        config = uvicorn.Config(app, host=host, port=port, log_config=None, server_header=False)
         self.server = uvicorn.Server(config)
         self.url = f"http://{host}:{port}"
         self.finished = threading.Event()

@@ -1,13 +1,18 @@
-// Take or renew the refresh lock for $owner (string) for $ttl seconds (float). Returns the holder after the
-// attempt: $owner when taken, another owner while theirs has not expired. The first SET write-locks the
-// node, so two runs starting together are serialised and the second sees the first's claim.
+// Take the refresh lock for $owner (string) for $ttl seconds (float), recording its process: $host (string),
+// $pid (integer), $started (string, the process's start time) and $pidns (string, its pid namespace), each
+// null when unknown. Taken when free, expired, already $owner's, or held by $takeFrom (string or null: a
+// dead holder seen a moment ago, taken only if it still holds the lock). The first SET write-locks the node,
+// so two runs starting together are serialised and the second sees the first's claim. One row when taken:
+// the owner, the previous owner and its expiry; no row while another owner holds it.
 MERGE (l:GraphrecLock {name: 'refresh'})
 SET l.claims = coalesce(l.claims, 0) + 1
-WITH l
-WHERE l.owner IS NULL OR l.owner = $owner OR l.expires < datetime()
+WITH l, l.owner AS previous, l.expires AS previousExpires
+WHERE previous IS NULL OR previous = $owner OR l.expires < datetime() OR previous = $takeFrom
 SET l.owner = $owner,
-    l.acquired = CASE WHEN l.owner = $owner THEN l.acquired ELSE datetime() END,
-    l.expires = datetime() + duration({milliseconds: toInteger($ttl * 1000)})
-WITH l
-MATCH (held:GraphrecLock {name: 'refresh'})
-RETURN held.owner AS owner, held.expires AS expires;
+    l.acquired = CASE WHEN previous = $owner THEN l.acquired ELSE datetime() END,
+    l.expires = datetime() + duration({milliseconds: toInteger($ttl * 1000)}),
+    l.host = $host,
+    l.pid = $pid,
+    l.started = $started,
+    l.pidns = $pidns
+RETURN l.owner AS owner, previous, previousExpires;

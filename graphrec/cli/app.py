@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import typer
 
-from graphrec.cli import embeddings, model, neo4j_data, quick_start, recommend
+from graphrec.cli import embeddings, lock, model, neo4j_data, quick_start, recommend
 from graphrec.cli.exits import ExitOnError
 
-PANELS = (quick_start, neo4j_data, model, embeddings, recommend)
+PANELS = (quick_start, neo4j_data, model, embeddings, lock, recommend)
 """The help panels in the order of the data flow: quick start, Neo4j and data, model, embeddings, serving."""
 
 app = typer.Typer(

@@ -14,6 +14,7 @@ import typer
 from graphrec import ui
 from graphrec.cli.common import connect, load_settings, parse_param, report
 from graphrec.cli.exits import hint, user_errors
+from graphrec.cli.lock import stopping, warn
 from graphrec.cli.options import JsonOption, MappingOption
 from graphrec.db import lock
 from graphrec.serving.refresh import RefreshOptions
@@ -30,6 +31,15 @@ EmbeddingBatchOption = Annotated[int, typer.Option("--batch-size", min=1, help="
 KeepOption = Annotated[int, typer.Option(min=2, help="Model versions kept, the active one included.")]
 IndexTimeoutOption = Annotated[
     float, typer.Option("--index-timeout", min=1, help="Seconds to wait for the indexes to be ONLINE.")
+]
+LockTtlOption = Annotated[
+    float | None,
+    typer.Option(
+        "--lock-ttl",
+        min=1,
+        help="Seconds the job lock lasts unless renewed (every third of it while the run goes on): how long "
+        "a run that died on another host blocks the next. Default GRAPHREC_LOCK_TTL, else 300.",
+    ),
 ]
 FilterableOption = Annotated[
     list[str] | None,
@@ -64,6 +74,7 @@ def writeback_command(
     ] = IndexOptions.quantization,
     index_timeout: IndexTimeoutOption = IndexOptions.timeout,
     filterable: FilterableOption = None,
+    lock_ttl: LockTtlOption = None,
     mapping: MappingOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -73,13 +84,20 @@ def writeback_command(
     node. Run it again after a crash: it resumes the unfinished version without rewriting what is done,
     and the active version keeps serving until the new one is complete and its indexes are ONLINE.
     It holds the lock `graphrec refresh` holds, so the two never write versions at once: exit code 3 (and
-    nothing written) while another refresh or write-back runs.
+    nothing written) while another refresh or write-back runs; a dead run's lock on this host is taken over.
+    SIGTERM or SIGINT aborts it after the batches in flight, releases the lock, and exits 143 or 130.
     """
     from graphrec.learn.model_dir import ModelArtifacts
     from graphrec.serving.writeback import writeback
 
-    unchanged = (lock.LockHeld, WritebackError, IndexTimeout, VersionError)
+    unchanged = (lock.LockHeld, lock.LockLost, WritebackError, IndexTimeout, VersionError)
+    stopped = (
+        "the write-back was aborted after the batches in flight; an unfinished version stays inactive and "
+        "the same `graphrec writeback` resumes it; the lock was released"
+    )
+    ttl = lock_ttl or load_settings().lock_ttl
     with (
+        stopping(stopped),
         hint(unchanged, " (the active version is unchanged)"),
         hint(lock.LockHeld, "; nothing was written"),
         user_errors(ValueError, OSError),
@@ -99,8 +117,10 @@ def writeback_command(
                 filterable=tuple(filterable or ()),
             ),
         )
-        with connect(mapping) as graph, lock.refresh_lock(graph, lock.new_owner()):
-            summary = writeback(graph, artifacts, options, source=model_dir.resolve())
+        with connect(mapping) as graph, lock.refresh_lock(graph, lock.new_owner(), ttl) as hold:
+            if hold.taken_over:
+                warn(hold.taken_over)
+            summary = writeback(graph, artifacts, options, source=model_dir.resolve(), hold=hold)
     report(summary, json_out)
 
 
@@ -150,9 +170,7 @@ def refresh_command(
     keep: KeepOption = WritebackOptions.keep,
     batch_size: EmbeddingBatchOption = WritebackOptions.batch_size,
     index_timeout: IndexTimeoutOption = IndexOptions.timeout,
-    lock_ttl: Annotated[
-        float, typer.Option("--lock-ttl", min=1, help="Seconds the lock lasts unless renewed between steps.")
-    ] = RefreshOptions.lock_ttl,
+    lock_ttl: LockTtlOption = None,
     warm_start: Annotated[
         bool,
         typer.Option(
@@ -176,7 +194,9 @@ def refresh_command(
     A lock in the database stops two refreshes (or a refresh and a `graphrec writeback`) overlapping; steps
     are idempotent (a re-run after a failure reuses the trained model and resumes the write-back); a failure
     leaves the active version serving. Exit codes: 0 done, 1 configuration/connection, 3 another refresh or
-    write-back holds the lock, 4 sync, 5 train, 6 write-back, 7 index, 8 switch.
+    write-back holds the lock, 4 sync, 5 train, 6 write-back, 7 index, 8 switch; 143 (SIGTERM) or 130
+    (SIGINT): stopped, the running step aborted and the lock released (a dead run's lock on this host is
+    taken over, with a warning).
     """
     from graphrec.serving.refresh import refresh
 
@@ -190,12 +210,12 @@ def refresh_command(
                 keep=keep,
                 index=IndexOptions(timeout=index_timeout, filterable=tuple(filterable or ())),
             ),
-            lock_ttl=lock_ttl,
+            lock_ttl=lock_ttl or settings.lock_ttl,
             show_progress=not json_out,
             warm_start=warm_start,
             warm_start_epochs=warm_start_epochs,
         )
-        with connect(mapping) as graph:
+        with stopping("this refresh holds no job lock any more"), connect(mapping) as graph:
             outcome = refresh(graph, options)
     report(outcome, json_out)
     if outcome.exit_code:

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 import typer
 
 from graphrec import ui
-from graphrec.cli.common import connect
-from graphrec.cli.exits import CommandError, user_errors
+from graphrec.cli.common import connect, load_settings
+from graphrec.cli.exits import CommandError, hint, user_errors
 from graphrec.cli.options import Default, JsonOption, MappingOption
 from graphrec.serving.filters import split_values
 
@@ -267,8 +267,34 @@ def evaluate_command(
         str, typer.Option(help="Comma-separated baselines: mostpop, bprmf, ease ('' for none).")
     ] = "mostpop,bprmf,ease",
     protocol: Annotated[
-        str, typer.Option(help="ro (per-user random 80/10/10) or temporal (global timeline).")
+        str,
+        typer.Option(
+            help="ro (per-user random 80/10/10), temporal (global timeline), or fixed (the graph is the "
+            "training set, --test-file the test set: the LightGCN literature's protocol)."
+        ),
     ] = "ro",
+    test_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--test-file",
+            exists=True,
+            dir_okay=False,
+            help="fixed: held-out pairs in the LightGCN format (user item item ...), e.g. valid.txt; "
+            "repeatable. Never load it into the graph.",
+        ),
+    ] = None,
+    valid_share: Annotated[
+        float,
+        typer.Option(
+            min=0.01,
+            max=0.49,
+            help="fixed: share of each user's training pairs held out for early stopping (the encoders, "
+            "bprmf); mostpop and ease fit every training pair.",
+        ),
+    ] = 0.1,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="fixed: skip malformed lines of --test-file, counting them.")
+    ] = False,
     seeds: Annotated[
         int, typer.Option(min=1, help="Runs per model (seeds 0..N-1): mean ± std reported.")
     ] = 1,
@@ -286,7 +312,10 @@ def evaluate_command(
     """Split, train and rank all items for every user; Recall/NDCG/Hit/Precision/MRR at 10 and 20.
 
     Every encoder and baseline goes through the same split, the same masking (train and valid items are
-    never recommended at test) and the same metric code.
+    never recommended at test) and the same metric code. With --protocol fixed, the split is given: the
+    graph holds the training pairs (`graphrec load lightgcn` of train.txt), --test-file the held-out ones
+    (valid.txt), and Recall@20 / NDCG@20 are the literature's: every item without a training pair is
+    ranked, the mean is over users with held-out pairs.
     """
     from graphrec.learn.evaluate import MODELS, evaluate, table_rows
 
@@ -295,8 +324,11 @@ def evaluate_command(
     unknown = [m for m in chosen if m not in MODELS]
     if unknown:
         raise CommandError(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
-    if protocol not in ("ro", "temporal"):
-        raise CommandError(f"unknown protocol {protocol!r}: use ro or temporal")
+    if protocol not in ("ro", "temporal", "fixed"):
+        raise CommandError(f"unknown protocol {protocol!r}: use ro, temporal or fixed")
+    if (protocol == "fixed") != bool(test_file):
+        raise CommandError("--test-file goes with --protocol fixed, and --protocol fixed needs it")
+    test_pairs = _test_pairs(test_file, skip_bad) if test_file else None
     config = _train_config(
         encoder=encoders[0],
         dim=dim,
@@ -309,15 +341,70 @@ def evaluate_command(
     )
     synced = _synced(from_sync, mapping, show_progress=not json_out)
     with user_errors(ValueError, RuntimeError):
-        summaries = evaluate(
-            synced.data,
-            chosen,
-            protocol,
-            seeds,
-            config=config,
-            log=lambda line: ui.err.print(line, highlight=False),
-        )
+        if test_pairs is not None:
+            summaries = _evaluate_fixed(
+                synced.data, chosen, test_pairs, seeds, config=config, valid_share=valid_share
+            )
+        else:
+            summaries = evaluate(
+                synced.data,
+                chosen,
+                protocol,
+                seeds,
+                config=config,
+                log=lambda line: ui.err.print(line, highlight=False),
+            )
     if json_out:
         ui.emit_json([s.to_dict() for s in summaries])
     else:
         ui.out.print(ui.table(table_rows(summaries), title=f"protocol {protocol}, {seeds} seed(s)"))
+
+
+MOSTLY_TRAINING = 0.5
+"""Share of test pairs that are also in the graph beyond which `evaluate --protocol fixed` refuses: the graph
+then holds the test file too, and every such pair would be a miss."""
+
+
+def _test_pairs(paths: list[Path], skip_bad: bool) -> list[tuple[str, str]]:
+    """The `(user, item)` pairs of LightGCN-format test files, every line checked first."""
+    from graphrec.cli.neo4j_data import SKIP_BAD_HINT
+    from graphrec.ingest import lightgcn
+    from graphrec.ingest.records import BadInput
+
+    settings = load_settings()
+    with hint(BadInput, SKIP_BAD_HINT):
+        dataset = lightgcn.read(paths, skip_bad=skip_bad, max_line_chars=settings.max_line_chars)
+    pairs = [(row["user"], row["item"]) for row in dataset.iter_interactions()]
+    if dataset.bad.count:
+        for example in dataset.bad.examples:
+            ui.err.print(f"[yellow]skipped:[/] {example}", highlight=False)
+        ui.err.print(f"{dataset.bad.count} malformed test lines skipped", highlight=False)
+    return pairs
+
+
+def _evaluate_fixed(
+    data: Any, models: list[str], pairs: list[tuple[str, str]], seeds: int, **options: Any
+) -> list[Any]:
+    """`learn.evaluate.evaluate_fixed`, saying what became of the test pairs (and refusing a graph that
+    holds them already)."""
+    from graphrec.learn.evaluate import evaluate_fixed, prepare_fixed
+
+    train_set, test = prepare_fixed(data, pairs)
+    counts = test.counts()
+    if counts["in_train"] > MOSTLY_TRAINING * max(counts["scored"], 1):
+        raise CommandError(
+            f"{counts['in_train']:,} of the {counts['scored']:,} test pairs are in the graph already: it "
+            "must hold only the training pairs (load train.txt alone into an empty database)"
+        )
+    ui.err.print(
+        f"test pairs: {counts['pairs']:,} read, {counts['scored']:,} scored; "
+        f"{counts['unknown_items']:,} name an item the graph lacks (counted as misses); "
+        f"{counts['unknown_users']:,} name a user the graph lacks (left out); "
+        f"{counts['duplicates']:,} repeated; {counts['in_train']:,} are training pairs (misses)",
+        highlight=False,
+    )
+    return list(evaluate_fixed(data, models, train_set, test, seeds, log=_say, **options))
+
+
+def _say(line: str) -> None:
+    ui.err.print(line, highlight=False)

@@ -42,7 +42,11 @@ BatchSizeOption = Annotated[
 ]
 SkipBadOption = Annotated[
     bool,
-    typer.Option("--skip-bad", help="Skip malformed lines, count them and report why, instead of stopping."),
+    typer.Option(
+        "--skip-bad",
+        help="Skip malformed lines (also over-long ones, GRAPHREC_MAX_LINE_CHARS, and ones that are not "
+        "UTF-8), count them and report why, instead of stopping.",
+    ),
 ]
 SKIP_BAD_HINT = " (use --skip-bad to skip such lines)"
 PROBE_TIMEOUT = 5.0
@@ -199,7 +203,7 @@ def load_movielens(
 
     folder = path or load_settings().data_dir / "ml-100k"
     with _suggest_skip_bad():
-        dataset = movielens.read(folder, skip_bad=skip_bad)
+        dataset = movielens.read(folder, skip_bad=skip_bad, max_line_chars=load_settings().max_line_chars)
     _run_load(dataset, batch_size, mapping, json_out)
 
 
@@ -289,9 +293,102 @@ def load_csv(
     """Read CSV interactions and features (`graphrec.ingest.csv_files`) and load them."""
     from graphrec.ingest import csv_files
 
-    types = [inter.name for inter in graph_mapping(mapping, load_settings()).interactions]
+    settings = load_settings()
+    types = [inter.name for inter in graph_mapping(mapping, settings).interactions]
     with _suggest_skip_bad(), user_errors(OSError, UnicodeDecodeError, prefix="cannot read the CSV input: "):
-        dataset = csv_files.read(interactions, users, items, skip_bad=skip_bad, known_types=types)
+        dataset = csv_files.read(
+            interactions,
+            users,
+            items,
+            skip_bad=skip_bad,
+            known_types=types,
+            max_line_chars=settings.max_line_chars,
+        )
+    _run_load(dataset, batch_size, mapping, json_out)
+
+
+_LIGHTGCN_HELP = (
+    "Load interactions in the LightGCN format (one line per user: user_id item_id item_id ..., integer ids "
+    "separated by spaces), as LightGCN, NGCF, SimGCL, SELFRec and most papers ship their splits.\n\n"
+    "Every pair becomes one interaction of --type, without timestamp or weight (loading it again changes "
+    "nothing); users and items are created from the ids. A PATH that is a folder means its train.txt (or the "
+    "files --files names). Load only the training files when you mean to score the others with "
+    "`graphrec evaluate --protocol fixed --test-file valid.txt`. The whole input is checked before anything "
+    "is written: a bad line stops the load, naming file and line, unless --skip-bad skips it."
+)
+
+
+def _lightgcn_files(paths: list[Path], names: list[str]) -> list[Path]:
+    """The files to read: each PATH that is a file, and the `names` files of each PATH that is a folder."""
+    files: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        for name in names:
+            if not (path / name).is_file():
+                raise CommandError(f"{path}: no {name} in this folder (choose the files with --files)")
+            files.append(path / name)
+    return list(dict.fromkeys(files))
+
+
+def _interaction_type(given: str | None, mapping: Path | None, settings: Settings) -> str:
+    """The mapped interaction type `given` names (any case), or by default the mapping's first type that is
+    not `RATED` (this format has no rating): `VIEWED` with the built-in mapping."""
+    graph = graph_mapping(mapping, settings)
+    names = [inter.name for inter in graph.interactions]
+    if given is None:
+        return next((name for name in names if name != "RATED"), names[0])
+    by_lower = {name.lower(): name for name in names}
+    return graph.interaction(by_lower.get(given.lower(), given)).name  # unknown: an error naming the known
+
+
+@load_app.command("lightgcn", help=_LIGHTGCN_HELP)
+def load_lightgcn(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            exists=True,
+            metavar="PATH",
+            help="Files in the LightGCN format, or folders holding them (their train.txt by default).",
+        ),
+    ],
+    *,
+    files: Annotated[
+        str,
+        typer.Option(
+            "--files",
+            help="Comma-separated file names to read from each folder PATH, e.g. train.txt,valid.txt.",
+        ),
+    ] = "train.txt",
+    interaction_type: Annotated[
+        str | None,
+        typer.Option(
+            "--type",
+            help="Interaction type of every pair, one the graph mapping defines; default its first type "
+            "other than RATED (VIEWED with the built-in mapping).",
+        ),
+    ] = None,
+    skip_bad: SkipBadOption = False,
+    batch_size: BatchSizeOption = None,
+    mapping: MappingOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Read LightGCN-format files (`graphrec.ingest.lightgcn`) and load them."""
+    from graphrec.ingest import lightgcn
+
+    settings = load_settings()
+    names = [name.strip() for name in files.split(",") if name.strip()]
+    if not names:
+        raise CommandError("--files names no file")
+    chosen = _interaction_type(interaction_type, mapping, settings)
+    with _suggest_skip_bad():
+        dataset = lightgcn.read(
+            _lightgcn_files(paths, names),
+            interaction_type=chosen,
+            skip_bad=skip_bad,
+            max_line_chars=settings.max_line_chars,
+        )
     _run_load(dataset, batch_size, mapping, json_out)
 
 

@@ -9,6 +9,7 @@ import typer
 from graphrec import ui
 from graphrec.cli.common import connect, load_settings
 from graphrec.cli.exits import fail
+from graphrec.cli.lock import stopping
 from graphrec.cli.options import JsonOption
 
 PANEL = "Quick start"
@@ -32,7 +33,10 @@ def demo(
     from graphrec import demo as demo_job
 
     settings = load_settings()
-    with connect() as graph:
+    with (
+        stopping("the demo was stopped; run it again to go on (each step is idempotent)"),
+        connect() as graph,
+    ):
         result = demo_job.run(graph, settings, train=train, show_progress=not json_out)
     report = result.refresh
     if json_out:

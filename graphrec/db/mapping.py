@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from graphrec.errors import GraphrecError
+from graphrec.errors import GraphrecError, quoted
 
 IDENTIFIER_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 """Labels, types and property names we accept: a letter, then letters, digits or `_`, 64 at most."""
@@ -30,7 +30,7 @@ def validate_identifier(name: str, what: str = "identifier") -> str:
     """Return `name` if it is a safe Neo4j identifier, else raise `MappingError` saying what was expected."""
     if not isinstance(name, str) or not IDENTIFIER_PATTERN.fullmatch(name):
         raise MappingError(
-            f"invalid {what} {name!r}: expected a letter followed by up to 63 letters, digits or '_'"
+            f"invalid {what} {quoted(name)}: expected a letter followed by up to 63 letters, digits or '_'"
         )
     return name
 

@@ -255,7 +255,8 @@ class KeyedWriter:
 
     `create` is set only when the graph had no relationship of the type when the load started. Then a row
     whose key is new to this load is CREATEd, and a key seen before (or a hash collision) goes through MERGE,
-    so the graph ends up exactly as an all-MERGE load leaves it, with a third less work for Neo4j.
+    so the graph ends up exactly as an all-MERGE load leaves it, with a third less work for Neo4j. A MERGE
+    batch waits for every CREATE batch sent before it to commit (`barrier`), or it could miss one.
     """
 
     merge: str
@@ -263,6 +264,12 @@ class KeyedWriter:
     key: Callable[[Row], tuple[Any, ...]]
     group: Callable[[list[Row]], list[Row]]
     seen: set[int] = field(default_factory=set)
+    created: bool = False
+    """Whether a CREATE batch was sent since the last barrier."""
+
+    def stop_creating(self) -> None:
+        """MERGE every row from now on (the next MERGE batch still waits for the CREATEs sent before it)."""
+        self.create, self.seen = None, set()
 
     def batches(self, rows: list[Row]) -> Iterator[Batch]:
         """The batches that write `rows`: first CREATE for new keys (fast path), then MERGE for the rest."""
@@ -275,14 +282,13 @@ class KeyedWriter:
                 self.seen.add(key)
             if new:
                 yield Batch(self.create, {"groups": self.group(new)}, len(new))
+                self.created = True
             rows = repeated
             if len(self.seen) > FRESH_KEY_LIMIT:
-                self.create, self.seen = None, set()
-            if rows:
-                yield Batch(self.merge, {"groups": self.group(rows)}, len(rows), barrier=True)
-            return
+                self.stop_creating()
         if rows:
-            yield Batch(self.merge, {"groups": self.group(rows)}, len(rows))
+            yield Batch(self.merge, {"groups": self.group(rows)}, len(rows), barrier=self.created)
+            self.created = False
 
 
 def _statements(graph: Graph, name: str, count: int) -> list[str]:
@@ -327,13 +333,13 @@ def interaction_writers(graph: Graph, type_name: str) -> tuple[KeyedWriter, Keye
     name = f"load/interactions/{validate_identifier(type_name, 'interaction type').lower()}"
     try:
         timed, untimed = _statements(graph, name, 2)
-        count, create = _statements(graph, f"{name}_new", 2)
+        count, create, create_untimed = _statements(graph, f"{name}_new", 3)
     except cypher.CypherFileError as exc:
         raise MappingError(f"no usable load file for interaction type {type_name!r} ({exc})") from exc
-    fast = create if _graph_has_none(graph, count) else None
+    none_yet = _graph_has_none(graph, count)
     return (
-        KeyedWriter(timed, fast, _interaction_key, _by_user),
-        KeyedWriter(untimed, None, _interaction_key, _by_user),
+        KeyedWriter(timed, create if none_yet else None, _interaction_key, _by_user),
+        KeyedWriter(untimed, create_untimed if none_yet else None, _interaction_key, _by_user),
     )
 
 
@@ -347,6 +353,8 @@ def _interaction_batches(dataset: Dataset, graph: Graph, size: int) -> Iterator[
         for (type_name, untimed), rows in parts.items():
             if type_name not in writers:
                 writers[type_name] = interaction_writers(graph, type_name)
+            if not untimed and writers[type_name][1].create is not None:
+                writers[type_name][1].stop_creating()  # an untimed MERGE may match a timed relationship
             yield from writers[type_name][untimed].batches(rows)
 
 

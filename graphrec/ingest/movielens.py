@@ -2,8 +2,10 @@
 
 Both become one `records.Dataset`: users `{id, age, gender, occupation, zip}`, items `{id, title, year,
 genres}`, RATED interactions `{user, item, type, timestamp, weight}` streamed from the file, and (atomic
-layout only) the Freebase knowledge graph with its item-to-entity links. Every line is checked; a bad one
-becomes a `BadInput` naming file, line and what was expected, raised or (with `skip_bad`) skipped and counted.
+layout only) the Freebase knowledge graph with its item-to-entity links. Every line is checked, all before
+`read` returns (so a load writes nothing from a bad file); a bad one becomes a `BadInput` naming file, line
+and what was expected, raised or (with `skip_bad`) skipped and counted. Lines over `max_line_chars`
+characters and bytes that are not UTF-8 (atomic layout) are bad lines too.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphrec.errors import GraphrecError
-from graphrec.ingest.records import BadInput, BadLines, Dataset, Row
+from graphrec.ingest.lines import MAX_LINE_CHARS, LineReader, strip_ending
+from graphrec.ingest.records import MAX_KEY_CHARS, BadInput, BadLines, Dataset, Row, int64, key_error
 
 GENRES = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
@@ -33,9 +36,11 @@ class LayoutError(GraphrecError, ValueError):
 
 @dataclass
 class _Checker:
-    """Reports each bad (file, line) once to `bad`, even when a streamed file is read more than once."""
+    """Reports each bad (file, line) once to `bad`, even when a streamed file is read more than once; carries
+    the line length limit for every file of the dataset."""
 
     bad: BadLines
+    max_line_chars: int = MAX_LINE_CHARS
     seen: set[tuple[str, int]] = field(default_factory=set)
 
     def report(self, error: BadInput) -> None:
@@ -62,28 +67,38 @@ def detect_layout(path: Path) -> tuple[str, Path]:
     )
 
 
-def read(path: Path, skip_bad: bool = False) -> Dataset:
-    """Read MovieLens-100K from `path` in whichever layout it has."""
+def read(path: Path, skip_bad: bool = False, *, max_line_chars: int = MAX_LINE_CHARS) -> Dataset:
+    """Read MovieLens-100K from `path` in whichever layout it has, checking every line (see module doc)."""
     layout, folder = detect_layout(Path(path))
-    bad = BadLines(skip=skip_bad)
-    return read_atomic(folder, bad) if layout == "atomic" else read_grouplens(folder, bad)
+    check = _Checker(BadLines(skip=skip_bad), max_line_chars)
+    dataset = read_atomic(folder, check) if layout == "atomic" else read_grouplens(folder, check)
+    dataset.interaction_count = sum(1 for _ in dataset.iter_interactions())  # the checking pass
+    for _ in dataset.iter_kg():
+        pass
+    return dataset
 
 
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+def _text_lines(path: Path, check: _Checker, encoding: str) -> Iterator[tuple[int, str]]:
+    """`(line number, text without its ending)` for each line of `path`; bad lines are reported."""
+    with LineReader(path, encoding=encoding, max_chars=check.max_line_chars) as source:
+        for text in source:
+            if isinstance(text, BadInput):
+                check.report(text)
+                continue
+            yield source.number, strip_ending(text)
 
 
 def _split_lines(
     path: Path, sep: str, columns: int, check: _Checker, *, encoding: str, skip_header: bool
 ) -> Iterator[tuple[int, list[str]]]:
     """`(line number, fields)` for each non-blank line with exactly `columns` fields; others are reported."""
-    with path.open(encoding=encoding, newline="") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if skip_header and number == 1:
+    with LineReader(path, encoding=encoding, max_chars=check.max_line_chars) as source:
+        for text in source:
+            if isinstance(text, BadInput):
+                check.report(text)
                 continue
-            line = raw.rstrip("\r\n")
-            if not line.strip():
+            number, line = source.number, text.rstrip("\r\n")
+            if (skip_header and number == 1) or not line.strip():
                 continue
             fields = line.split(sep)
             if len(fields) != columns:
@@ -94,23 +109,37 @@ def _split_lines(
             yield number, fields
 
 
-def _header(path: Path, required: tuple[str, ...]) -> tuple[list[int], int]:
-    """Column positions of `required` in an atomic file's typed header (`name:type`), and the column count."""
-    with path.open(encoding="utf-8") as handle:
-        first = handle.readline().rstrip("\r\n")
+def _header(path: Path, required: tuple[str, ...], check: _Checker) -> tuple[list[int], int]:
+    """Column positions of `required` in an atomic file's typed header (`name:type`), and the column count.
+
+    A bad header cannot be skipped: it raises.
+    """
+    with LineReader(path, max_chars=check.max_line_chars) as source:
+        text = next(iter(source), "")
+    if isinstance(text, BadInput):
+        raise text
+    first = strip_ending(text)
     names = [column.split(":", 1)[0] for column in first.split("\t")] if first else []
     missing = [name for name in required if name not in names]
     if missing:
-        raise BadInput(path, 1, f"a header with column(s) {', '.join(missing)} (name:type)", first[:120])
+        raise BadInput(path, 1, f"a header with column(s) {', '.join(missing)} (name:type)", first)
     return [names.index(name) for name in required], len(names)
 
 
 def _int(value: str, path: Path, line: int, what: str, check: _Checker) -> int | None:
     try:
-        return int(float(value))
+        return int64(value)
     except ValueError:
         check.report(BadInput(path, line, f"a number for {what}", value))
         return None
+
+
+def _key(path: Path, line: int, key: str, what: str, check: _Checker) -> bool:
+    """Whether `key` (an id or name Neo4j indexes) is short enough; if not, it is reported."""
+    error = key_error(path, line, key, what)
+    if error is not None:
+        check.report(error)
+    return error is None
 
 
 def _rating_row(
@@ -148,6 +177,8 @@ def _user_row(path: Path, line: int, values: list[str], seen: set[str], check: _
     if not user or user in seen:
         check.report(BadInput(path, line, "a new, non-empty user id", user))
         return None
+    if not _key(path, line, user, "a user id", check):
+        return None
     age = _int(age_text, path, line, "age", check) if age_text else None
     if age_text and age is None:
         return None
@@ -165,6 +196,8 @@ def _new_item(path: Path, line: int, item: str, seen: set[str], check: _Checker)
     if not item or item in seen:
         check.report(BadInput(path, line, "a new, non-empty item id", item))
         return False
+    if not _key(path, line, item, "an item id", check):
+        return False
     seen.add(item)
     return True
 
@@ -172,11 +205,11 @@ def _new_item(path: Path, line: int, item: str, seen: set[str], check: _Checker)
 # --- RecBole atomic layout -------------------------------------------------------------------------------
 
 
-def read_atomic(folder: Path, bad: BadLines) -> Dataset:
-    """Read `<name>.inter/.user/.item` (and `.kg`/`.link` when present) from `folder`."""
+def read_atomic(folder: Path, check: _Checker) -> Dataset:
+    """Read `<name>.inter/.user/.item` (and `.kg`/`.link` when present) from `folder`; interactions and
+    triples stream (`read` runs the checking pass over them)."""
     inter = next(iter(sorted(folder.glob("*.inter"))))
     stem = inter.stem
-    check = _Checker(bad)
     paths = {ext: folder / f"{stem}.{ext}" for ext in ("user", "item", "kg", "link")}
     for ext in ("user", "item"):
         if not paths[ext].is_file():
@@ -185,7 +218,7 @@ def read_atomic(folder: Path, bad: BadLines) -> Dataset:
     users = _atomic_users(paths["user"], check)
     items = _atomic_items(paths["item"], check)
     known = ({u["id"] for u in users}, {i["id"] for i in items})
-    inter_cols, inter_width = _header(inter, ("user_id", "item_id", "rating", "timestamp"))
+    inter_cols, inter_width = _header(inter, ("user_id", "item_id", "rating", "timestamp"), check)
 
     def interactions() -> Iterator[Row]:
         u, i, r, t = inter_cols
@@ -205,15 +238,14 @@ def read_atomic(folder: Path, bad: BadLines) -> Dataset:
         users=users,
         items=items,
         interactions=interactions,
-        interaction_count=max(0, _count_lines(inter) - 1),
         kg=kg,
         links=links,
-        bad=bad,
+        bad=check.bad,
     )
 
 
 def _atomic_users(path: Path, check: _Checker) -> list[Row]:
-    cols, width = _header(path, ("user_id", "age", "gender", "occupation", "zip_code"))
+    cols, width = _header(path, ("user_id", "age", "gender", "occupation", "zip_code"), check)
     seen: set[str] = set()
     rows = []
     for line, f in _split_lines(path, "\t", width, check, encoding="utf-8", skip_header=True):
@@ -225,20 +257,26 @@ def _atomic_users(path: Path, check: _Checker) -> list[Row]:
 
 def _atomic_items(path: Path, check: _Checker) -> list[Row]:
     (c_id, c_title, c_year, c_genres), width = _header(
-        path, ("item_id", "movie_title", "release_year", "class")
+        path, ("item_id", "movie_title", "release_year", "class"), check
     )
     seen: set[str] = set()
     rows = []
     for line, f in _split_lines(path, "\t", width, check, encoding="utf-8", skip_header=True):
-        if not _new_item(path, line, f[c_id], seen, check):
+        genres = f[c_genres].split()
+        if not _new_item(path, line, f[c_id], seen, check) or not _genres_ok(path, line, genres, check):
             continue
         year = int(f[c_year]) if _YEAR.match(f[c_year]) else None  # a few movies have no (or a junk) year
-        rows.append({"id": f[c_id], "title": f[c_title], "year": year, "genres": f[c_genres].split()})
+        rows.append({"id": f[c_id], "title": f[c_title], "year": year, "genres": genres})
     return rows
 
 
+def _genres_ok(path: Path, line: int, genres: list[str], check: _Checker) -> bool:
+    """Genre names become `Genre` nodes, so each must be a key short enough to index."""
+    return all(_key(path, line, name, "genre names", check) for name in genres)
+
+
 def _atomic_links(path: Path, items: set[str], check: _Checker) -> dict[str, str]:
-    (c_item, c_entity), width = _header(path, ("item_id", "entity_id"))
+    (c_item, c_entity), width = _header(path, ("item_id", "entity_id"), check)
     links: dict[str, str] = {}
     for line, f in _split_lines(path, "\t", width, check, encoding="utf-8", skip_header=True):
         item, entity = f[c_item], f[c_entity]
@@ -246,19 +284,25 @@ def _atomic_links(path: Path, items: set[str], check: _Checker) -> dict[str, str
             check.report(BadInput(path, line, "an item id defined in the item file", item))
         elif not entity:
             check.report(BadInput(path, line, "an entity id", entity))
-        else:
+        elif _key(path, line, entity, "an entity id", check):
             links[item] = entity
     return links
 
 
 def _atomic_kg(path: Path, check: _Checker) -> Callable[[], Iterator[Row]]:
-    (c_head, c_rel, c_tail), width = _header(path, ("head_id", "relation_id", "tail_id"))
+    (c_head, c_rel, c_tail), width = _header(path, ("head_id", "relation_id", "tail_id"), check)
 
     def triples() -> Iterator[Row]:
         for line, f in _split_lines(path, "\t", width, check, encoding="utf-8", skip_header=True):
             head, relation, tail = f[c_head], f[c_rel], f[c_tail]
             if not (head and relation and tail):
                 check.report(BadInput(path, line, "head, relation and tail all non-empty", "\t".join(f)))
+                continue
+            if len(head) > MAX_KEY_CHARS or len(tail) > MAX_KEY_CHARS:
+                longer = max(head, tail, key=len)
+                check.report(
+                    BadInput(path, line, f"entity ids of at most {MAX_KEY_CHARS} characters", longer)
+                )
                 continue
             yield {"head": head, "relation": relation, "tail": tail}
 
@@ -270,13 +314,13 @@ def _atomic_kg(path: Path, check: _Checker) -> Callable[[], Iterator[Row]]:
 _LATIN1 = "latin-1"
 
 
-def read_grouplens(folder: Path, bad: BadLines) -> Dataset:
-    """Read `u.data`, `u.item`, `u.user` (and `u.genre` for genre names) from `folder` (latin-1 text)."""
-    check = _Checker(bad)
+def read_grouplens(folder: Path, check: _Checker) -> Dataset:
+    """Read `u.data`, `u.item`, `u.user` (and `u.genre` for genre names) from `folder` (latin-1 text);
+    ratings stream (`read` runs the checking pass over them)."""
     for name in ("u.user", "u.item"):
         if not (folder / name).is_file():
             raise LayoutError(f"{folder}: u.data found but {name} is missing")
-    genres = _grouplens_genres(folder / "u.genre")
+    genres = _grouplens_genres(folder / "u.genre", check)
     users: list[Row] = []
     seen: set[str] = set()
     user_path = folder / "u.user"
@@ -299,22 +343,25 @@ def read_grouplens(folder: Path, bad: BadLines) -> Dataset:
         users=users,
         items=items,
         interactions=interactions,
-        interaction_count=_count_lines(data),
-        bad=bad,
+        bad=check.bad,
     )
 
 
-def _grouplens_genres(path: Path) -> tuple[str, ...]:
-    """Genre names by flag position from `u.genre` (`name|index`), else the standard 19."""
+def _grouplens_genres(path: Path, check: _Checker) -> tuple[str, ...]:
+    """Genre names by flag position from `u.genre` (`name|index`), else the standard 19. A bad line here
+    cannot be skipped (it would shift every genre): it raises."""
     if not path.is_file():
         return GENRES
     by_index: dict[int, str] = {}
-    for number, raw in enumerate(path.read_text(encoding=_LATIN1).splitlines(), start=1):
-        if not raw.strip():
+    for number, text in _text_lines(path, _Checker(BadLines(), check.max_line_chars), _LATIN1):
+        if not text.strip():
             continue
-        name, _, index = raw.rpartition("|")
-        if not name or not index.strip().isdigit():
-            raise BadInput(path, number, "name|index", raw)
+        name, _, index = text.rpartition("|")
+        if not name or not index.strip().isdecimal() or len(index.strip()) > 6:
+            raise BadInput(path, number, "name|index", text)
+        error = key_error(path, number, name, "genre names")
+        if error is not None:
+            raise error
         by_index[int(index)] = name
     if sorted(by_index) != list(range(len(by_index))):
         raise BadInput(path, 1, "genre indexes 0..n-1 without gaps", str(sorted(by_index)))

@@ -7,6 +7,7 @@ expected.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,13 +19,68 @@ from graphrec.errors import GraphrecError
 Row = dict[str, Any]
 
 
-class BadInput(GraphrecError, ValueError):
-    """One bad input line: where it is and what was expected there."""
+QUOTE_CHARS = 200
+"""Most characters of the offending text an error quotes; the rest is only counted."""
+MAX_KEY_CHARS = 512
+"""Longest user id, item id, entity id or genre name, as the API accepts: Neo4j's index refuses keys over
+about 8 KB, so a longer one would fail the load half-way; it is a bad line instead."""
+INT64 = (-(2**63), 2**63 - 1)
+"""The integers Neo4j stores."""
 
-    def __init__(self, path: Path | str, line: int, expected: str, got: str | None = None) -> None:
+
+def shorten(text: str) -> str:
+    """`text`, cut after `QUOTE_CHARS` characters with a count of the rest (errors stay short)."""
+    if len(text) <= QUOTE_CHARS:
+        return text
+    return f"{text[:QUOTE_CHARS]}… ({len(text) - QUOTE_CHARS:,} more characters)"
+
+
+def excerpt(text: str) -> str:
+    """`text` quoted (escapes shown), at most about `2 * QUOTE_CHARS` characters, with a count of the rest."""
+    head = text[:QUOTE_CHARS]
+    shown = repr(head)
+    while len(shown) > 2 * QUOTE_CHARS:  # escapes (\x00, \udcff, ...) made it long: quote fewer characters
+        head = head[: len(head) // 2]
+        shown = repr(head)
+    rest = len(text) - len(head)
+    return f"{shown}… ({rest:,} more characters)" if rest else shown
+
+
+class BadInput(GraphrecError, ValueError):
+    """One bad input line: where it is and what was expected there (`expected` also names the reason that
+    `--skip-bad` counts); `problem`, when given, says what is wrong instead of "expected ..."."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        line: int,
+        expected: str,
+        got: str | None = None,
+        *,
+        problem: str | None = None,
+    ) -> None:
         self.path, self.line, self.expected, self.got = str(path), line, expected, got
-        detail = f" (got {got!r})" if got is not None else ""
-        super().__init__(f"{path}:{line}: expected {expected}{detail}")
+        if problem is not None:
+            text = problem
+        else:
+            text = f"expected {expected}" + (f" (got {excerpt(got)})" if got is not None else "")
+        super().__init__(f"{path}:{line}: {text}")
+
+
+def key_error(path: Path | str, line: int, key: str, what: str) -> BadInput | None:
+    """The error for an id or name `key` longer than `MAX_KEY_CHARS` (`what` says which), else None."""
+    if len(key) <= MAX_KEY_CHARS:
+        return None
+    return BadInput(path, line, f"{what} of at most {MAX_KEY_CHARS} characters", key)
+
+
+def int64(text: str) -> int:
+    """The integer `text` holds (a decimal or float notation, truncated), if Neo4j can store it; else
+    ValueError. Linear in `text` (no 4,300-digit int parsing)."""
+    number = float(text)
+    if not math.isfinite(number) or not INT64[0] <= number <= INT64[1]:
+        raise ValueError(f"{text!r} is not a 64-bit integer")
+    return int(number)
 
 
 @dataclass

@@ -7,6 +7,11 @@ For one user with relevant set R (|R| > 0) and a top-k list, hits h_1..h_k in {0
 - NDCG@k      = sum(h_j / log2(j + 1)) / sum_{j <= min(|R|, k)} 1 / log2(j + 1)
 - MRR@k       = 1 / (rank of the first hit), 0 without a hit in the top k
 Every metric is averaged over users that have at least one relevant item.
+
+These are also the definitions of the LightGCN literature (Recall@k over |R|, not min(k, |R|); NDCG's ideal
+DCG over min(|R|, k) positions). One case needs an input of its own there: a held-out item that is not in
+the catalogue the model ranks (it never occurred in training) still counts in |R|, as a miss, exactly as
+the literature's code counts it (`evaluate_ranking(..., unrankable=...)`).
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ DEFAULT_KS: tuple[int, ...] = (10, 20)
 
 
 def hits_at(scores: Tensor, relevant: Tensor, k: int) -> Tensor:
-    """[n, k] float: whether the j-th highest-scored item of each row is relevant (`relevant` bool [n, m])."""
-    top = scores.topk(min(k, scores.size(1)), dim=1).indices
-    return relevant.gather(1, top).to(torch.float32)
+    """[n, k] float: whether the j-th highest-scored item of each row is relevant (`relevant` bool [n, m]).
+
+    A masked item (score -inf) is never a hit, even when a row has fewer than k others to rank."""
+    top = scores.topk(min(k, scores.size(1)), dim=1)
+    return (relevant.gather(1, top.indices) & (top.values > -torch.inf)).to(torch.float32)
 
 
 def metrics_from_hits(
@@ -97,28 +104,37 @@ def evaluate_ranking(
     ks: tuple[int, ...] = DEFAULT_KS,
     users: Tensor | None = None,
     batch_users: int = 1024,
+    unrankable: Tensor | None = None,
 ) -> dict[str, float]:
     """Full ranking over all items: mean metrics over users with held-out items, seen items excluded.
 
     `scorer(users [b]) -> [b, num_items]` scores; `seen` and `truth` are (user, item) index tensors: seen
     pairs are masked out of the ranking (RecBole masks train items for validation, train + valid items for
-    test), truth pairs are the relevant items. `users` restricts evaluation (default: every user in truth).
+    test), truth pairs are the relevant items. `users` restricts evaluation (default: every user with
+    held-out items). `unrankable` [num_users], when given, counts each user's held-out items outside the
+    catalogue: they add to |R| as misses (a user holding only such items scores 0).
     Returns metric means plus `users`, the number of users evaluated.
     """
     device = truth[0].device
-    candidates = torch.unique(truth[0]) if users is None else users.to(device)
     by_seen = _ByUser(seen[0].to(device), seen[1].to(device), num_users)
     by_truth = _ByUser(truth[0], truth[1], num_users)
-    candidates = candidates[by_truth.degree[candidates] > 0]
+    extra = torch.zeros(num_users, dtype=torch.long, device=device)
+    if unrankable is not None:
+        extra = unrankable.to(device=device, dtype=torch.long)
+    held_out = by_truth.degree + extra
+    candidates = torch.nonzero(held_out > 0).flatten() if users is None else users.to(device)
+    candidates = candidates[held_out[candidates] > 0]
     sums: dict[str, float] = {}
-    for batch in candidates.split(batch_users):
+    for batch in torch.split(candidates, batch_users):
         scores = scorer(batch).to(torch.float32).clone()
         rows, items = by_seen.rows(batch)
         scores[rows.to(scores.device), items.to(scores.device)] = -torch.inf
         relevant = torch.zeros(batch.numel(), num_items, dtype=torch.bool, device=scores.device)
         rows, items = by_truth.rows(batch)
         relevant[rows.to(scores.device), items.to(scores.device)] = True
-        for name, values in ranking_metrics(scores, relevant, ks).items():
+        hits = hits_at(scores, relevant, max(ks))
+        held = relevant.sum(1) + extra[batch].to(relevant.device)
+        for name, values in metrics_from_hits(hits, held, ks).items():
             sums[name] = sums.get(name, 0.0) + float(values.sum())
     count = int(candidates.numel())
     result = {name: total / max(count, 1) for name, total in sums.items()}

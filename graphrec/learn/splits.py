@@ -8,10 +8,15 @@
 - `temporal`: one global timeline. Timestamps t1, t2 cut the sorted interactions at the ratios; train is
   every interaction strictly before t1, valid those in [t1, t2), test those from t2 on. Training (and the
   graph the model propagates over) only ever sees train, so nothing from the future reaches a model.
+- `fixed`: the split is given, as the graph-recommendation literature ships it (LightGCN's `train.txt` /
+  `valid.txt` / `test.txt`). Everything in the graph is training data; the test pairs come from a file,
+  mapped onto the graph's ids (`HeldOut`). Models that stop early hold out `valid_share` (10%) of each
+  user's training pairs, cut as `ro` cuts them, and never see the test pairs before the final scoring.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,17 +27,114 @@ from graphrec.learn.interactions import Interactions
 
 Protocol = Literal["ro", "temporal"]
 PROTOCOLS: tuple[str, ...] = ("ro", "temporal")
+"""The protocols that split the graph's own interactions (`fixed` takes its test pairs from a file)."""
+FIXED = "fixed"
+VALID_SHARE = 0.1
+"""Share of each user's training pairs the `fixed` protocol holds out for early stopping (as refresh does)."""
 
 
 @dataclass
 class Split:
-    """Three disjoint sets of interactions over the same graph."""
+    """Three disjoint sets of interactions over the same graph.
+
+    `unrankable` (fixed protocol): per user, held-out pairs whose item is not in the graph; they count in the
+    user's held-out total as misses (see `metrics.evaluate_ranking`).
+    """
 
     train: Interactions
     valid: Interactions
     test: Interactions
     protocol: str
     seed: int | None = None
+    unrankable: Tensor | None = None
+
+
+@dataclass
+class HeldOut:
+    """Test pairs read from a file, on the graph's node indices, and what could not be placed there."""
+
+    test: Interactions
+    """The distinct pairs whose user and item are both in the graph."""
+    unrankable: Tensor
+    """[num_users] per known user, distinct held-out pairs whose item is not in the graph."""
+    pairs: int
+    """Pairs read."""
+    duplicates: int
+    """Pairs listed again (counted once)."""
+    unknown_users: int
+    """Distinct pairs whose user is not in the graph: left out, as nothing can be ranked for that user."""
+    unknown_items: int
+    """Distinct pairs of known users whose item is not in the graph: misses (in |R|, never ranked)."""
+    in_train: int
+    """Pairs that are also training pairs: they stay held out but are masked from the ranking, so they
+    are misses (as in the literature); many of them mean the graph holds the test file too."""
+
+    def counts(self) -> dict[str, int]:
+        """The counts (no tensors), for reports."""
+        return {
+            "pairs": self.pairs,
+            "scored": len(self.test),
+            "duplicates": self.duplicates,
+            "unknown_users": self.unknown_users,
+            "unknown_items": self.unknown_items,
+            "in_train": self.in_train,
+        }
+
+
+def held_out(
+    pairs: Iterable[tuple[str, str]],
+    user_ids: Sequence[str],
+    item_ids: Sequence[str],
+    train: Interactions,
+) -> HeldOut:
+    """Map `(user id, item id)` pairs onto the indices of `user_ids` / `item_ids` (the synced graph's rows),
+    counting duplicates, unknown ids and pairs that `train` already holds (see `HeldOut`)."""
+    user_index = {ident: row for row, ident in enumerate(user_ids)}
+    item_index = {ident: row for row, ident in enumerate(item_ids)}
+    seen: set[tuple[str, str]] = set()
+    users: list[int] = []
+    items: list[int] = []
+    unrankable = torch.zeros(train.num_users, dtype=torch.long)
+    total = unknown_users = unknown_items = 0
+    for pair in pairs:
+        total += 1
+        if pair in seen:
+            continue
+        seen.add(pair)
+        user = user_index.get(pair[0])
+        if user is None:
+            unknown_users += 1
+            continue
+        item = item_index.get(pair[1])
+        if item is None:
+            unknown_items += 1
+            unrankable[user] += 1
+            continue
+        users.append(user)
+        items.append(item)
+    count = len(users)
+    test = Interactions(
+        torch.tensor(users, dtype=torch.long, device=train.device),
+        torch.tensor(items, dtype=torch.long, device=train.device),
+        torch.ones(count, device=train.device),
+        torch.zeros(count, dtype=torch.long, device=train.device),
+        torch.zeros(count, dtype=torch.long, device=train.device),
+        train.num_users,
+        train.num_items,
+        train.kinds,
+    )
+    train_keys = train.user * train.num_items + train.item
+    in_train = int(torch.isin(test.user * train.num_items + test.item, train_keys).sum())
+    return HeldOut(test, unrankable, total, total - len(seen), unknown_users, unknown_items, in_train)
+
+
+def split_fixed(train: Interactions, test: HeldOut, seed: int = 0, valid_share: float = VALID_SHARE) -> Split:
+    """The given split: `train` less a per-user `valid_share` for early stopping (cut as `ro` cuts it, from
+    `seed`), and the test pairs of `test`."""
+    if not 0 < valid_share < 0.5:
+        raise ValueError(f"valid_share must be in (0, 0.5), got {valid_share}")
+    parts = split_ro(train, seed, (1 - valid_share, valid_share, 0.0))
+    return Split(parts.train, parts.valid, test.test, FIXED, seed, test.unrankable)
 
 
 def ro_counts(n: Tensor, ratios: tuple[float, ...]) -> Tensor:

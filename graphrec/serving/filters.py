@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from graphrec.db.mapping import quote, validate_identifier
+from graphrec.errors import quoted
 
 OPS = ("=", "!=", "<", "<=", ">", ">=", "in", "contains")
 SCALARS = (str, int, float, bool, date)
@@ -41,20 +42,20 @@ class Condition:
     def __post_init__(self) -> None:
         validate_identifier(self.property, "filter property")
         if self.op not in OPS:
-            raise ValueError(f"unknown filter operator {self.op!r}: expected one of {', '.join(OPS)}")
+            raise ValueError(f"unknown filter operator {quoted(self.op)}: expected one of {', '.join(OPS)}")
         if self.op == "in":
             if not isinstance(self.value, (list, tuple)) or not all(
                 isinstance(v, SCALARS) for v in self.value
             ):
                 raise ValueError(
                     f"filter {self.property} in ...: expected a list of strings, numbers or booleans, "
-                    f"got {self.value!r}"
+                    f"got {quoted(self.value)}"
                 )
             object.__setattr__(self, "value", tuple(self.value))  # hashable
         elif not isinstance(self.value, SCALARS):
             raise ValueError(
                 f"filter {self.property} {self.op} ...: expected a single string, number or boolean, "
-                f"got {self.value!r}"
+                f"got {quoted(self.value)}"
             )
 
     def predicate(self, var: str, param: str) -> str:
@@ -140,8 +141,8 @@ def parse_condition(text: str) -> Condition:
     match = _CONDITION.match(text)
     if not match:
         raise ValueError(
-            f"bad filter {text!r}: expected PROPERTY OP VALUE, OP one of =, !=, <, <=, >, >=, in, contains "
-            f"(e.g. year>=1990, 'genres contains Comedy', 'year in 1994,1995')"
+            f"bad filter {quoted(text)}: expected PROPERTY OP VALUE, OP one of =, !=, <, <=, >, >=, in, "
+            f"contains (e.g. year>=1990, 'genres contains Comedy', 'year in 1994,1995')"
         )
     prop, op, raw = match.group(1), match.group(2).strip(), match.group(3)
     if op == "in":

@@ -1,9 +1,14 @@
 """The refresh job: sync -> train -> write-back -> index -> switch, safe to run from cron or a CronJob.
 
 - One at a time: the job lock (`graphrec.db.lock`, a node in the database every runner shares, with an expiry
-  renewed after every step), shared with stand-alone `graphrec writeback`.
+  renewed in the background and confirmed before every step and before the switch), shared with stand-alone
+  `graphrec writeback`. A run whose lock was lost stops before it writes more or switches.
+- Stoppable: SIGTERM or SIGINT (under `lock.stop_on_signals`, as the CLI runs it) aborts the running step
+  at once and releases the lock; exit code 143 or 130. An aborted write-back leaves its version inactive
+  (`writing`), and the next run resumes it; the switch itself is never cut half-way.
 - Idempotent steps: sync only reads; a trained model is kept in the work directory with the signature of the
-  graph it was trained on, so a re-run after a later failure reuses it instead of training again; the
+  graph it was trained on (`refresh-state.json`, written atomically; an unreadable one is ignored with a
+  warning naming it), so a re-run after a later failure reuses it instead of training again; the
   write-back resumes a half-written version (same artifacts, same fingerprint) without rewriting nodes.
 - Optionally warm: training starts from the active model's weights (`warm_start`) when they fit,
   for fewer epochs; the report says where they came from, or why it trained from scratch.
@@ -15,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -103,6 +110,8 @@ class RefreshReport:
     warm_start: str | None = None
     """How training started: `off`, `from vN (model dir)`, or `not available: why` (so from scratch); for a
     reused model, how that model started; None when the run stopped before training."""
+    warnings: list[str] = field(default_factory=list)
+    """What the run recovered from: a dead or expired holder's lock taken over, an unreadable state file."""
     exit_code: int = 0
     error: str | None = None
 
@@ -113,11 +122,13 @@ class RefreshReport:
     def one_line(self) -> str:
         """A human summary."""
         steps = ", ".join(f"{s.step} {s.status} {s.seconds:.1f}s" for s in self.steps)
+        warnings = "".join(f"; warning: {w}" for w in self.warnings)
         if self.error:
-            return f"refresh FAILED ({self.error}); active version unchanged; steps: {steps}"
+            active = "active version unchanged" if self.version is None else f"model v{self.version} active"
+            return f"refresh FAILED ({self.error}); {active}; steps: {steps}{warnings}"
         was = f"was v{self.previous}" if self.previous is not None else "the first version"
         warm = f"; warm start {self.warm_start}" if self.warm_start not in {None, "off"} else ""
-        return f"refresh done: model v{self.version} active ({was}){warm}; steps: {steps}"
+        return f"refresh done: model v{self.version} active ({was}){warm}; steps: {steps}{warnings}"
 
 
 def graph_signature(summary: Any) -> str:
@@ -126,17 +137,61 @@ def graph_signature(summary: Any) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _trained_before(work_dir: Path, signature: str, train: dict[str, Any]) -> dict[str, Any] | None:
-    """The saved state of a model trained on this graph with these settings, if its directory is whole."""
-    state_path = work_dir / STATE_FILE
-    if not state_path.is_file():
-        return None
-    state: dict[str, Any] = json.loads(state_path.read_text())
-    model_dir = Path(state.get("model_dir", ""))
+def read_state(work_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The state the last training saved (None: none), and a warning naming the file when it is unreadable
+    (empty or torn by a crash of an older version, not JSON, not an object): then it counts as absent."""
+    path = work_dir / STATE_FILE
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        why = "empty" if isinstance(exc, json.JSONDecodeError) and not exc.doc.strip() else str(exc)
+        return None, f"{path} is unreadable ({why}): ignored, the model is trained again"
+    if not isinstance(state, dict):
+        return None, f"{path} holds no JSON object: ignored, the model is trained again"
+    return state, None
+
+
+def write_state(work_dir: Path, state: dict[str, Any]) -> None:
+    """Save `state` atomically: a temporary file beside it, flushed to disk, then renamed over it, so a crash
+    leaves the old file or the new one, never a torn one."""
+    path = work_dir / STATE_FILE
+    fd, tmp = tempfile.mkstemp(dir=work_dir, prefix=f".{STATE_FILE}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(json.dumps(state, indent=2))
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # the rename itself survives a power cut once the directory is synced (POSIX)
+        directory = os.open(work_dir, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(directory)
+    except OSError:
+        pass
+    finally:
+        os.close(directory)
+
+
+def _trained_before(
+    work_dir: Path, signature: str, train: dict[str, Any]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The saved state of a model trained on this graph with these settings, if its directory is whole;
+    and a warning when the state file was unreadable."""
+    state, warning = read_state(work_dir)
+    if state is None:
+        return None, warning
+    model_dir = Path(str(state.get("model_dir", "")))
     same = state.get("signature") == signature and state.get("train") == train
     if same and (model_dir / "model.pt").is_file() and (model_dir / "item_embeddings.npy").is_file():
-        return state
-    return None
+        return state, None
+    return None, None
 
 
 def warm_start_for(graph: Graph, synced: Any, options: RefreshOptions) -> tuple[WarmStart | None, str]:
@@ -200,7 +255,10 @@ def refresh(graph: Graph, options: RefreshOptions, owner: str | None = None) -> 
         started = time.perf_counter()
         try:
             status, detail = work()
-        except RefreshFailed:
+        except KeyboardInterrupt:  # SIGINT, or SIGTERM under `lock.stop_on_signals`: the step is aborted
+            report.steps.append(StepReport(name, "stopped", round(time.perf_counter() - started, 3)))
+            raise
+        except (RefreshFailed, lock.LockLost):  # a lost lock is the lock's failure, whichever step saw it
             report.steps.append(StepReport(name, "failed", round(time.perf_counter() - started, 3)))
             raise
         except Exception as exc:
@@ -211,13 +269,32 @@ def refresh(graph: Graph, options: RefreshOptions, owner: str | None = None) -> 
         return detail
 
     try:
-        with lock.refresh_lock(graph, owner, options.lock_ttl) as renew:
-            _run(graph, options, report, step, renew)
-    except (lock.LockHeld, RefreshFailed) as exc:
+        with lock.refresh_lock(graph, owner, options.lock_ttl) as hold:
+            if hold.taken_over:
+                report.warnings.append(hold.taken_over)
+            _run(graph, options, report, step, hold)
+    except (lock.LockHeld, lock.LockLost, RefreshFailed) as exc:
         failure = exc if isinstance(exc, RefreshFailed) else RefreshFailed("lock", str(exc))
         report.exit_code = failure.code
         report.error = str(failure)
+    except KeyboardInterrupt as exc:  # the lock was released on the way out
+        name, report.exit_code = lock.stop_signal(exc)
+        report.error = f"stopped by {name} {_stopped_where(report)}; the lock was released"
     return report
+
+
+def _stopped_where(report: RefreshReport) -> str:
+    """Where a signal stopped the run and what that left, for the report's error."""
+    if report.version is not None:
+        return f"after the switch (model v{report.version} is active)"
+    stopped = next((s.step for s in report.steps if s.status == "stopped"), None)
+    if stopped == "writeback":
+        return (
+            "during writeback: the write-back was aborted after the batches in flight, its version stays "
+            "inactive and the next refresh resumes it"
+        )
+    where = f"during {stopped}: the step was aborted" if stopped else "between steps"
+    return f"{where}; nothing was activated"
 
 
 def _run(
@@ -225,7 +302,7 @@ def _run(
     options: RefreshOptions,
     report: RefreshReport,
     step: Callable[[str, Callable[[], tuple[str, dict[str, Any]]]], dict[str, Any]],
-    renew: Callable[[], None],
+    hold: lock.LockHold,
 ) -> None:
     from graphrec.learn.sync import SyncOptions, sync_graph
 
@@ -238,12 +315,14 @@ def _run(
         return "ok", synced["result"].summary.to_dict()
 
     step("sync", do_sync)
-    renew()
+    hold.confirm()
     signature = graph_signature(synced["result"].summary)
     trained: dict[str, Any] = {}
 
     def do_train() -> tuple[str, dict[str, Any]]:
-        reused = _trained_before(work_dir, signature, options.train)
+        reused, warning = _trained_before(work_dir, signature, options.train)
+        if warning:
+            report.warnings.append(warning)
         if reused is not None:  # the model of an earlier run on this graph: say how that one started
             trained["dir"] = Path(reused["model_dir"])
             trained["artifacts"] = ModelArtifacts.load(trained["dir"])
@@ -263,7 +342,7 @@ def _run(
             "model_dir": str(model_dir),
             "warm_start": report.warm_start,
         }
-        (work_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
+        write_state(work_dir, state)
         metrics = trained["artifacts"].metrics
         detail = {
             "model_dir": str(model_dir),
@@ -277,12 +356,12 @@ def _run(
         return "ok", detail
 
     step("train", do_train)
-    renew()
+    hold.confirm()
     written: dict[str, Any] = {}
 
     def do_writeback() -> tuple[str, dict[str, Any]]:
         quiet = replace(options.writeback, activate=False, show_progress=options.show_progress)
-        summary = writeback(graph, trained["artifacts"], quiet, source=trained["dir"])
+        summary = writeback(graph, trained["artifacts"], quiet, source=trained["dir"], hold=hold)
         written["summary"] = summary
         detail = {k: v for k, v in summary.to_dict().items() if k not in {"activated", "previous", "removed"}}
         return ("reused" if summary.resumed and summary.nodes == 0 else "ok"), detail
@@ -292,12 +371,13 @@ def _run(
     # the index step runs inside the write-back (ONLINE before `ready`): report its seconds on their own
     report.steps[-1].seconds = round(max(0.0, report.steps[-1].seconds - summary.index_seconds), 3)
     report.steps.append(StepReport("index", "ok", summary.index_seconds, {"version": summary.version}))
-    renew()
+    hold.confirm()
 
     def do_switch() -> tuple[str, dict[str, Any]]:
-        report.previous = versions.switch(graph, summary.version)
-        report.version = summary.version
-        removed = versions.prune(graph, options.writeback.keep, protect=summary.version)
+        with lock.signals_deferred():  # a signal waits until the switch and the pruning are done
+            report.previous = versions.switch(graph, summary.version)
+            report.version = summary.version
+            removed = versions.prune(graph, options.writeback.keep, protect=summary.version)
         return "ok", {"version": summary.version, "previous": report.previous, "removed": removed}
 
     step("switch", do_switch)

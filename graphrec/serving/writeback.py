@@ -21,7 +21,7 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from neo4j import ManagedTransaction
@@ -32,6 +32,9 @@ from graphrec.errors import GraphrecError
 from graphrec.learn.model_dir import FloatMatrix, ModelArtifacts
 from graphrec.serving import versions
 from graphrec.serving.vector_index import IndexOptions, create_index, wait_online
+
+if TYPE_CHECKING:
+    from graphrec.db.lock import LockHold
 
 BatchHook = Callable[[str, int, int], None]
 """Called after each committed batch with (role, nodes written so far for that role, batches so far)."""
@@ -259,19 +262,36 @@ def build_indexes(graph: Graph, version: int, dimensions: int, options: IndexOpt
     return wait_online(graph, names, options.timeout)
 
 
+def _checking(hold: LockHold, hook: BatchHook | None) -> BatchHook:
+    """`hook` after a check that `hold` is still held (`LockLost` stops the write-back at that batch)."""
+
+    def checked(role: str, written: int, batches: int) -> None:
+        hold.check()
+        if hook is not None:
+            hook(role, written, batches)
+
+    return checked
+
+
 def writeback(
     graph: Graph,
     artifacts: ModelArtifacts,
     options: WritebackOptions | None = None,
     source: str | Path | None = None,
     on_batch: BatchHook | None = None,
+    *,
+    hold: LockHold | None = None,
 ) -> WritebackSummary:
     """Write `artifacts` as a model version (resuming an unfinished one), index it, and switch to it.
 
     `on_batch` is called after every committed batch; an exception it raises stops the write-back there
-    (tests use this to simulate a crash). On any failure the active version stays as it was.
+    (tests use this to simulate a crash). `hold`, the job lock this run holds, is checked after every batch
+    and confirmed before activating: a lost lock stops the write-back (`LockLost`). On any failure the
+    active version stays as it was.
     """
     options = options or WritebackOptions()
+    if hold is not None:
+        on_batch = _checking(hold, on_batch)
     degenerate = artifacts.degenerate_rows()
     if degenerate:
         raise WritebackError(
@@ -306,6 +326,8 @@ def writeback(
     summary.index_seconds = round(build_indexes(graph, version, artifacts.dim, options.index), 3)
     graph.write("writeback/mark_ready", {"version": version, "users": summary.users, "items": summary.items})
     if options.activate:
+        if hold is not None:
+            hold.confirm()
         summary.previous = versions.switch(graph, version)
         summary.activated = True
         summary.removed = versions.prune(graph, options.keep, protect=version)

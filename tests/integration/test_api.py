@@ -36,6 +36,7 @@ from graphrec.serving.writeback import WritebackOptions, writeback
 
 T = TypeVar("T")
 API_KEY = "test-key-0123456789"
+METRICS_KEY = "metrics-key-0123456789"
 GENRES = ["Action", "Comedy", "Drama"]
 N_USERS, N_ITEMS = 16, 24
 
@@ -116,13 +117,15 @@ def loaded(neo4j_driver: Driver, neo4j_settings: Settings) -> Graph:
 
 
 def api_settings(neo4j_settings: Settings, **overrides: Any) -> ApiSettings:
-    """Settings for an app on the test Neo4j, with one API key."""
+    """Settings for an app on the test Neo4j, with one API key and a metrics key (production: /metrics needs
+    one)."""
     values: dict[str, Any] = {
         "neo4j_uri": neo4j_settings.neo4j_uri,
         "neo4j_username": neo4j_settings.neo4j_username,
         "neo4j_password": neo4j_settings.neo4j_password,
         "neo4j_database": neo4j_settings.neo4j_database,
         "api_keys": [API_KEY],
+        "metrics_key": METRICS_KEY,
         "log_json": True,
     } | overrides
     return ApiSettings(**values)
@@ -201,9 +204,10 @@ def client(loaded: Graph, neo4j_settings: Settings) -> Iterator[TestClient]:
 
 
 def gql(
-    client: TestClient, query: str, variables: dict[str, Any] | None = None, key: str | None = None
+    client: TestClient, query: str, variables: dict[str, Any] | None = None, key: str | None = API_KEY
 ) -> dict[str, Any]:
-    """POST a GraphQL request; the HTTP status must be 200 whatever the GraphQL outcome."""
+    """POST a GraphQL request, as a service (with the API key) unless `key` says otherwise; the HTTP status
+    must be 200 whatever the GraphQL outcome."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     response = client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
     assert response.status_code == 200, response.text
@@ -225,7 +229,7 @@ def codes(body: dict[str, Any]) -> list[str]:
 
 def cypher_calls(client: TestClient) -> float:
     """Cypher queries the app has sent for requests (not the scoring cache's own), read from /metrics."""
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_KEY}"}).text
     for family in text_string_to_metric_families(text):
         if family.name == "graphrec_cypher_duration_seconds":
             return sum(
@@ -252,7 +256,7 @@ def history(graph: Graph, user: str) -> list[tuple[str, int]]:
 def test_healthz_and_metrics(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     gql(client, 'query Probe { item(id: "i1") { id } }')
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_KEY}"}).text
     assert 'graphrec_graphql_requests_total{operation="Probe",type="query"}' in text
     assert 'graphrec_cypher_duration_seconds_count{query="api/items_by_id"}' in text
     assert "graphrec_graphql_request_duration_seconds_bucket" in text

@@ -1,4 +1,5 @@
-"""`/readyz` follows Neo4j and the active model: a dedicated local server is stopped and started again."""
+"""`/readyz` follows Neo4j and the active model: a dedicated local server is stopped and started again; while
+it is down, reads and writes answer SERVICE_UNAVAILABLE at once."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ from integration.test_api import TestClient
 PASSWORD = "graphrec-readyz-pw"
 READINESS_TIMEOUT_S = 30.0
 """Generous: a Neo4j slowed down by other work must still count as reachable (an outage fails at once)."""
+KEY = "readyz-key-0123456789"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+WRITE = 'mutation { upsertUser(id: "c") { id } }'
+FAIL_FAST_S = 3.0
+"""Neo4j down: well under the 10 s request timeout (one retry, each refused at once or after 1 s)."""
 WAIT_S = 180.0
 """How long a state may take to show: only a broken test or service waits this long."""
 
@@ -82,7 +88,11 @@ def activate_a_model(settings: Settings) -> None:
 def test_readyz_follows_neo4j_and_the_active_model(server: LocalNeo4j) -> None:
     settings = Settings(neo4j_uri=server.uri, neo4j_password=PASSWORD)
     api_settings = ApiSettings(
-        neo4j_uri=server.uri, neo4j_password=PASSWORD, readiness_timeout_s=READINESS_TIMEOUT_S
+        neo4j_uri=server.uri,
+        neo4j_password=PASSWORD,
+        readiness_timeout_s=READINESS_TIMEOUT_S,
+        api_keys=[KEY],
+        connect_timeout_s=1,
     )
     with TestClient(create_app(api_settings)) as client:
         assert client.get("/healthz").status_code == 200
@@ -93,7 +103,17 @@ def test_readyz_follows_neo4j_and_the_active_model(server: LocalNeo4j) -> None:
         # ready, and the scoring cache's background check has picked the model up
         wait_ready(client, status="ready", model=1, scoring="v1")
 
+        ok = client.post("/graphql", json={"query": "{ model { version } }"}).json()
+        assert ok == {"data": {"model": {"version": 1}}}  # the driver's pool now holds live connections
+
         server.stop(timeout=2)  # SIGTERM, then SIGKILL after 2 s: an outage, clean or not
+        # requests fail at once with a code to retry on, pooled connections dead or not (before: the
+        # mutation was retried by the driver for the whole request timeout, then answered TIMEOUT)
+        for query in (WRITE, "{ model { version } }", WRITE):
+            started = time.monotonic()
+            body = client.post("/graphql", json={"query": query}, headers=AUTH).json()
+            assert [e["extensions"]["code"] for e in body["errors"]] == ["SERVICE_UNAVAILABLE"], body
+            assert time.monotonic() - started < FAIL_FAST_S, query
         body = wait_ready(client, status="unready", neo4j=False)
         assert "Neo4j unreachable" in str(body["reason"])
         assert client.get("/healthz").status_code == 200  # alive, just not ready

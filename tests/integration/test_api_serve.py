@@ -16,8 +16,9 @@ from graphrec.db.local import free_port
 
 
 def test_serve_answers_and_shuts_down_gracefully_on_sigterm(neo4j_settings: Settings) -> None:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     env = os.environ | {
+        "GRAPHREC_API_METRICS_PORT": str(metrics_port),  # /metrics served beside the API, stopped with it
         "NEO4J_URI": neo4j_settings.neo4j_uri,
         "NEO4J_USERNAME": neo4j_settings.neo4j_username,
         "NEO4J_PASSWORD": neo4j_settings.neo4j_password.get_secret_value(),
@@ -42,6 +43,9 @@ def test_serve_answers_and_shuts_down_gracefully_on_sigterm(neo4j_settings: Sett
         assert answer.status_code == 200
         assert "data" in answer.json()
         assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=60).status_code in {200, 503}
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=60).status_code == 404
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=60)
+        assert 'graphrec_graphql_requests_total{operation="anonymous",type="query"} 1.0' in metrics.text
     finally:
         server.send_signal(signal.SIGTERM)
         try:

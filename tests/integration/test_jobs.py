@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -14,18 +16,19 @@ from typer.testing import CliRunner
 from graphrec.cli.app import app
 from graphrec.config import get_settings
 from graphrec.db.graph import Graph
-from graphrec.db.lock import acquire_lock, release_lock
+from graphrec.db.lock import Process, acquire_lock, lock_holder, release_lock
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.learn.models import build_encoder
 from graphrec.learn.sync import sync_graph
 from graphrec.learn.train import TrainConfig, load_model
+from graphrec.serving import refresh as refresh_module
 from graphrec.serving import versions
 from graphrec.serving.coldstart import embed_new
 from graphrec.serving.recommend import recommend_for_user
-from graphrec.serving.refresh import EXIT_CODES, RefreshOptions, refresh
+from graphrec.serving.refresh import EXIT_CODES, STATE_FILE, RefreshOptions, refresh
 from graphrec.serving.vector_index import index_status
 from graphrec.serving.warm_start import WarmStartUnavailable, from_active, from_model_dir
-from graphrec.serving.writeback import WritebackOptions
+from graphrec.serving.writeback import WritebackOptions, WritebackSummary, writeback
 
 TINY = {"epochs": 1, "dim": 16, "patience": 1}
 
@@ -247,3 +250,56 @@ def test_cli_warm_start_with_another_config_trains_from_scratch_and_says_why(
     train = next(s for s in report["steps"] if s["step"] == "train")
     assert train["detail"]["warm_start"] == expected
     assert "warm_start_rows" not in train["detail"]
+
+
+def test_a_refresh_takes_over_the_lock_of_a_run_that_died_on_this_host(
+    refreshed: Graph, work_dir: Path
+) -> None:
+    """kill -9 (or a reboot) left the lock held by a pid that no longer runs here: no six-hour wait."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    dead = replace(Process.current(), pid=child.pid, started="boot:1")
+    assert acquire_lock(refreshed, "killed-refresh", ttl=6 * 3600, process=dead)
+    report = refresh(refreshed, options(work_dir))
+    assert report.exit_code == 0, report.error
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith("took over the lock of killed-refresh: ")
+    assert f"pid {child.pid} is not running on this host" in report.warnings[0]
+    assert "warning: took over the lock of killed-refresh" in report.one_line()
+    assert lock_holder(refreshed) is None
+
+
+def test_a_refresh_whose_lock_was_taken_stops_before_the_switch(
+    refreshed: Graph, work_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = versions.active_version(refreshed)
+
+    def writeback_then_lose_the_lock(*args: Any, **kwargs: Any) -> WritebackSummary:
+        summary = writeback(*args, **kwargs)
+        refreshed.execute("MATCH (l:GraphrecLock) SET l.owner = 'thief:1:x'")  # taken over meanwhile
+        return summary
+
+    monkeypatch.setattr(refresh_module, "writeback", writeback_then_lose_the_lock)
+    try:
+        report = refresh(refreshed, options(work_dir))
+    finally:
+        refreshed.execute("MATCH (l:GraphrecLock) DELETE l")
+    assert report.exit_code == EXIT_CODES["lock"]
+    assert "lock was lost" in (report.error or "")
+    assert "thief:1:x" in (report.error or "")
+    assert "switch" not in [s.step for s in report.steps]
+    assert versions.active_version(refreshed) == before
+
+
+def test_a_torn_state_file_is_ignored_with_a_warning_naming_it(refreshed: Graph, tmp_path: Path) -> None:
+    """A crash of an older version while it wrote refresh-state.json failed every later refresh."""
+    state = tmp_path / STATE_FILE
+    state.write_text('{"signature": "0123', encoding="utf-8")
+    report = refresh(refreshed, options(tmp_path))
+    assert report.exit_code == 0, report.error
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith(f"{state} is unreadable (Unterminated string")
+    assert "trained again" in report.warnings[0]
+    assert {s.step: s.status for s in report.steps}["train"] == "ok"
+    assert json.loads(state.read_text(encoding="utf-8"))["model_dir"]  # rewritten whole
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -163,6 +164,39 @@ def test_repeats_unknown_ids_untimed_rows_and_types(graph: Graph, batch_size: in
     assert [r["w"] for r in weight] == [3.0]
 
 
+def _relationships(graph: Graph) -> list[tuple[str, str, str, int | None, float | None]]:
+    rows = graph.execute(
+        "MATCH (u:User)-[r]->(i:Item) RETURN u.id AS u, type(r) AS t, i.id AS i, r.timestamp AS ts, "
+        "coalesce(r.rating, r.weight) AS w ORDER BY u, t, i, ts, w"
+    )
+    return [(r["u"], r["t"], r["i"], r["ts"], r["w"]) for r in rows]
+
+
+@pytest.mark.parametrize(("batch_size", "concurrency"), [(1, 2), (2, 2), (100, 1)])
+def test_untimed_rows_take_the_create_path_and_end_as_merge_would(
+    graph: Graph, batch_size: int, concurrency: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [
+        rated("u1", "i1", None, 1.0),
+        rated("u2", "i1", None, 3.0),
+        rated("u1", "i1", None, 2.0),  # a repeat: merged, the later weight wins
+        rated("u2", "i2", None, 1.0),
+        rated("u1", "i2", 5, 4.0, "PURCHASED"),
+    ]
+    load_dataset(graph, tiny_dataset(rows), batch_size, show_progress=False, concurrency=concurrency)
+    created = _relationships(graph)
+    graph.execute("MATCH ()-[r]->() DELETE r")
+    monkeypatch.setattr("graphrec.ingest.load._graph_has_none", lambda graph, statement: False)
+    load_dataset(graph, tiny_dataset(rows), batch_size, show_progress=False, concurrency=concurrency)
+    assert created == _relationships(graph)  # the all-MERGE load leaves exactly the same
+    assert created == [
+        ("u1", "PURCHASED", "i2", 5, 4.0),
+        ("u1", "RATED", "i1", None, 2.0),
+        ("u2", "RATED", "i1", None, 3.0),
+        ("u2", "RATED", "i2", None, 1.0),
+    ]
+
+
 @pytest.fixture
 def cli_graph(graph: Graph, cli_env: None) -> Graph:
     """An empty database that the CLI (reading the environment) connects to."""
@@ -183,10 +217,12 @@ def test_cli_load_movielens(cli_graph: Graph, tmp_path: Path) -> None:
     line = len((folder / "tiny.inter").read_text().splitlines())
     result = runner.invoke(app, ["load", "movielens", "--path", str(folder)])
     assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # a message, not a traceback
     output = " ".join(result.output.split())
     assert f"tiny.inter:{line}: expected a numeric rating (got 'five')" in output
-    assert "load failed in phase 'interactions' after 0 rows" in output
+    assert "load failed" not in output  # refused while reading: nothing was written
     assert "use --skip-bad" in output
+    assert graph_counts(cli_graph) == expected
     result = runner.invoke(app, ["load", "movielens", "--path", str(folder), "--skip-bad"])
     assert result.exit_code == 0, result.output
     assert "1 lines skipped" in " ".join(result.output.split())
@@ -202,16 +238,48 @@ def test_partial_then_full_load_equals_one_full_load(graph: Graph) -> None:
     assert (summary.interactions, summary.unmatched) == (6, 0)
 
 
-def test_bad_line_mid_load_says_how_far_it_got(graph: Graph, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            ("inter", 6, "1\t2\t4\tnoon"),
+            "tiny.inter:7: expected a number for timestamp (unix seconds) (got 'noon')",
+        ),
+        (("kg", 3, "m.one\t\tm.two"), "tiny.kg:4: expected head, relation and tail all non-empty"),
+        (("inter", 9, "1\t2\t4\t" + "9" * 2_000_000), "tiny.inter:10: line longer than 1,048,576 characters"),
+    ],
+)
+def test_bad_line_in_a_movielens_file_writes_nothing(
+    graph: Graph, tmp_path: Path, edit: tuple[str, int, str], message: str
+) -> None:
+    """Every line is checked before the first write (a bad triple used to stop the load after the users,
+    items and ratings were written, without saying so; a bad rating after the first batches)."""
+    table, at, bad = edit
     folder = write_tiny(tmp_path)
-    lines = (folder / "tiny.inter").read_text(encoding="utf-8").splitlines()
-    lines.insert(6, "1\t2\t4\tnoon")  # file line 7: the 6th interaction
-    (folder / "tiny.inter").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(LoadError) as caught:
+    path = folder / f"tiny.{table}"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines.insert(at, bad)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(BadInput) as caught:
         load_dataset(graph, movielens.read(folder), batch_size=2, show_progress=False)
+    assert str(caught.value).startswith(f"{folder}/{message}")
+    assert len(str(caught.value)) < len(str(folder)) + 200
+    assert graph_counts(graph) == {}
+
+
+def test_input_failing_mid_load_says_how_far_it_got(graph: Graph) -> None:
+    """A file changed between the checking pass and the load: the error says what was committed."""
+    rows = [rated("u1", "i1", t) for t in range(1, 6)]
+
+    def interactions() -> Iterator[Row]:
+        yield from rows
+        raise BadInput("inter.csv", 7, "a number", "noon")
+
+    dataset = tiny_dataset(rows)
+    dataset.interactions = interactions
+    with pytest.raises(LoadError) as caught:
+        load_dataset(graph, dataset, batch_size=2, show_progress=False)
     assert isinstance(caught.value.__cause__, BadInput)
     assert caught.value.committed == 4
-    assert str(caught.value).endswith(
-        f"{folder}/tiny.inter:7: expected a number for timestamp (unix seconds) (got 'noon')"
-    )
+    assert str(caught.value).endswith("inter.csv:7: expected a number (got 'noon')")
     assert graph_counts(graph)["RATED"] == 4

@@ -111,3 +111,52 @@ def test_load_csv_without_feature_files(cli_graph: Graph, tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     assert graph_counts(cli_graph) == {"User": 2, "Item": 2, "VIEWED": 2, "CLICKED": 1}
     assert "3 interactions" in " ".join(result.output.split())  # the one-line summary
+
+
+@pytest.mark.parametrize("where", ["interactions", "items"])
+def test_load_csv_ten_megabyte_line_is_a_short_error_and_writes_nothing(
+    cli_graph: Graph, tmp_path: Path, where: str
+) -> None:
+    """A 10 MB bad line was echoed whole (10 MB of output), or was a raw `_csv.Error` traceback."""
+    args = _csv(tmp_path)
+    path = tmp_path / ("inter.csv" if where == "interactions" else "items.csv")
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines.insert(2, "u2,i2,view,1," + "9" * 10_000_000 + "\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    result = runner.invoke(app, ["load", *args])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # a message, not a traceback
+    assert len(result.output) < 2_000
+    assert f"{path}:3: line longer than 1,048,576 characters" in " ".join(result.output.split())
+    assert graph_counts(cli_graph) == {}
+
+    summary = load([*args, "--skip-bad"])
+    assert summary["bad"] == {
+        "skipped": 1,
+        "reasons": {"a line of at most 1,048,576 characters": 1},
+        "examples": [f"{path}:3: line longer than 1,048,576 characters"],
+    }
+    assert graph_counts(cli_graph)["Item"] == 3
+
+
+def test_load_csv_invalid_utf8_names_file_and_line(cli_graph: Graph, tmp_path: Path) -> None:
+    args = _csv(tmp_path)
+    inter = tmp_path / "inter.csv"
+    inter.write_bytes(inter.read_bytes() + b"u3,i\xe93,view,1,\n")  # latin-1, not UTF-8
+    result = runner.invoke(app, ["load", *args])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert f"{inter}:7: not valid UTF-8 (byte 0xe9 at column 5)" in " ".join(result.output.split())
+    assert graph_counts(cli_graph) == {}
+    assert load([*args, "--skip-bad"])["bad"]["reasons"] == {"UTF-8 text": 1}
+
+
+def test_load_csv_field_over_the_csv_modules_limit(cli_graph: Graph, tmp_path: Path) -> None:
+    """A 200,000-character field (over the csv module's 131,072) is data, stored whole."""
+    args = _csv(tmp_path)
+    (tmp_path / "items.csv").write_text(
+        f'id,title,notes\ni1,Lamp,"{"n" * 200_000}"\ni2,Book,\ni3,Pen,short\n', encoding="utf-8"
+    )
+    load(args)
+    notes = cli_graph.execute("MATCH (i:Item {id: 'i1'}) RETURN size(i.notes) AS n", write=False)
+    assert notes[0]["n"] == 200_000

@@ -180,6 +180,7 @@ def neo4j_env(graph: Graph, neo4j_settings: Settings) -> dict[str, str]:
         "NEO4J_USERNAME": neo4j_settings.neo4j_username,
         "NEO4J_PASSWORD": neo4j_settings.neo4j_password.get_secret_value(),
         "NEO4J_DATABASE": neo4j_settings.neo4j_database,
+        "GRAPHREC_API_ANONYMOUS": "all",  # the probe reads a user's recommendations without a token
     }
 
 

@@ -2,7 +2,9 @@
 // Statement 1 counts the CLICKED relationships (from the count store, instantly); the loader uses statement 2
 // only when that count was 0 when the load started, and sends each (user, item, timestamp) once, so the
 // result is exactly what load/interactions/clicked gives, with about a third less work (no MERGE lookups).
-// $groups: as in load/interactions/clicked, all timestamps set.
+// Statement 3 is the same for interactions without a timestamp (the loader sends each (user, item) once,
+// and only while the load has seen no timed CLICKED row, which an untimed MERGE could match).
+// $groups: as in load/interactions/clicked.
 MATCH ()-[r:`CLICKED`]->()
 RETURN count(r) AS existing;
 
@@ -12,4 +14,12 @@ UNWIND range(0, size(grp.items) - 1) AS k
 WITH u, grp, k WHERE grp.timestamps[k] IS NOT NULL
 MATCH (i:`Item` {`id`: grp.items[k]})
 CREATE (u)-[r:`CLICKED` {`timestamp`: grp.timestamps[k], `weight`: grp.weights[k]}]->(i)
+RETURN count(*) AS written;
+
+UNWIND $groups AS grp
+MATCH (u:`User` {`id`: grp.user})
+UNWIND range(0, size(grp.items) - 1) AS k
+WITH u, grp, k WHERE grp.timestamps[k] IS NULL
+MATCH (i:`Item` {`id`: grp.items[k]})
+CREATE (u)-[r:`CLICKED` {`weight`: grp.weights[k]}]->(i)
 RETURN count(*) AS written;

@@ -12,7 +12,7 @@ from graphrec.cli.exits import CommandError, ExitOnError, hint, user_errors
 from graphrec.db.cypher import CypherFileError
 from graphrec.db.graph import Neo4jUnavailable
 from graphrec.db.local import LocalNeo4jError
-from graphrec.db.lock import EXIT_CODE, LockHeld
+from graphrec.db.lock import EXIT_CODE, LockHeld, LockLost
 from graphrec.db.mapping import MappingError
 from graphrec.errors import GraphrecError
 from graphrec.ingest.download import DownloadError
@@ -106,6 +106,7 @@ def test_anything_else_keeps_its_traceback() -> None:
         (Neo4jUnavailable, RuntimeError, 1),
         (LocalNeo4jError, RuntimeError, 1),
         (LockHeld, RuntimeError, EXIT_CODE),
+        (LockLost, RuntimeError, EXIT_CODE),
         (SyncError, RuntimeError, 1),
         (WritebackError, RuntimeError, 1),
         (IndexTimeout, TimeoutError, 1),

@@ -10,6 +10,7 @@ import torch
 from graphrec.learn.metrics import evaluate_ranking, ranking_metrics
 
 LOG2_3, LOG2_5 = math.log2(3), math.log2(5)
+IDEAL_2 = 1 + 1 / LOG2_3
 
 
 def test_single_user_hand_computed() -> None:
@@ -83,3 +84,48 @@ def test_evaluator_batches_agree_with_one_batch() -> None:
     one = evaluate_ranking(lambda u: table[u], seen, truth, 50, 30, batch_users=1000)
     many = evaluate_ranking(lambda u: table[u], seen, truth, 50, 30, batch_users=7)
     assert one == pytest.approx(many)
+
+
+def test_literature_recall_and_ndcg_at_20_by_hand() -> None:
+    """LightGCN's definitions: Recall@20 = hits / |R| (25 here, not min(20, |R|)); NDCG's ideal DCG runs
+    over min(|R|, 20) positions; the mean is over users with held-out items."""
+    items = 60
+    table = torch.arange(items, 0, -1, dtype=torch.float32).repeat(2, 1)  # both rank items 0, 1, 2, ...
+    held = [0, 2, 4, 6, 8, *range(30, 50)]  # user 0: 25 items, hits at ranks 1, 3, 5, 7, 9 only
+    truth = (torch.tensor([0] * 25 + [1]), torch.tensor([*held, 1]))
+    out = evaluate_ranking(lambda u: table[u], (torch.tensor([1]), torch.tensor([0])), truth, 3, items)
+    dcg0 = sum(1 / math.log2(rank + 1) for rank in (1, 3, 5, 7, 9))
+    ideal0 = sum(1 / math.log2(rank + 1) for rank in range(1, 21))
+    # user 1 saw item 0 (masked), so its one held-out item, 1, ranks first: recall 1, NDCG 1
+    assert out["users"] == 2
+    assert out["recall@20"] == pytest.approx((5 / 25 + 1.0) / 2)
+    assert out["ndcg@20"] == pytest.approx((dcg0 / ideal0 + 1.0) / 2)
+
+
+def test_unrankable_held_out_items_count_as_misses() -> None:
+    """A held-out item outside the catalogue adds to |R| (and to the ideal DCG) without ever being hit; a
+    user holding only such items counts, with 0."""
+    table = torch.tensor([[0.9, 0.5, 0.1]] * 3)
+    truth = (torch.tensor([0]), torch.tensor([0]))  # user 0: item 0 ranks first
+    unrankable = torch.tensor([1, 0, 2])  # user 0: one more held-out item; user 2: two, nothing else
+    plain = evaluate_ranking(lambda u: table[u], (torch.tensor([], dtype=torch.long),) * 2, truth, 3, 3)
+    assert plain["users"] == 1
+    assert plain["recall@20"] == pytest.approx(1.0)
+    out = evaluate_ranking(
+        lambda u: table[u], (torch.tensor([], dtype=torch.long),) * 2, truth, 3, 3, unrankable=unrankable
+    )
+    assert out["users"] == 2  # users 0 and 2; user 1 has no held-out item
+    assert out["recall@20"] == pytest.approx((1 / 2 + 0) / 2)
+    assert out["ndcg@20"] == pytest.approx((1 / (1 + 1 / LOG2_3) + 0) / 2)
+    assert out["hit@20"] == pytest.approx(0.5)
+
+
+def test_a_masked_item_is_never_a_hit_even_in_a_short_catalogue() -> None:
+    """With fewer than k unmasked items, masked ones fill the top k at -inf: a held-out pair that is also a
+    seen pair (the fixed protocol keeps such pairs, as the literature does) must still be a miss."""
+    table = torch.tensor([[0.9, 0.5, 0.1]])
+    seen = (torch.tensor([0, 0]), torch.tensor([0, 1]))
+    truth = (torch.tensor([0, 0]), torch.tensor([1, 2]))  # item 1 seen and held out; item 2 held out
+    out = evaluate_ranking(lambda u: table[u], seen, truth, 1, 3, ks=(20,))
+    assert out["recall@20"] == pytest.approx(1 / 2)
+    assert out["ndcg@20"] == pytest.approx(1 / IDEAL_2)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from graphrec.learn.interactions import Interactions
-from graphrec.learn.splits import ro_counts, split_ro, split_temporal
+from graphrec.learn.splits import held_out, ro_counts, split_fixed, split_ro, split_temporal
 from graphrec.learn.train import TrainConfig, build_graph
 
 
@@ -82,3 +83,54 @@ def test_temporal_split_has_no_future_edges_in_training_graph() -> None:
     assert len(edge_keys) == len(parts.train)
     cutoff = int(parts.valid.time.min())
     assert all(key in train_keys and train_keys[key] < cutoff for key in edge_keys)
+
+
+def test_held_out_pairs_are_placed_on_graph_rows_and_the_rest_counted() -> None:
+    users, items = ["u0", "u1", "u2"], ["a", "b", "c", "d"]
+    train = Interactions(
+        torch.tensor([0, 0, 1]), torch.tensor([0, 1, 2]), torch.ones(3), torch.zeros(3, dtype=torch.long),
+        torch.zeros(3, dtype=torch.long), 3, 4,
+    )  # fmt: skip
+    pairs = [
+        ("u0", "c"), ("u0", "c"),  # a repeated pair counts once
+        ("u0", "zz"), ("u2", "zz"), ("u2", "yy"),  # items the graph lacks: misses of known users
+        ("nobody", "a"),  # a user the graph lacks: left out
+        ("u1", "c"),  # already a training pair: held out, but masked at ranking
+        ("u2", "d"),
+    ]  # fmt: skip
+    test = held_out(pairs, users, items, train)
+    assert list(zip(test.test.user.tolist(), test.test.item.tolist(), strict=True)) == [
+        (0, 2),
+        (1, 2),
+        (2, 3),
+    ]
+    assert test.unrankable.tolist() == [1, 0, 2]
+    assert test.counts() == {
+        "pairs": 8,
+        "scored": 3,
+        "duplicates": 1,
+        "unknown_users": 1,
+        "unknown_items": 3,
+        "in_train": 1,
+    }
+
+
+def test_fixed_split_keeps_the_test_file_and_cuts_validation_from_train_only() -> None:
+    inter = make()
+    test = held_out(
+        [("3", "7"), ("39", "0")], [str(u) for u in range(40)], [str(i) for i in range(300)], inter
+    )
+    parts = split_fixed(inter, test, seed=4, valid_share=0.1)
+    assert parts.protocol == "fixed"
+    assert parts.test is test.test
+    assert parts.unrankable is test.unrankable
+    keys = [set((p.user * 1000 + p.item).tolist()) for p in (parts.train, parts.valid)]
+    assert not keys[0] & keys[1]
+    assert keys[0] | keys[1] == set((inter.user * 1000 + inter.item).tolist())  # all of train, no more
+    for u in range(inter.num_users):  # RecBole's per-user counts for a 90/10 cut
+        got = [int((p.user == u).sum()) for p in (parts.train, parts.valid)]
+        assert got == recbole_counts(u + 1, [0.9, 0.1, 0.0])[:2]
+    again = split_fixed(inter, test, seed=4, valid_share=0.1)
+    assert torch.equal(again.valid.item, parts.valid.item)
+    with pytest.raises(ValueError, match="valid_share"):
+        split_fixed(inter, test, valid_share=0.0)

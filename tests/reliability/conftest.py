@@ -1,0 +1,203 @@
+"""Fixtures of the GraphQL fuzz, abuse and injection tests: a small graph with a model, and the API served by
+a real uvicorn in a thread (real HTTP, real event loop: a blocked loop shows as a slow `/healthz`)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+from builders import graph_counts, in_memory
+from conftest import clear_database
+from neo4j import Driver
+
+from graphrec.api import errors as api_errors
+from graphrec.api.app import create_app
+from graphrec.api.schema import PARSE_FAILED, VALIDATION_FAILED
+from graphrec.api.settings import ApiSettings
+from graphrec.config import Settings
+from graphrec.db.graph import Graph
+from graphrec.db.local import free_port
+from graphrec.ingest.load import load_dataset
+from graphrec.ingest.records import Dataset
+from graphrec.learn.model_dir import ModelArtifacts
+from graphrec.serving.writeback import WritebackOptions, writeback
+
+API_KEY = "reliability-key-0123456789"
+USERS = [f"u{n}" for n in range(1, 13)]
+ITEMS = [f"i{n}" for n in range(1, 19)]
+GENRES = ["Action", "Comedy", "Drama"]
+
+LEAK_MARKERS = (
+    "Traceback",
+    'File "',
+    "graphrec.",
+    "strawberry.",
+    "neo4j.",
+    "Neo4jError",
+    "CypherSyntaxError",
+    "ClientError",
+    "object has no attribute",
+    "NoneType",
+    "KeyError",
+    "TypeError",
+    "AttributeError",
+)
+"""Text that must never reach a client: tracebacks, module paths and internal exception names."""
+
+
+def known_codes() -> set[str]:
+    """Every `extensions.code` the API may answer with: the constants of `api/errors.py` (read from the
+    module, so a code added there is known here) and graphql-core's parse and validation codes."""
+    declared = {v for k, v in vars(api_errors).items() if k.isupper() and isinstance(v, str)}
+    return declared | {PARSE_FAILED, VALIDATION_FAILED}
+
+
+def small_dataset() -> Dataset:
+    """Twelve users, eighteen items in three genres, a few ratings each: enough for every resolver."""
+    rng = random.Random(11)
+    users = [{"id": u, "age": 20 + n, "gender": "FM"[n % 2]} for n, u in enumerate(USERS)]
+    items = [
+        {"id": i, "title": f"Item {n}", "year": 1990 + n, "genres": [GENRES[n % 3]]}
+        for n, i in enumerate(ITEMS)
+    ]
+    rows = [
+        {"user": u, "item": i, "type": "RATED", "timestamp": 880_000_000 + 3600 * n, "weight": 4.0}
+        for n, (u, i) in enumerate((u, i) for u in USERS for i in rng.sample(ITEMS, 5))
+    ]
+    return in_memory(users, items, rows, name="reliability")
+
+
+def random_model(dim: int = 8) -> ModelArtifacts:
+    """Seeded random unit embeddings for every user and item: recommendations only need some model."""
+    rng = np.random.default_rng(5)
+
+    def unit(rows: int) -> np.ndarray:
+        m = rng.normal(size=(rows, dim)).astype(np.float32)
+        normed: np.ndarray = m / np.linalg.norm(m, axis=1, keepdims=True)
+        return normed
+
+    return ModelArtifacts(USERS, ITEMS, unit(len(USERS)), unit(len(ITEMS)), {"encoder": "random"}, {})
+
+
+@pytest.fixture(scope="module")
+def api_graph(neo4j_driver: Driver, neo4j_settings: Settings) -> Graph:
+    """The small graph with a model written back, loaded once per module (a module may write to it)."""
+    graph = Graph(neo4j_driver, neo4j_settings.neo4j_database)
+    clear_database(graph)
+    load_dataset(graph, small_dataset(), show_progress=False)
+    writeback(graph, random_model(), WritebackOptions(show_progress=False))
+    return graph
+
+
+def api_settings(neo4j_settings: Settings, **overrides: Any) -> ApiSettings:
+    """Settings of an app on the test Neo4j with one service key; warnings and errors logged only."""
+    values: dict[str, Any] = {
+        "neo4j_uri": neo4j_settings.neo4j_uri,
+        "neo4j_username": neo4j_settings.neo4j_username,
+        "neo4j_password": neo4j_settings.neo4j_password,
+        "neo4j_database": neo4j_settings.neo4j_database,
+        "api_keys": [API_KEY],
+        "log_level": "WARNING",
+    } | overrides
+    return ApiSettings(**values)
+
+
+class LiveServer:
+    """The app under uvicorn on a free loopback port, in a daemon thread; `client` is an httpx client with
+    the service key (or none)."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            assert self.thread.is_alive(), "uvicorn stopped while starting"
+            assert time.monotonic() < deadline, "uvicorn did not start within 60 s"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+    def client(self, key: str | None = API_KEY, timeout: float = 30.0) -> httpx.Client:
+        """An HTTP client on the server, sending `key` as the bearer token when given."""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def dev_server(api_graph: Graph, neo4j_settings: Settings) -> Iterator[LiveServer]:
+    """The API in development (introspection and every field reachable), for the module."""
+    with LiveServer(api_settings(neo4j_settings, env="development")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def prod_server(api_graph: Graph, neo4j_settings: Settings) -> Iterator[LiveServer]:
+    """The API in production (no introspection), for the module."""
+    with LiveServer(api_settings(neo4j_settings, env="production")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def dev(dev_server: LiveServer) -> Iterator[httpx.Client]:
+    """A client of the development server carrying the service key."""
+    with dev_server.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def prod(prod_server: LiveServer) -> Iterator[httpx.Client]:
+    """An anonymous client of the production server."""
+    with prod_server.client(key=None) as client:
+        yield client
+
+
+def error_problems(body: Any) -> list[str]:
+    """What is wrong with the errors of a GraphQL answer: an unknown or internal code, or a message that
+    leaks internals. Empty when every error is one a client may see."""
+    if not isinstance(body, dict):
+        return [f"the answer is not a JSON object: {body!r:.200}"]
+    problems = []
+    codes = known_codes() - {api_errors.INTERNAL}
+    for error in body.get("errors") or []:
+        code = (error.get("extensions") or {}).get("code")
+        message = str(error.get("message", ""))
+        if code not in codes:
+            problems.append(f"code {code!r}: {message[:200]}")
+        leaks = [m for m in LEAK_MARKERS if m in message or m in str(error.get("extensions"))]
+        if leaks:
+            problems.append(f"{leaks} in {message[:300]!r}")
+    return problems
+
+
+def counts(graph: Graph) -> dict[str, int]:
+    """Nodes per label and relationships per type, with totals (a changed count means a write happened)."""
+    found = graph_counts(graph)
+    total = graph.execute(
+        "MATCH (n) OPTIONAL MATCH (n)-[r]->() RETURN count(DISTINCT n) AS nodes, count(r) AS rels",
+        write=False,
+    )[0]
+    return found | {"<nodes>": total["nodes"], "<rels>": total["rels"]}
