@@ -42,6 +42,11 @@ class NegativeSampler:
         if rows * num_items <= DENSE_LIMIT:  # a bitmap lookup is ~10x faster than a binary search
             self.dense = torch.zeros(rows, num_items, dtype=torch.bool, device=users.device)
             self.dense[users, items] = True
+        else:  # the users of each item (CSC), so a shared pool's clashes cost the pool items' degrees
+            by_item = torch.argsort(self.keys % num_items, stable=True)
+            self.item_users = (self.keys // num_items)[by_item]
+            degree = torch.bincount(self.keys % num_items, minlength=num_items)
+            self.item_ptr = torch.cat([degree.new_zeros(1), torch.cumsum(degree, 0)])
         self.generator = generator
         self.probs: Tensor | None = None
         if strategy == "popularity":
@@ -88,7 +93,29 @@ class NegativeSampler:
         pool = self._draw((m,), users.device)
         if self.dense is not None and int(users.max()) < self.dense.size(0):
             return pool, self.dense[:, pool][users]
+        if self.dense is None and torch.unique(users).numel() == users.numel():
+            return pool, self._pool_clash(users, pool)
         return pool, self.is_positive(users.unsqueeze(1), pool.unsqueeze(0))
+
+    def _pool_clash(self, users: Tensor, pool: Tensor) -> Tensor:
+        """[B, m] positives of distinct `users` among `pool`, found by walking the pool items' interactions.
+
+        Costs the pool items' summed degrees plus a search of each of those interactions' users among `users`
+        (about 18k on Gowalla for 1,024 uniform items) instead of B * m lookups (25M there, 0.7 s a step).
+        """
+        start = self.item_ptr[pool]
+        counts = self.item_ptr[pool + 1] - start
+        column = torch.repeat_interleave(torch.arange(pool.numel(), device=pool.device), counts)
+        first = torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+        offset = torch.arange(column.numel(), device=pool.device) - first
+        edge_users = self.item_users[start[column] + offset]
+        order = torch.argsort(users)
+        ordered = users[order]
+        where = torch.searchsorted(ordered, edge_users).clamp(max=max(users.numel() - 1, 0))
+        hit = ordered[where] == edge_users
+        clash = torch.zeros(users.numel(), pool.numel(), dtype=torch.bool, device=users.device)
+        clash[order[where[hit]], column[hit]] = True
+        return clash
 
     def sample(
         self, users: Tensor, k: int, user_emb: Tensor | None = None, item_emb: Tensor | None = None

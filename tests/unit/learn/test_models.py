@@ -147,6 +147,24 @@ def test_negatives_avoid_interacted_items(strategy: str) -> None:
     assert torch.equal(clash, sampler.is_positive(torch.tensor([[0], [1]]), pool.unsqueeze(0)))
 
 
+@pytest.mark.parametrize("dense_limit", [0, 1 << 27])
+def test_shared_pool_clashes_match_the_lookup(dense_limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bitmap, the walk over the pool items' interactions (large graphs) and the sorted search agree."""
+    monkeypatch.setattr("graphrec.learn.models.sampling.DENSE_LIMIT", dense_limit)
+    gen = torch.Generator().manual_seed(1)
+    users, items = torch.randint(40, (600,), generator=gen), torch.randint(30, (600,), generator=gen)
+    sampler = NegativeSampler(users, items, num_items=30, generator=gen)
+    assert (sampler.dense is None) == (dense_limit == 0)
+    batch = torch.tensor([17, 3, 39, 0, 25])  # distinct, unsorted
+    pool, clash = sampler.shared(batch, 64)  # 64 draws of 30 items: repeats in the pool too
+    expected = torch.zeros(5, 64, dtype=torch.bool)
+    for row, user in enumerate(batch.tolist()):
+        for column, item in enumerate(pool.tolist()):
+            expected[row, column] = bool(((users == user) & (items == item)).any())
+    assert torch.equal(clash, expected)
+    assert int(clash.sum()) > 0
+
+
 def test_time_features() -> None:
     # 2024-01-01 00:00 UTC was a Monday; 2024-07-06 12:00 UTC a Saturday in July
     times = torch.tensor([1704067200, 1720267200])
