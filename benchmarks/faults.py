@@ -602,10 +602,12 @@ def kill_jobs(box: Box, args: argparse.Namespace, work: Path) -> list[dict[str, 
         svd_model(graph, noise_seed=5).save(work / "model-b")
     say("kill-jobs: refresh (sync, train, write back, switch), killed at a random point")
     refresh = ["refresh", "--work-dir", str(work / "refresh"), "--train", "epochs=3", "--train", "dim=16"]
-    results.append(kill_job(box, "refresh", refresh, (0.5, 20.0), rng))
-    say("kill-jobs: writeback (small batches, one transaction at a time), killed at a random point")
-    write = ["writeback", str(work / "model-b"), "--batch-size", "100", "--concurrency", "1"]
-    results.append(kill_job(box, "writeback", write, (0.2, 3.0), rng))
+    # windows counted from when the job took the lock, inside its run on a quiet 2-core machine (refresh
+    # ~11 s after the lock, write-back of 150 ten-node batches ~2 s), so the kill lands mid-job
+    results.append(kill_job(box, "refresh", refresh, (0.5, 8.0), rng))
+    say("kill-jobs: writeback (ten-node batches, one transaction at a time), killed at a random point")
+    write = ["writeback", str(work / "model-b"), "--batch-size", "10", "--concurrency", "1"]
+    results.append(kill_job(box, "writeback", write, (0.1, 1.5), rng))
     return results
 
 
