@@ -19,6 +19,7 @@ from graphrec.db.graph import answering_version
 from graphrec.db.local import LocalNeo4j, port_in_use
 from graphrec.ingest.load import LoadError
 from graphrec.ingest.records import BadInput
+from graphrec.serving.filters import split_values
 
 PANEL = "Neo4j and data"
 app = typer.Typer()
@@ -378,7 +379,7 @@ def load_lightgcn(
     from graphrec.ingest import lightgcn
 
     settings = load_settings()
-    names = [name.strip() for name in files.split(",") if name.strip()]
+    names = split_values([files])
     if not names:
         raise CommandError("--files names no file")
     chosen = _interaction_type(interaction_type, mapping, settings)

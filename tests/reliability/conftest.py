@@ -3,18 +3,18 @@ a real uvicorn in a thread (real HTTP, real event loop: a blocked loop shows as 
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 import uvicorn
-from builders import graph_counts, in_memory
+from builders import graph_counts
 from conftest import clear_database
+from integration.test_api import API_KEY, N_ITEMS, N_USERS, small_dataset, svd_model
+from integration.test_api import api_settings as service_settings
 from neo4j import Driver
 
 from graphrec.api import errors as api_errors
@@ -25,14 +25,10 @@ from graphrec.config import Settings
 from graphrec.db.graph import Graph
 from graphrec.db.local import free_port
 from graphrec.ingest.load import load_dataset
-from graphrec.ingest.records import Dataset
-from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.serving.writeback import WritebackOptions, writeback
 
-API_KEY = "reliability-key-0123456789"
-USERS = [f"u{n}" for n in range(1, 13)]
-ITEMS = [f"i{n}" for n in range(1, 19)]
-GENRES = ["Action", "Comedy", "Drama"]
+USERS = [f"u{n}" for n in range(1, N_USERS + 1)]
+ITEMS = [f"i{n}" for n in range(1, N_ITEMS + 1)]
 
 LEAK_MARKERS = (
     "Traceback",
@@ -59,54 +55,20 @@ def known_codes() -> set[str]:
     return declared | {PARSE_FAILED, VALIDATION_FAILED}
 
 
-def small_dataset() -> Dataset:
-    """Twelve users, eighteen items in three genres, a few ratings each: enough for every resolver."""
-    rng = random.Random(11)
-    users = [{"id": u, "age": 20 + n, "gender": "FM"[n % 2]} for n, u in enumerate(USERS)]
-    items = [
-        {"id": i, "title": f"Item {n}", "year": 1990 + n, "genres": [GENRES[n % 3]]}
-        for n, i in enumerate(ITEMS)
-    ]
-    rows = [
-        {"user": u, "item": i, "type": "RATED", "timestamp": 880_000_000 + 3600 * n, "weight": 4.0}
-        for n, (u, i) in enumerate((u, i) for u in USERS for i in rng.sample(ITEMS, 5))
-    ]
-    return in_memory(users, items, rows, name="reliability")
-
-
-def random_model(dim: int = 8) -> ModelArtifacts:
-    """Seeded random unit embeddings for every user and item: recommendations only need some model."""
-    rng = np.random.default_rng(5)
-
-    def unit(rows: int) -> np.ndarray:
-        m = rng.normal(size=(rows, dim)).astype(np.float32)
-        normed: np.ndarray = m / np.linalg.norm(m, axis=1, keepdims=True)
-        return normed
-
-    return ModelArtifacts(USERS, ITEMS, unit(len(USERS)), unit(len(ITEMS)), {"encoder": "random"}, {})
-
-
 @pytest.fixture(scope="module")
 def api_graph(neo4j_driver: Driver, neo4j_settings: Settings) -> Graph:
-    """The small graph with a model written back, loaded once per module (a module may write to it)."""
+    """`test_api`'s small graph with its SVD model written back, loaded once per module (a module may write
+    to it)."""
     graph = Graph(neo4j_driver, neo4j_settings.neo4j_database)
     clear_database(graph)
     load_dataset(graph, small_dataset(), show_progress=False)
-    writeback(graph, random_model(), WritebackOptions(show_progress=False))
+    writeback(graph, svd_model(graph), WritebackOptions(show_progress=False))
     return graph
 
 
 def api_settings(neo4j_settings: Settings, **overrides: Any) -> ApiSettings:
-    """Settings of an app on the test Neo4j with one service key; warnings and errors logged only."""
-    values: dict[str, Any] = {
-        "neo4j_uri": neo4j_settings.neo4j_uri,
-        "neo4j_username": neo4j_settings.neo4j_username,
-        "neo4j_password": neo4j_settings.neo4j_password,
-        "neo4j_database": neo4j_settings.neo4j_database,
-        "api_keys": [API_KEY],
-        "log_level": "WARNING",
-    } | overrides
-    return ApiSettings(**values)
+    """`test_api`'s app settings (one service key) with only warnings and errors logged."""
+    return service_settings(neo4j_settings, **({"log_level": "WARNING"} | overrides))
 
 
 class LiveServer:

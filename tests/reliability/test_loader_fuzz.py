@@ -202,18 +202,24 @@ def test_csv_interactions_file(data: bytes) -> None:
         attempt(lambda skip: csv_files.read(inter, skip_bad=skip, max_line_chars=MAX_LINE), [inter])
 
 
+def write_csv_files(where: Path, which: str, data: st.DataObject) -> dict[str, Path]:
+    """The interactions, users and items CSV files in `where`, the one named `which` mutated."""
+    tables = {"inter": CSV_INTERACTIONS, "users": CSV_USERS, "items": CSV_ITEMS}
+    paths = {name: where / f"{name}.csv" for name in tables}
+    for name, lines in tables.items():
+        text = data.draw(mutated(lines)) if name == which else b"\n".join(lines) + b"\n"
+        paths[name].write_bytes(text)
+    return paths
+
+
 @FUZZ
 @given(
     which=st.sampled_from(["inter", "users", "items"]),
     data=st.data(),
 )
 def test_csv_with_feature_files(which: str, data: st.DataObject) -> None:
-    tables = {"inter": CSV_INTERACTIONS, "users": CSV_USERS, "items": CSV_ITEMS}
     with folder() as where:
-        paths = {name: where / f"{name}.csv" for name in tables}
-        for name, lines in tables.items():
-            text = data.draw(mutated(lines)) if name == which else b"\n".join(lines) + b"\n"
-            paths[name].write_bytes(text)
+        paths = write_csv_files(where, which, data)
 
         def read(skip: bool) -> Dataset:
             inter, users, items = paths["inter"], paths["users"], paths["items"]
@@ -263,12 +269,8 @@ def _ids(graph: Graph, label: str) -> set[str]:
 @given(which=st.sampled_from(["inter", "users", "items"]), data=st.data())
 def test_fuzzed_csv_load_is_all_or_nothing(graph: Graph, which: str, data: st.DataObject) -> None:
     """A refused file writes nothing; an accepted one is written whole, with no error half-way."""
-    tables = {"inter": CSV_INTERACTIONS, "users": CSV_USERS, "items": CSV_ITEMS}
     with folder() as where:
-        paths = {name: where / f"{name}.csv" for name in tables}
-        for name, lines in tables.items():
-            text = data.draw(mutated(lines)) if name == which else b"\n".join(lines) + b"\n"
-            paths[name].write_bytes(text)
+        paths = write_csv_files(where, which, data)
         before = graph_counts(graph)
         try:
             dataset = csv_files.read(paths["inter"], paths["users"], paths["items"], max_line_chars=MAX_LINE)
