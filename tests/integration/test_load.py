@@ -187,7 +187,9 @@ def test_untimed_rows_take_the_create_path_and_end_as_merge_would(
     created = _relationships(graph)
     graph.execute("MATCH ()-[r]->() DELETE r")
     monkeypatch.setattr("graphrec.ingest.load._graph_has_none", lambda graph, statement: False)
-    load_dataset(graph, tiny_dataset(rows), batch_size, show_progress=False, concurrency=concurrency)
+    # the reference: all-MERGE, one batch at a time (two MERGE batches in flight may commit a repeat's
+    # weights in either order; the CREATE path waits for its CREATEs before merging a repeat)
+    load_dataset(graph, tiny_dataset(rows), batch_size, show_progress=False, concurrency=1)
     assert created == _relationships(graph)  # the all-MERGE load leaves exactly the same
     assert created == [
         ("u1", "PURCHASED", "i2", 5, 4.0),
