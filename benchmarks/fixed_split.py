@@ -1,19 +1,23 @@
 """The literature's fixed-split protocol on a LightGCN-format dataset, straight from its files (no Neo4j).
 
 Usage: .venv/bin/python benchmarks/fixed_split.py [--data ../shared/datasets/ml-1m] [--test valid.txt]
-       [--models sage,lightgcn,mostpop,bprmf,ease] [--epochs N] [--seeds 1] [--threads 2] [--json]
+       [--models sage,lightgcn,mostpop,bprmf,ease] [--epochs N] [--set KEY=VALUE ...] [--seeds 1]
+       [--threads 2] [--json]
 
 Reads `train.txt` with `graphrec.ingest.lightgcn` (the reader `graphrec load lightgcn` uses), builds the
 HeteroData that syncing such a graph gives (users and items in first-seen order, one `viewed` edge per
 pair, no features), and runs `graphrec.learn.evaluate.evaluate_fixed` on the `--test` file's pairs: the
 code `graphrec evaluate --protocol fixed` runs. Prints what became of the test pairs, then per model
 Recall@20 / NDCG@20 (the literature's definitions), epochs, seconds per epoch and wall seconds, and the
-process's peak RSS. EASE is skipped, saying so, where its dense matrices would not fit in half the memory.
+process's peak RSS. `--set` overrides a training setting for the encoders (the value is JSON, e.g.
+`--set init='"random"' --set time_budget_s=null`). EASE is skipped, saying so, where its dense matrices
+would not fit in half the memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import time
@@ -21,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import ValidationError
 
 from graphrec import ui
 from graphrec.ingest import lightgcn
@@ -69,6 +74,13 @@ def main() -> None:
     parser.add_argument("--test", default="valid.txt", help="file in --data scored (never trained on)")
     parser.add_argument("--models", default="sage,lightgcn,mostpop,bprmf,ease")
     parser.add_argument("--epochs", type=int, default=None, help="most epochs (default: the trainer's)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a TrainConfig field for the encoders, VALUE as JSON (repeatable)",
+    )
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--json", action="store_true", help="print the summaries as JSON")
@@ -89,7 +101,17 @@ def main() -> None:
         f"pairs; {test_file.name}: {test.counts()} (read in {time.perf_counter() - started:.1f}s)",
         highlight=False,
     )
-    config = TrainConfig() if args.epochs is None else TrainConfig(epochs=args.epochs)
+    overrides: dict[str, Any] = {} if args.epochs is None else {"epochs": args.epochs}
+    for setting in args.set:
+        key, _, value = setting.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parser.error(f"--set {setting}: the value is not JSON (strings need quotes: '\"random\"')")
+    try:
+        config = TrainConfig(**overrides)
+    except ValidationError as exc:
+        parser.error(f"--set: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
     summaries: list[Any] = []
     walls: list[float] = []
     for model in affordable(models, train_set, say):

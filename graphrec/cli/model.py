@@ -162,11 +162,9 @@ def _synced(from_sync: Path | None, mapping: Path | None, show_progress: bool) -
 
 
 def _epoch_line(row: dict[str, Any]) -> None:
-    metric = next((f"  {k} {v:.4f}" for k, v in row.items() if "@" in k), "")
-    ui.err.print(
-        f"epoch {row['epoch']:>3}  loss {row['loss']:.4f}{metric}  {row['train_seconds']:.2f}s",
-        highlight=False,
-    )
+    from graphrec.learn.train import describe_epoch
+
+    ui.err.print(describe_epoch(row), highlight=False)
 
 
 @app.command("train", rich_help_panel=PANEL)

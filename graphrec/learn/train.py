@@ -5,20 +5,25 @@ node features from the `HeteroData`), then for every batch of positive edges sam
 with the cosine decoder and minimises the ranking loss. Full-graph propagation is used when the graph's
 activations fit in memory (the adjacency is built once and cached), neighbour-sampled mini-batches otherwise
 (`mode`; a plain-torch sampler, since PyG's `LinkNeighborLoader` needs `pyg-lib` or `torch-sparse`, which
-have no wheels on PyPI). After each epoch the validation metric is computed with full ranking; the best
-state is kept and training stops after `patience` epochs without improvement. Everything random draws from
-one seed, and torch's deterministic algorithms are on, so a seed reproduces a model bit for bit.
+have no wheels on PyPI). After each epoch the validation metric is computed with full ranking (for a
+fixed sample of at most `valid_users` users); the best state is kept and training stops after `patience`
+epochs without improvement, or once `time_budget_s` is spent. Everything random draws from one seed,
+and torch's deterministic algorithms are on, so a seed reproduces a model bit for bit.
 
 The default model (chosen on ml-100k, protocol `ro`; see benchmarks/quality.py): `sage` with symmetric
-aggregation and layer-mean readout, 64-d, 2 layers, the sampled-softmax loss (temperature 0.2) over one
-pool of 256 uniform negatives shared by each batch of 4096 positives, Adam lr 0.01, early stopping on
-NDCG@20 with patience 10. The max-margin loss (`loss="max_margin"`, `margin`) and BPR stay available: on
-ml-100k they stopped ~1-2 points of Recall@20 short of the softmax loss.
+aggregation and layer-mean readout, 64-d, 2 layers, id embeddings started from the interaction matrix's top
+singular vectors (`models.spectral`), the sampled-softmax loss over one pool of uniform negatives shared by
+each batch of positives, Adam, early stopping on NDCG@20 with patience 10. The batch, the pool, the
+temperature and the learning rate adapt to the graph (`resolve`): on ml-100k they are 4096 positives, 256
+negatives, 0.2 and 0.01 as tuned there; on Gowalla 32768, 1024, 0.1 and 0.028, so that an epoch is ~23
+full-graph steps (13 s) instead of 178 (70 s). The max-margin loss (`loss="max_margin"`, `margin`) and BPR
+stay available: on ml-100k they stopped ~1-2 points of Recall@20 short of the softmax loss.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import random
 import time
 from collections.abc import Callable
@@ -39,6 +44,7 @@ from graphrec.learn.models.decoder import normalize, pair_scores
 from graphrec.learn.models.losses import LossName, get_loss
 from graphrec.learn.models.neighbors import NeighborSampler
 from graphrec.learn.models.sampling import NegativeSampler, Strategy
+from graphrec.learn.models.spectral import spectral_init
 from graphrec.learn.models.time import calendar_features, recency_weight
 
 Log = Callable[[dict[str, Any]], None]
@@ -49,6 +55,14 @@ ENCODER_DEFAULTS: dict[str, dict[str, Any]] = {"sage": {"norm": "sym", "combine"
 """Options the default model uses on top of an encoder's own defaults. For `sage`: aggregate with the
 symmetric normalisation D^-1/2 A D^-1/2 and read out the mean of the layer outputs (LightGCN-style), which
 reached the ml-100k quality bar with margin; `{"norm": "mean", "combine": "last"}` gives plain GraphSAGE."""
+STEPS_PER_EPOCH = 32
+"""Automatic batch size: about this many steps an epoch. Full-graph training propagates the whole graph on
+every step, so an epoch costs steps x graph: with 4096-edge batches Gowalla's 730k training pairs took 178
+steps and 70 s an epoch, with 32768 about 13 s, and with the larger negative pool it reached a better
+validation metric in the same wall time (benchmarks/fixed_split.py)."""
+MIN_AUTO_BATCH, MAX_AUTO_BATCH = 4096, 65536
+ITEMS_PER_NEGATIVE, MIN_AUTO_NEGATIVES, MAX_AUTO_NEGATIVES = 32, 256, 1024
+BASE_TEMPERATURE, BASE_LR = 0.2, 0.01
 MASKED_SCORE = -10.0
 """Score given to a user's own positives in a shared negative pool: far below any cosine, so no loss."""
 
@@ -69,15 +83,45 @@ class TrainConfig(BaseModel):
     time_features: bool = Field(False, description="append day-of-week and month shares to node features")
     id_dropout: float = Field(0.0, ge=0, lt=1, description="zero this share of id embeddings while training")
     epochs: int = Field(300, ge=1)
-    batch_size: int = Field(4096, ge=1, description="positive edges per step")
-    lr: float = Field(0.01, gt=0)
+    time_budget_s: float | None = Field(
+        420.0,
+        gt=0,
+        description="stop after the epoch that passes this many seconds of training and validation "
+        "(the best epoch so far is kept); None: no limit",
+    )
+    batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="positive edges per step; None: 4096, or more on large graphs so that an epoch is at "
+        f"most about {STEPS_PER_EPOCH} steps (up to {MAX_AUTO_BATCH})",
+    )
+    lr: float | None = Field(
+        None,
+        gt=0,
+        description="Adam's learning rate; None: 0.01 x sqrt(batch size / 4096) (the square-root rule for "
+        "larger batches: 0.028 on Gowalla's 32768, where 0.02 and 0.05 did about equally well)",
+    )
     weight_decay: float = Field(0.0, ge=0)
     loss: LossName = Field("softmax", description="softmax (sampled), max_margin, bpr or ccl")
     margin: float = Field(0.5, description="max_margin / ccl margin (cosine units)")
-    temperature: float = Field(0.2, gt=0, description="softmax / bpr logit scale for cosine scores")
+    temperature: float | None = Field(
+        None,
+        gt=0,
+        description="softmax / bpr logit scale for cosine scores; None: 0.2 with the 256-negative pool, "
+        "falling to 0.1 as the automatic pool grows to 1024 (a larger pool of a larger catalogue needs "
+        "sharper logits: on Gowalla 0.1 beat 0.2 by 3 points of Recall@20, on ml-100k 0.2 beat 0.1 by 2)",
+    )
     negatives: int = Field(16, ge=1, description="negatives per positive (when shared_negatives is 0)")
-    shared_negatives: int = Field(
-        256, ge=0, description="if > 0: one pool of this many negatives per batch (full-graph, not hard)"
+    shared_negatives: int | None = Field(
+        None,
+        ge=0,
+        description="if > 0: one pool of this many negatives per batch (full-graph, not hard); None: 256, "
+        f"or one per {ITEMS_PER_NEGATIVE} items on large catalogues (up to {MAX_AUTO_NEGATIVES})",
+    )
+    init: Literal["spectral", "random"] = Field(
+        "spectral",
+        description="id embeddings start from the top singular vectors of the normalised interaction matrix "
+        "(see models.spectral), or from N(0, 0.1)",
     )
     negative_sampling: Strategy = "uniform"
     popularity_alpha: float = Field(0.75, description="popularity sampling exponent")
@@ -89,6 +133,12 @@ class TrainConfig(BaseModel):
     fanout: list[int] = Field(default_factory=lambda: [10, 10], description="neighbours per hop (minibatch)")
     full_graph_max_gib: float = Field(4.0, gt=0, description="auto: full-graph if the estimate fits")
     valid_metric: str = "ndcg@20"
+    valid_users: int = Field(
+        8192,
+        ge=1,
+        description="rank for at most this many validation users per epoch (one seeded sample): the full "
+        "ranking's cost grows with users x items, and the sample's metric still orders the epochs",
+    )
     patience: int = Field(10, ge=1, description="epochs without validation improvement before stopping")
     restore_best: bool = Field(
         True,
@@ -123,6 +173,15 @@ class TrainResult:
     def score(self, users: Tensor) -> Tensor:
         """[len(users), I] cosine scores of every item for `users`."""
         return self.user_embeddings[users.to(self.user_embeddings.device)] @ self.item_embeddings.T
+
+
+def describe_epoch(row: dict[str, Any]) -> str:
+    """One progress line for a history row: epoch, loss, validation metric, seconds (and why it stopped)."""
+    metric = next((f"  {k} {v:.4f}" for k, v in row.items() if "@" in k), "")
+    line = f"epoch {row['epoch']:>3}  loss {row['loss']:.4f}{metric}  {row['train_seconds']:.2f}s"
+    if "stopped" in row:
+        line += f"\nstopped: {row['stopped']}; the best epoch is kept"
+    return line
 
 
 def seed_everything(seed: int) -> None:
@@ -198,6 +257,33 @@ def estimate_full_graph_bytes(graph: BipartiteGraph, config: TrainConfig) -> int
     return int(activations + adjacency)
 
 
+def _power_of_two_at_least(value: float) -> int:
+    return 1 << max(0, math.ceil(math.log2(max(value, 1.0))))
+
+
+def resolve(config: TrainConfig, train_set: Interactions) -> TrainConfig:
+    """`config` with its automatic settings (None) made concrete for this training set: the batch size
+    (about `STEPS_PER_EPOCH` steps an epoch, a power of two in [MIN_AUTO_BATCH, MAX_AUTO_BATCH]), the
+    shared negative pool (a power of two near items / ITEMS_PER_NEGATIVE, within the auto bounds), the
+    temperature (BASE_TEMPERATURE / sqrt(pool / 256): 0.2 down to 0.1) and the learning rate (BASE_LR x
+    sqrt(batch / 4096)). The saved model records the resolved values."""
+    update: dict[str, Any] = {}
+    if config.batch_size is None:
+        batch = _power_of_two_at_least(len(train_set) / STEPS_PER_EPOCH)
+        update["batch_size"] = min(MAX_AUTO_BATCH, max(MIN_AUTO_BATCH, batch))
+    if config.shared_negatives is None:
+        pool = _power_of_two_at_least(train_set.num_items / ITEMS_PER_NEGATIVE)
+        update["shared_negatives"] = min(MAX_AUTO_NEGATIVES, max(MIN_AUTO_NEGATIVES, pool))
+    if config.temperature is None:
+        size: int = update.get("shared_negatives", config.shared_negatives) or MIN_AUTO_NEGATIVES
+        share = min(MAX_AUTO_NEGATIVES, max(MIN_AUTO_NEGATIVES, size)) / MIN_AUTO_NEGATIVES
+        update["temperature"] = BASE_TEMPERATURE / math.sqrt(share)
+    if config.lr is None:
+        positives: int = update.get("batch_size", config.batch_size) or MIN_AUTO_BATCH
+        update["lr"] = BASE_LR * math.sqrt(positives / MIN_AUTO_BATCH)
+    return config.model_copy(update=update)
+
+
 def choose_mode(graph: BipartiteGraph, config: TrainConfig) -> str:
     """`full` or `minibatch`: the configured mode, or by the memory estimate when `auto`."""
     if config.mode != "auto":
@@ -233,6 +319,16 @@ class _Embedder:
         return normalize(torch.cat(parts["users"])), normalize(torch.cat(parts["items"]))
 
 
+def _valid_sample(valid: Interactions, most: int, seed: int) -> Tensor:
+    """The users validated each epoch: all users with validation pairs, or `most` of them drawn once."""
+    users: Tensor = torch.unique(valid.user)
+    if users.numel() <= most:
+        return users
+    generator = torch.Generator().manual_seed(seed)
+    sample: Tensor = users[torch.randperm(users.numel(), generator=generator)[:most]].sort().values
+    return sample
+
+
 def train(
     data: Any,
     config: TrainConfig,
@@ -248,7 +344,8 @@ def train(
     validation metric, else the last) with embeddings computed over the training graph. With
     `config.deterministic`, torch's deterministic algorithms are on for the run (then restored), so the
     same seed on the same machine gives bitwise the same model. `init`, when given, is called on the freshly
-    initialised encoder before the first step (a warm start copies an earlier model's weights there).
+    initialised encoder before the first step, in place of `config.init` (a warm start copies an earlier
+    model's weights there).
     """
     previous = (
         torch.are_deterministic_algorithms_enabled(),
@@ -271,6 +368,11 @@ def _train(
     *,
     init: Init | None = None,
 ) -> TrainResult:
+    config = resolve(config, train_set)
+    assert config.batch_size is not None
+    assert config.shared_negatives is not None
+    assert config.temperature is not None
+    assert config.lr is not None
     seed_everything(config.seed)
     device = torch.device(config.device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
@@ -288,8 +390,10 @@ def _train(
         id_dropout=config.id_dropout,
         **options,
     ).to(device)
-    if init is not None:
+    if init is not None:  # a warm start: its rows and the spectral basis would not share coordinates
         init(model)
+    elif config.init == "spectral":
+        spectral_init(model, train_set, seed=config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     loss_fn = get_loss(config.loss)
     pos_user, pos_item = train_set.user.to(device), train_set.item.to(device)
@@ -306,9 +410,14 @@ def _train(
     )
     sampler = NeighborSampler(graph, config.fanout, generator) if mode == "minibatch" else None
     embed = _Embedder(model, graph, mode, sampler)
+    valid_pairs = valid_sample = None
+    if valid is not None and len(valid) > 0:
+        valid_pairs = (valid.user.to(device), valid.item.to(device))
+        valid_sample = _valid_sample(valid, config.valid_users, config.seed).to(device)
     history: list[dict[str, Any]] = []
     best_state: dict[str, Tensor] | None = None
     best_metric, best_epoch, stale = -float("inf"), 0, 0
+    begun = time.perf_counter()
 
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -351,14 +460,15 @@ def _train(
             steps += 1
         train_seconds = time.perf_counter() - started
         row: dict[str, Any] = {"epoch": epoch, "loss": total / max(steps, 1), "train_seconds": train_seconds}
-        if valid is not None and len(valid) > 0:
+        if valid_pairs is not None:
             users_emb, items_emb = embed()
             metrics = evaluate_ranking(
                 dot_scorer(users_emb, items_emb),
                 (pos_user, pos_item),
-                (valid.user.to(device), valid.item.to(device)),
+                valid_pairs,
                 graph.num_users,
                 graph.num_items,
+                users=valid_sample,
             )
             if config.valid_metric not in metrics:
                 raise ValueError(f"unknown valid_metric {config.valid_metric!r}; one of {sorted(metrics)}")
@@ -370,10 +480,14 @@ def _train(
             else:
                 stale += 1
         row["seconds"] = time.perf_counter() - started
+        spent = time.perf_counter() - begun
+        over_budget = config.time_budget_s is not None and spent >= config.time_budget_s
+        if over_budget and epoch < config.epochs:
+            row["stopped"] = f"time budget of {config.time_budget_s:g} s spent ({spent:.0f} s)"
         history.append(row)
         if log is not None:
             log(row)
-        if valid is not None and config.restore_best and stale >= config.patience:
+        if over_budget or (valid is not None and config.restore_best and stale >= config.patience):
             break
 
     if best_state is not None:

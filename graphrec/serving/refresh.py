@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from graphrec import ui
 from graphrec.db import lock
 from graphrec.db.graph import Graph
 from graphrec.learn.model_dir import ModelArtifacts
@@ -218,6 +219,12 @@ def warm_start_config(config: TrainConfig, epochs: int) -> TrainConfig:
     return config.model_copy(update={"epochs": min(config.epochs, epochs), "restore_best": False})
 
 
+def _print_epoch(row: dict[str, Any]) -> None:
+    from graphrec.learn.train import describe_epoch
+
+    ui.err.print(f"  train {describe_epoch(row)}", highlight=False)
+
+
 def train_model(
     synced: Any, options: RefreshOptions, model_dir: Path, warm: WarmStart | None = None
 ) -> ModelArtifacts:
@@ -235,7 +242,8 @@ def train_model(
         config = warm_start_config(config, options.warm_start_epochs)
     interactions = Interactions.from_hetero(synced.data)
     parts = split_ro(interactions, config.seed, (1 - options.valid_share, options.valid_share, 0.0))
-    result = train(synced.data, config, parts.train, parts.valid, init=warm)
+    log = _print_epoch if options.show_progress else None
+    result = train(synced.data, config, parts.train, parts.valid, log=log, init=warm)
     extra: dict[str, Any] = {"encoder": config.encoder}
     if warm is not None:
         extra["warm_start"] = warm.describe()

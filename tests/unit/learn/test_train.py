@@ -15,7 +15,7 @@ from graphrec.learn.evaluate import held_out_metrics, run_one
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.learn.splits import split_ro
-from graphrec.learn.train import TrainConfig, build_graph, load_model, save_model, train
+from graphrec.learn.train import TrainConfig, build_graph, load_model, resolve, save_model, train
 
 COMMUNITIES, USERS, ITEMS, PER_USER = 4, 80, 60, 12
 
@@ -127,7 +127,8 @@ def test_model_directory_round_trip(data: HeteroData, tmp_path: Path) -> None:
     assert artifacts.dim == 16
     assert np.allclose(np.linalg.norm(artifacts.item_embeddings, axis=1), 1.0, atol=1e-5)
     model, loaded = load_model(tmp_path)
-    assert loaded == config
+    assert loaded == resolve(config, inter)  # the automatic settings as they were resolved
+    assert loaded.temperature is not None
     model.eval()
     with torch.no_grad():
         _users, items = model(build_graph(inter, data, loaded))

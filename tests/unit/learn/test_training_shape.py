@@ -1,0 +1,154 @@
+"""What makes training fit large graphs: batch and negative pool sized from the graph, a spectral start
+(pinned to a dense SVD), a time budget, and validation on a fixed sample of users."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+import torch
+from torch_geometric.data import HeteroData
+
+from graphrec.learn.evaluate import held_out_metrics
+from graphrec.learn.interactions import Interactions
+from graphrec.learn.models import build_encoder
+from graphrec.learn.models.spectral import normalized_interactions, spectral_embeddings, spectral_init
+from graphrec.learn.splits import split_ro
+from graphrec.learn.train import (
+    MAX_AUTO_BATCH,
+    MAX_AUTO_NEGATIVES,
+    MIN_AUTO_BATCH,
+    MIN_AUTO_NEGATIVES,
+    TrainConfig,
+    _valid_sample,
+    resolve,
+    train,
+)
+
+from .test_train import FAST, planted
+
+
+def interactions(edges: int, users: int, items: int, seed: int = 0) -> Interactions:
+    """`edges` random pairs (repeats allowed: only the counts matter to `resolve`)."""
+    gen = torch.Generator().manual_seed(seed)
+    user = torch.randint(0, users, (edges,), generator=gen)
+    item = torch.randint(0, items, (edges,), generator=gen)
+    zeros = torch.zeros(edges, dtype=torch.long)
+    return Interactions(user, item, torch.ones(edges), zeros, zeros, users, items)
+
+
+@pytest.fixture(scope="module")
+def data() -> HeteroData:
+    return planted()
+
+
+@pytest.mark.parametrize(
+    ("edges", "items", "batch", "pool", "temperature"),
+    [
+        (80_000, 1_682, MIN_AUTO_BATCH, MIN_AUTO_NEGATIVES, 0.2),  # ml-100k: the settings it was tuned with
+        (730_000, 40_981, 32_768, MAX_AUTO_NEGATIVES, 0.1),  # Gowalla's training share: 23 steps an epoch
+        (515_000, 3_650, 16_384, MIN_AUTO_NEGATIVES, 0.2),  # ml-1m
+        (10_000_000, 200_000, MAX_AUTO_BATCH, MAX_AUTO_NEGATIVES, 0.1),  # capped
+        (300_000, 12_000, 16_384, 512, 0.2 / 2**0.5),  # pool: next power of two above 12000 / 32
+    ],
+)
+def test_automatic_settings_follow_the_graph(
+    edges: int, items: int, batch: int, pool: int, temperature: float
+) -> None:
+    config = resolve(TrainConfig(), interactions(edges, 1_000, items))
+    assert (config.batch_size, config.shared_negatives) == (batch, pool)
+    assert config.temperature == pytest.approx(temperature)
+    assert config.lr == pytest.approx(0.01 * (batch / 4096) ** 0.5)
+
+
+def test_explicit_batch_and_pool_are_kept() -> None:
+    explicit = TrainConfig(batch_size=100, shared_negatives=0, temperature=0.5, lr=0.3)
+    config = resolve(explicit, interactions(730_000, 10, 40_000))
+    assert (config.batch_size, config.shared_negatives, config.temperature, config.lr) == (100, 0, 0.5, 0.3)
+
+
+def test_normalized_interactions_match_the_dense_formula() -> None:
+    pairs = _distinct(interactions(200, 15, 12, seed=3))
+    dense = torch.zeros(15, 12)
+    dense[pairs.user, pairs.item] = 1.0
+    du, di = dense.sum(1).clamp(min=1), dense.sum(0).clamp(min=1)
+    expected = dense / du.sqrt().unsqueeze(1) / di.sqrt().unsqueeze(0)
+    assert torch.allclose(normalized_interactions(pairs).to_dense(), expected, atol=1e-6)
+
+
+def _distinct(pairs: Interactions) -> Interactions:
+    """Each (user, item) pair once, as the trainer's interactions hold them."""
+    keys = torch.unique(pairs.user * pairs.num_items + pairs.item)
+    zeros = torch.zeros(keys.numel(), dtype=torch.long)
+    users, items = keys // pairs.num_items, keys % pairs.num_items
+    weights = torch.ones(keys.numel())
+    return Interactions(users, items, weights, zeros, zeros, pairs.num_users, pairs.num_items)
+
+
+def test_spectral_embeddings_are_the_top_singular_subspace() -> None:
+    """U S^p V^T and U S^2p U^T equal those of `torch.linalg.svd` (sign-free). With the oversampling
+    columns covering the whole matrix the randomised SVD is exact, so this pins the normalisation, the
+    order and the weighting, not the approximation."""
+    pairs = _distinct(interactions(60, 14, 11, seed=1))
+    users, items = spectral_embeddings(pairs, dim=4, power=0.5)
+    u, s, vh = torch.linalg.svd(normalized_interactions(pairs).to_dense())
+    top = (u[:, :4] * s[:4]) @ vh[:4]
+    assert torch.allclose(users @ items.T, top, atol=1e-4)
+    assert torch.allclose(users @ users.T, (u[:, :4] * s[:4]) @ u[:, :4].T, atol=1e-4)
+
+
+def test_spectral_embeddings_pad_past_the_rank() -> None:
+    pairs = _distinct(interactions(30, 4, 5, seed=2))
+    users, items = spectral_embeddings(pairs, dim=16)
+    assert users.shape == (4, 16)
+    assert items.shape == (5, 16)
+    assert torch.count_nonzero(users[:, 4:]) == 0
+    assert torch.count_nonzero(items[:, 4:]) == 0
+
+
+def _load(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    model.load_state_dict(state)
+
+
+def test_spectral_start_ranks_before_any_training(data: HeteroData) -> None:
+    """An untrained LightGCN started spectrally already recovers the planted communities; a random one
+    does not."""
+    parts = split_ro(Interactions.from_hetero(data), seed=0)
+    results = {}
+    for init in ("spectral", "random"):
+        model = build_encoder(
+            "lightgcn", num_users=parts.train.num_users, num_items=parts.train.num_items, dim=FAST["dim"]
+        )
+        if init == "spectral":
+            spectral_init(model, parts.train)
+        untrained = {**FAST, "epochs": 1, "lr": 1e-9}
+        config = TrainConfig(**untrained, encoder="lightgcn", use_features=False, init="random")
+        start = {k: v.clone() for k, v in model.state_dict().items()}
+        result = train(data, config, parts.train, None, init=functools.partial(_load, state=start))
+        results[init] = held_out_metrics(result.score, parts)["recall@10"]
+    assert results["spectral"] > results["random"] + 0.1, results
+
+
+def test_time_budget_stops_after_the_epoch_that_spends_it(data: HeteroData) -> None:
+    parts = split_ro(Interactions.from_hetero(data), seed=0)
+    config = TrainConfig(**{**FAST, "epochs": 50}, time_budget_s=1e-6)
+    result = train(data, config, parts.train, parts.valid)
+    assert len(result.history) == 1
+    assert "time budget" in result.history[0]["stopped"]
+
+
+def test_validation_sample_is_fixed_and_bounded(data: HeteroData) -> None:
+    parts = split_ro(Interactions.from_hetero(data), seed=0)
+    sample = _valid_sample(parts.valid, 10, seed=4)
+    assert sample.numel() == 10
+    assert torch.equal(sample, _valid_sample(parts.valid, 10, seed=4))
+    assert set(sample.tolist()) <= set(parts.valid.user.tolist())
+    assert torch.equal(_valid_sample(parts.valid, 10_000, seed=4), torch.unique(parts.valid.user))
+
+
+def test_resolved_settings_are_saved_with_the_model(data: HeteroData) -> None:
+    parts = split_ro(Interactions.from_hetero(data), seed=0)
+    config = TrainConfig(**{**FAST, "epochs": 1}, shared_negatives=None)
+    result = train(data, config, parts.train, parts.valid)
+    assert result.config.batch_size == FAST["batch_size"]
+    assert result.config.shared_negatives == MIN_AUTO_NEGATIVES
