@@ -134,7 +134,7 @@ class TrainConfig(BaseModel):
     full_graph_max_gib: float = Field(4.0, gt=0, description="auto: full-graph if the estimate fits")
     valid_metric: str = "ndcg@20"
     valid_users: int = Field(
-        8192,
+        4096,
         ge=1,
         description="rank for at most this many validation users per epoch (one seeded sample): the full "
         "ranking's cost grows with users x items, and the sample's metric still orders the epochs",
