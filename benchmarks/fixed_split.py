@@ -55,6 +55,11 @@ def hetero(dataset: Dataset) -> HeteroData:
     return data
 
 
+def pairs_of(path: Path) -> list[tuple[str, str]]:
+    """(user id, item id) pairs of a LightGCN-format file."""
+    return [(row["user"], row["item"]) for row in lightgcn.read([path]).iter_interactions()]
+
+
 def say(line: str) -> None:
     """A progress line on stderr."""
     ui.err.print(line, highlight=False)
@@ -94,7 +99,7 @@ def main() -> None:
     started = time.perf_counter()
     train_file, test_file = args.data / "train.txt", args.data / args.test
     data = hetero(lightgcn.read([train_file]))
-    test_pairs = [(row["user"], row["item"]) for row in lightgcn.read([test_file]).iter_interactions()]
+    test_pairs = pairs_of(test_file)
     train_set, test = prepare_fixed(data, test_pairs)
     ui.err.print(
         f"{train_file}: {train_set.num_users:,} users, {train_set.num_items:,} items, {len(train_set):,} "

@@ -18,19 +18,14 @@ import os
 from pathlib import Path
 
 import torch
+from fixed_split import pairs_of
 
-from graphrec.ingest import lightgcn
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.metrics import dot_scorer, evaluate_ranking
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.learn.splits import held_out
 
 DATA = Path(os.environ.get("GRAPHREC_DATA_DIR", Path(__file__).resolve().parents[2] / "shared/datasets"))
-
-
-def pairs_of(path: Path) -> list[tuple[str, str]]:
-    """(user id, item id) pairs of a LightGCN-format file."""
-    return [(row["user"], row["item"]) for row in lightgcn.read([path]).iter_interactions()]
 
 
 def main() -> None:
@@ -49,8 +44,7 @@ def main() -> None:
     known = [(user_index[u], item_index[i]) for u, i in pairs_of(args.data / args.train)
              if u in user_index and i in item_index]  # fmt: skip
     user, item = torch.tensor(known, dtype=torch.long).T
-    zeros = torch.zeros(user.numel(), dtype=torch.long)
-    seen = Interactions(user, item, torch.ones(user.numel()), zeros, zeros, len(user_index), len(item_index))
+    seen = Interactions.from_pairs(user, item, len(user_index), len(item_index))
     test = held_out(pairs_of(args.data / args.test), model.user_ids, model.item_ids, seen)
     users = torch.from_numpy(model.user_embeddings)
     items = torch.from_numpy(model.item_embeddings)

@@ -98,6 +98,21 @@ class Interactions:
         return self.subset(order[last])
 
     @classmethod
+    def from_pairs(
+        cls,
+        user: Tensor,
+        item: Tensor,
+        num_users: int,
+        num_items: int,
+        kinds: tuple[str, ...] = ("interacted",),
+    ) -> Interactions:
+        """Plain (user, item) pairs, as read from a file of pairs: weight 1, no time, the first kind."""
+        count = int(user.numel())
+        zeros = torch.zeros(count, dtype=torch.long, device=user.device)
+        ones = torch.ones(count, device=user.device)
+        return cls(user, item, ones, zeros, zeros.clone(), num_users, num_items, kinds)
+
+    @classmethod
     def from_hetero(cls, data: Any, kinds: list[str] | None = None) -> Interactions:
         """All `(user, T, item)` edges of a `HeteroData` (only types in `kinds` if given), deduplicated."""
         num_users, num_items = int(data[USER].num_nodes), int(data[ITEM].num_nodes)

@@ -112,13 +112,9 @@ def held_out(
             continue
         users.append(user)
         items.append(item)
-    count = len(users)
-    test = Interactions(
+    test = Interactions.from_pairs(
         torch.tensor(users, dtype=torch.long, device=train.device),
         torch.tensor(items, dtype=torch.long, device=train.device),
-        torch.ones(count, device=train.device),
-        torch.zeros(count, dtype=torch.long, device=train.device),
-        torch.zeros(count, dtype=torch.long, device=train.device),
         train.num_users,
         train.num_items,
         train.kinds,

@@ -77,7 +77,7 @@ def test_every_kind_of_model_runs_under_the_fixed_protocol() -> None:
 def test_ease_is_left_out_where_its_matrices_do_not_fit() -> None:
     def sized(users: int, items: int) -> Interactions:
         empty = torch.zeros(0, dtype=torch.long)
-        return Interactions(empty, empty, torch.zeros(0), empty, empty, users, items)
+        return Interactions.from_pairs(empty, empty, users, items)
 
     said: list[str] = []
     models = ["sage", "ease", "mostpop"]

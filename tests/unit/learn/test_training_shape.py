@@ -33,8 +33,7 @@ def interactions(edges: int, users: int, items: int, seed: int = 0) -> Interacti
     gen = torch.Generator().manual_seed(seed)
     user = torch.randint(0, users, (edges,), generator=gen)
     item = torch.randint(0, items, (edges,), generator=gen)
-    zeros = torch.zeros(edges, dtype=torch.long)
-    return Interactions(user, item, torch.ones(edges), zeros, zeros, users, items)
+    return Interactions.from_pairs(user, item, users, items)
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +78,8 @@ def test_normalized_interactions_match_the_dense_formula() -> None:
 def _distinct(pairs: Interactions) -> Interactions:
     """Each (user, item) pair once, as the trainer's interactions hold them."""
     keys = torch.unique(pairs.user * pairs.num_items + pairs.item)
-    zeros = torch.zeros(keys.numel(), dtype=torch.long)
     users, items = keys // pairs.num_items, keys % pairs.num_items
-    weights = torch.ones(keys.numel())
-    return Interactions(users, items, weights, zeros, zeros, pairs.num_users, pairs.num_items)
+    return Interactions.from_pairs(users, items, pairs.num_users, pairs.num_items)
 
 
 def test_spectral_embeddings_are_the_top_singular_subspace() -> None:
