@@ -66,7 +66,7 @@ from graphrec import ui
 from graphrec.config import Settings
 from graphrec.db.graph import Graph
 from graphrec.db.local import LocalNeo4j, free_port
-from graphrec.learn.train import MAX_AUTO_BATCH, MIN_AUTO_BATCH, STEPS_PER_EPOCH
+from graphrec.learn.train import MAX_AUTO_BATCH, MAX_MINIBATCH_AUTO_BATCH, STEPS_PER_EPOCH
 from graphrec.serving import versions
 
 PASSWORD = "graphrec-bench-pw"
@@ -148,12 +148,12 @@ WHY = {
     "--pagecache",
     "sync": "the scan touches every node and relationship once; past the page cache it reads from disk: "
     "compare store MB with --pagecache",
-    "train": "full-graph training propagates the whole graph on every step, so an epoch costs steps x graph, "
-    f"steps = training positives / batch; the automatic batch stays within {MIN_AUTO_BATCH:,}-"
-    f"{MAX_AUTO_BATCH:,} (about {STEPS_PER_EPOCH} steps an epoch in between), so below about "
-    f"{MIN_AUTO_BATCH * STEPS_PER_EPOCH:,} and above about {MAX_AUTO_BATCH * STEPS_PER_EPOCH:,} training "
-    "positives the steps grow with the graph too and an epoch costs about N^2 (minibatch mode, fixed-size "
-    "sampled subgraphs a step, or a larger --batch-size keeps it linear)",
+    "train": "full-graph training propagates (and backpropagates through) the whole graph on every step; the "
+    f"automatic batch keeps an epoch at about {STEPS_PER_EPOCH} steps up to {MAX_AUTO_BATCH:,} positives a "
+    "step, so full-mode epochs grow with the graph once, but past the memory estimate "
+    "(full_graph_max_gib) `auto` switches to minibatch mode, whose sampled subgraphs and per-positive "
+    f"negatives cost no less per positive (its batch stays at {MAX_MINIBATCH_AUTO_BATCH:,}); the training "
+    "mode and batch per size are printed below the tables",
     "writeback": "every embedding is SET on a node found through the id index (log n each); past the page "
     "cache the node and property stores go to disk: compare store MB with --pagecache",
     "index": "building an HNSW index inserts each vector with a graph search over those already in "

@@ -41,7 +41,7 @@ from graphrec.learn.metrics import dot_scorer, evaluate_ranking
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.learn.models import ENCODERS, BipartiteGraph, Encoder, build_encoder
 from graphrec.learn.models.decoder import normalize, pair_scores
-from graphrec.learn.models.losses import LossName, get_loss
+from graphrec.learn.models.losses import LossName, PoolBatch, get_loss, shared_pool_loss
 from graphrec.learn.models.neighbors import NeighborSampler
 from graphrec.learn.models.sampling import NegativeSampler, Strategy
 from graphrec.learn.models.spectral import spectral_init
@@ -60,7 +60,15 @@ STEPS_PER_EPOCH = 32
 every step, so an epoch costs steps x graph: with 4096-edge batches Gowalla's 730k training pairs took 178
 steps and 70 s an epoch, with 32768 about 13 s, and with the larger negative pool it reached a better
 validation metric in the same wall time (benchmarks/fixed_split.py)."""
-MIN_AUTO_BATCH, MAX_AUTO_BATCH = 4096, 65536
+MIN_AUTO_BATCH, MAX_AUTO_BATCH = 4096, 1 << 20
+"""The automatic batch's bounds. Up to 65536 positives a step the [distinct users x pool] scores fitted at
+once; since `loss_chunk` bounds them, the batch grows with the graph so an epoch stays ~32 steps (linear)."""
+MAX_MINIBATCH_AUTO_BATCH = 65536
+"""In minibatch mode an epoch is linear at any batch size (each step samples its own subgraph); larger
+batches there would only sample most of the graph a step."""
+MAX_AUTO_LR = 0.04
+"""The square-root rule's learning rate stops here (its value at 65536, near the largest batches measured
+for quality: on Gowalla's 32768, 0.02 and 0.05 did about equally well)."""
 ITEMS_PER_NEGATIVE, MIN_AUTO_NEGATIVES, MAX_AUTO_NEGATIVES = 32, 256, 1024
 BASE_TEMPERATURE, BASE_LR = 0.2, 0.01
 MASKED_SCORE = -10.0
@@ -98,8 +106,15 @@ class TrainConfig(BaseModel):
     lr: float | None = Field(
         None,
         gt=0,
-        description="Adam's learning rate; None: 0.01 x sqrt(batch size / 4096) (the square-root rule for "
-        "larger batches: 0.028 on Gowalla's 32768, where 0.02 and 0.05 did about equally well)",
+        description="Adam's learning rate; None: 0.01 x sqrt(batch size / 4096) up to 0.04 (the square-root "
+        "rule for larger batches: 0.028 on Gowalla's 32768, where 0.02 and 0.05 did about equally well)",
+    )
+    loss_chunk: int = Field(
+        32768,
+        ge=1,
+        description="with a shared negative pool: distinct users of a batch scored against the pool at once "
+        "(memory ~ loss_chunk x pool floats, the scores recomputed in the backward pass), so a large batch "
+        "costs no more memory than this",
     )
     weight_decay: float = Field(0.0, ge=0)
     loss: LossName = Field("softmax", description="softmax (sampled), max_margin, bpr or ccl")
@@ -261,16 +276,18 @@ def _power_of_two_at_least(value: float) -> int:
     return 1 << max(0, math.ceil(math.log2(max(value, 1.0))))
 
 
-def resolve(config: TrainConfig, train_set: Interactions) -> TrainConfig:
+def resolve(config: TrainConfig, train_set: Interactions, mode: str = "full") -> TrainConfig:
     """`config` with its automatic settings (None) made concrete for this training set: the batch size
     (about `STEPS_PER_EPOCH` steps an epoch, a power of two in [MIN_AUTO_BATCH, MAX_AUTO_BATCH]), the
     shared negative pool (a power of two near items / ITEMS_PER_NEGATIVE, within the auto bounds), the
     temperature (BASE_TEMPERATURE / sqrt(pool / 256): 0.2 down to 0.1) and the learning rate (BASE_LR x
-    sqrt(batch / 4096)). The saved model records the resolved values."""
+    sqrt(batch / 4096), at most MAX_AUTO_LR). In `minibatch` mode a step costs its sampled subgraph, not the
+    whole graph, so the batch stops at MAX_MINIBATCH_AUTO_BATCH. The saved model records the values."""
     update: dict[str, Any] = {}
     if config.batch_size is None:
         batch = _power_of_two_at_least(len(train_set) / STEPS_PER_EPOCH)
-        update["batch_size"] = min(MAX_AUTO_BATCH, max(MIN_AUTO_BATCH, batch))
+        most = MAX_AUTO_BATCH if mode == "full" else MAX_MINIBATCH_AUTO_BATCH
+        update["batch_size"] = min(most, max(MIN_AUTO_BATCH, batch))
     if config.shared_negatives is None:
         pool = _power_of_two_at_least(train_set.num_items / ITEMS_PER_NEGATIVE)
         update["shared_negatives"] = min(MAX_AUTO_NEGATIVES, max(MIN_AUTO_NEGATIVES, pool))
@@ -280,7 +297,7 @@ def resolve(config: TrainConfig, train_set: Interactions) -> TrainConfig:
         update["temperature"] = BASE_TEMPERATURE / math.sqrt(share)
     if config.lr is None:
         positives: int = update.get("batch_size", config.batch_size) or MIN_AUTO_BATCH
-        update["lr"] = BASE_LR * math.sqrt(positives / MIN_AUTO_BATCH)
+        update["lr"] = min(MAX_AUTO_LR, BASE_LR * math.sqrt(positives / MIN_AUTO_BATCH))
     return config.model_copy(update=update)
 
 
@@ -368,16 +385,16 @@ def _train(
     *,
     init: Init | None = None,
 ) -> TrainResult:
-    config = resolve(config, train_set)
-    assert config.batch_size is not None
-    assert config.shared_negatives is not None
-    assert config.temperature is not None
-    assert config.lr is not None
     seed_everything(config.seed)
     device = torch.device(config.device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     graph = build_graph(train_set, data, config).to(device)
     mode = choose_mode(graph, config)
+    config = resolve(config, train_set, mode)
+    assert config.batch_size is not None
+    assert config.shared_negatives is not None
+    assert config.temperature is not None
+    assert config.lr is not None
     options = {**ENCODER_DEFAULTS.get(config.encoder, {}), **config.encoder_options}
     model = build_encoder(
         config.encoder,
@@ -426,33 +443,32 @@ def _train(
         order = torch.randperm(len(train_set), device=device, generator=generator)
         for batch in torch.split(order, config.batch_size):
             users, items = pos_user[batch], pos_item[batch]
-            neg_index: Tensor | None = None
+            weight = None if weights is None else weights[batch]
+            options = {"margin": config.margin, "temperature": config.temperature}
             if mode == "full":
                 user_emb, item_emb = (normalize(e) for e in model(graph))
-                u, i = user_emb[users], item_emb[items]
                 if config.shared_negatives and config.negative_sampling != "hard":
-                    # one pool per batch, scored once per distinct user
-                    distinct, neg_index = torch.unique(users, return_inverse=True)
+                    # one pool per batch, scored once per distinct user, `loss_chunk` users at a time
+                    distinct, index = torch.unique(users, return_inverse=True)
                     pool, clash = negatives.shared(distinct, config.shared_negatives)
-                    neg_scores = (user_emb[distinct] @ item_emb[pool].T).masked_fill(clash, MASKED_SCORE)
+                    shared = PoolBatch(users, items, distinct, index, pool, clash)
+                    loss = shared_pool_loss(
+                        loss_fn, user_emb, item_emb, shared, weight=weight,
+                        chunk=config.loss_chunk, masked_score=MASKED_SCORE, **options,
+                    )  # fmt: skip
                 else:
                     neg = negatives.sample(users, config.negatives, user_emb.detach(), item_emb.detach())
+                    u = user_emb[users]
                     neg_scores = pair_scores(u, item_emb[neg])
+                    loss = loss_fn(pair_scores(u, item_emb[items]), neg_scores, weight, **options)
             else:
                 assert sampler is not None
                 neg = negatives.uniform(users, config.negatives)
                 sampled = sampler.sample(users, torch.cat([items.unsqueeze(1), neg], 1))
                 user_emb, item_emb = (normalize(e) for e in model(sampled.graph))
-                u, i = user_emb[sampled.users], item_emb[sampled.items[:, 0]]
-                neg_scores = pair_scores(u, item_emb[sampled.items[:, 1:]])
-            loss = loss_fn(
-                pair_scores(u, i),
-                neg_scores,
-                None if weights is None else weights[batch],
-                margin=config.margin,
-                temperature=config.temperature,
-                neg_index=neg_index,
-            )
+                u = user_emb[sampled.users]
+                pos_scores = pair_scores(u, item_emb[sampled.items[:, 0]])
+                loss = loss_fn(pos_scores, pair_scores(u, item_emb[sampled.items[:, 1:]]), weight, **options)
             optimizer.zero_grad(set_to_none=True)
             torch.autograd.backward(loss)
             optimizer.step()

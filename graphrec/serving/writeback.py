@@ -136,12 +136,12 @@ def _register(graph: Graph, artifacts: ModelArtifacts, fp: str, source: str | No
 
 def _batches(
     ids: list[str], matrix: FloatMatrix, done: set[str], size: int
-) -> Iterator[tuple[list[str], list[float]]]:
-    """(ids, their vectors as one flat list) of nodes not yet written, `size` at a time (built lazily)."""
+) -> Iterator[tuple[list[str], list[list[float]]]]:
+    """(ids, their vectors, one list each) of nodes not yet written, `size` at a time (built lazily)."""
     todo = [i for i, node_id in enumerate(ids) if node_id not in done] if done else list(range(len(ids)))
     for start in range(0, len(todo), size):
         chunk = todo[start : start + size]
-        yield [ids[i] for i in chunk], np.asarray(matrix[chunk], dtype=np.float32).ravel().tolist()
+        yield [ids[i] for i in chunk], np.asarray(matrix[chunk], dtype=np.float32).tolist()
 
 
 @dataclass
@@ -198,14 +198,13 @@ def write_embeddings(
     todo = sum(len(side.ids) - side.skipped for side in sides)
     # a small write is split so every transaction in flight has a share; a large one goes in `batch_size`s
     size = max(1, min(options.batch_size, -(-todo // options.concurrency)))
-    dim = int(artifacts.dim)
 
-    def work(tx: ManagedTransaction, text: str, batch: tuple[list[str], list[float]]) -> int:
-        params = {"ids": Bulk(batch[0]), "vectors": Bulk(batch[1]), "dim": dim, "property": prop}
+    def work(tx: ManagedTransaction, text: str, batch: tuple[list[str], list[list[float]]]) -> int:
+        params = {"ids": Bulk(batch[0]), "vectors": Bulk(batch[1]), "property": prop}
         record = tx.run(text, params).single()
         return int(record["written"]) if record else 0
 
-    def run(text: str, batch: tuple[list[str], list[float]]) -> int:
+    def run(text: str, batch: tuple[list[str], list[list[float]]]) -> int:
         return graph.in_write_transaction(work, text, batch)
 
     bar = ui.progress() if options.show_progress else None

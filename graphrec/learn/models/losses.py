@@ -9,9 +9,10 @@ the softmax loss then reduces each user's row once instead of once per positive.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
+import torch.utils.checkpoint
 from torch import Tensor
 
 LossName = Literal["max_margin", "bpr", "ccl", "softmax"]
@@ -108,6 +109,75 @@ LOSSES: dict[str, Callable[..., Tensor]] = {
     "ccl": cosine_contrastive_loss,
     "softmax": softmax_loss,
 }
+
+
+class PoolBatch(NamedTuple):
+    """A batch of positives (`users`, `items`) whose negatives are one `pool` of items shared by the batch:
+    `distinct, row = torch.unique(users, return_inverse=True)`; `clash` [distinct, pool] marks the pool
+    items each distinct user has as positives."""
+
+    users: Tensor
+    items: Tensor
+    distinct: Tensor
+    row: Tensor
+    pool: Tensor
+    clash: Tensor
+
+
+def shared_pool_loss(
+    loss_fn: Callable[..., Tensor],
+    user_emb: Tensor,
+    item_emb: Tensor,
+    batch: PoolBatch,
+    *,
+    weight: Tensor | None = None,
+    chunk: int,
+    masked_score: float,
+    **options: float,
+) -> Tensor:
+    """`loss_fn` over `batch`, its clashing pool items scored `masked_score`.
+
+    The [distinct users x pool] scores are made `chunk` distinct users at a time, each chunk under activation
+    checkpointing (its scores are recomputed in the backward pass instead of kept), so a step's memory is
+    bounded by `chunk` x pool, not by the batch: that is what lets the automatic batch grow with the graph.
+    The chunks' losses are weighted by their share of the batch, so the result is the one-call loss.
+    """
+    pos = (user_emb[batch.users] * item_emb[batch.items]).sum(-1)
+    pool_emb = item_emb[batch.pool]
+
+    def piece(  # noqa: PLR0917 - checkpoint passes its inputs positionally
+        rows: Tensor, pooled: Tensor, mask: Tensor, scores: Tensor, at: Tensor, w: Tensor | None
+    ) -> Tensor:
+        neg = (rows @ pooled.T).masked_fill(mask, masked_score)
+        return loss_fn(scores, neg, w, neg_index=at, **options)
+
+    distinct, index = batch.distinct, batch.row
+    if distinct.numel() <= chunk:
+        return piece(user_emb[distinct], pool_emb, batch.clash, pos, index, weight)
+    order = torch.argsort(index, stable=True)
+    low = [*range(0, distinct.numel(), chunk), distinct.numel()]
+    cuts = torch.searchsorted(index[order], index.new_tensor(low)).tolist()
+    total = pos.new_tensor(float(pos.numel())) if weight is None else weight.sum().clamp(min=1e-12)
+    loss = pos.new_zeros(())
+    for n in range(len(low) - 1):
+        edges = order[cuts[n] : cuts[n + 1]]
+        if edges.numel() == 0:
+            continue
+        w = None if weight is None else weight[edges]
+        rows = slice(low[n], low[n + 1])
+        part = torch.utils.checkpoint.checkpoint(
+            piece,
+            user_emb[distinct[rows]],
+            pool_emb,
+            batch.clash[rows],
+            pos[edges],
+            index[edges] - low[n],
+            w,
+            use_reentrant=False,
+        )
+        share = float(edges.numel()) if w is None else w.sum()
+        loss = loss + part * (share / total)
+    return loss
 
 
 def get_loss(name: str) -> Callable[..., Tensor]:

@@ -12,11 +12,14 @@ from torch_geometric.data import HeteroData
 from graphrec.learn.evaluate import held_out_metrics
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.models import build_encoder
+from graphrec.learn.models.losses import LOSSES, PoolBatch, shared_pool_loss
 from graphrec.learn.models.spectral import normalized_interactions, spectral_embeddings, spectral_init
 from graphrec.learn.splits import split_ro
 from graphrec.learn.train import (
     MAX_AUTO_BATCH,
+    MAX_AUTO_LR,
     MAX_AUTO_NEGATIVES,
+    MAX_MINIBATCH_AUTO_BATCH,
     MIN_AUTO_BATCH,
     MIN_AUTO_NEGATIVES,
     TrainConfig,
@@ -47,7 +50,8 @@ def data() -> HeteroData:
         (80_000, 1_682, MIN_AUTO_BATCH, MIN_AUTO_NEGATIVES, 0.2),  # ml-100k: the settings it was tuned with
         (730_000, 40_981, 32_768, MAX_AUTO_NEGATIVES, 0.1),  # Gowalla's training share: 23 steps an epoch
         (515_000, 3_650, 16_384, MIN_AUTO_NEGATIVES, 0.2),  # ml-1m
-        (10_000_000, 200_000, MAX_AUTO_BATCH, MAX_AUTO_NEGATIVES, 0.1),  # capped
+        (10_000_000, 200_000, 524_288, MAX_AUTO_NEGATIVES, 0.1),  # 20 steps: the epoch stays linear
+        (100_000_000, 200_000, MAX_AUTO_BATCH, MAX_AUTO_NEGATIVES, 0.1),  # capped
         (300_000, 12_000, 16_384, 512, 0.2 / 2**0.5),  # pool: next power of two above 12000 / 32
     ],
 )
@@ -57,7 +61,45 @@ def test_automatic_settings_follow_the_graph(
     config = resolve(TrainConfig(), interactions(edges, 1_000, items))
     assert (config.batch_size, config.shared_negatives) == (batch, pool)
     assert config.temperature == pytest.approx(temperature)
-    assert config.lr == pytest.approx(0.01 * (batch / 4096) ** 0.5)
+    assert config.lr == pytest.approx(min(MAX_AUTO_LR, 0.01 * (batch / 4096) ** 0.5))
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_chunked_pool_loss_equals_one_call(loss: str, weighted: bool) -> None:
+    """Scoring the shared pool a few users at a time (checkpointed) gives the one-call loss and gradients."""
+    gen = torch.Generator().manual_seed(7)
+    users = torch.randint(0, 40, (300,), generator=gen)
+    items = torch.randint(0, 30, (300,), generator=gen)
+    weight = torch.rand(300, generator=gen) + 0.1 if weighted else None
+    distinct, row = torch.unique(users, return_inverse=True)
+    pool = torch.randperm(30, generator=gen)[:12]
+    clash = torch.rand(distinct.numel(), 12, generator=gen) < 0.1
+    batch = PoolBatch(users, items, distinct, row, pool, clash)
+    start = torch.randn(40, 8, generator=gen), torch.randn(30, 8, generator=gen)
+
+    def run(chunk: int) -> tuple[torch.Tensor, ...]:
+        u, i = (torch.nn.functional.normalize(x, dim=1).requires_grad_() for x in start)
+        value = shared_pool_loss(
+            LOSSES[loss], u, i, batch, weight=weight, chunk=chunk, masked_score=-10.0, temperature=0.2
+        )
+        torch.autograd.backward(value)
+        assert u.grad is not None
+        assert i.grad is not None
+        return value.detach(), u.grad, i.grad
+
+    whole, chunked = run(10_000), run(7)  # 7 users a chunk: several chunks, some ragged
+    assert distinct.numel() > 3 * 7
+    for a, b in zip(whole, chunked, strict=True):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
+    assert whole[1].abs().sum() > 0  # the gradients compared are not all zero
+
+
+def test_minibatch_mode_keeps_the_batch_it_samples_for() -> None:
+    """Sampled steps cost their subgraph, not the graph: past 65536 a batch would sample most of the graph."""
+    edges = interactions(10_000_000, 1_000, 200_000)
+    assert resolve(TrainConfig(), edges, "full").batch_size == 524_288
+    assert resolve(TrainConfig(), edges, "minibatch").batch_size == MAX_MINIBATCH_AUTO_BATCH == 65_536
 
 
 def test_explicit_batch_and_pool_are_kept() -> None:
