@@ -35,7 +35,7 @@ CALL (userId) {
   CALL (m, vec, seen, scored) {
     WITH m, vec, seen
     WHERE vec IS NOT NULL AND size(scored) < $k AND m.items >= 10000 /* $exactBelow */
-    CALL db.index.vector.queryNodes(m.itemIndex, toInteger(($k * 1 /* $pool */ + size(seen)) * 1 /* $overfetch */) + $k + 10, vec)
+    CALL db.index.vector.queryNodes(m.itemIndex, toInteger(($k * 1 /* $pool */ + size(seen)) * 1 /* $overfetch */) + 10 /* $annMargin */, vec)
     YIELD node AS i, score AS indexScore
     WITH m, vec, seen, i
     WHERE NOT i IN seen AND true /* @filters */
