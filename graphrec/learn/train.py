@@ -436,6 +436,7 @@ def _train(
     best_metric, best_epoch, stale = -float("inf"), 0, 0
     begun = time.perf_counter()
 
+    loss_options = {"margin": config.margin, "temperature": config.temperature}
     for epoch in range(1, config.epochs + 1):
         model.train()
         started = time.perf_counter()
@@ -444,7 +445,6 @@ def _train(
         for batch in torch.split(order, config.batch_size):
             users, items = pos_user[batch], pos_item[batch]
             weight = None if weights is None else weights[batch]
-            options = {"margin": config.margin, "temperature": config.temperature}
             if mode == "full":
                 user_emb, item_emb = (normalize(e) for e in model(graph))
                 if config.shared_negatives and config.negative_sampling != "hard":
@@ -454,13 +454,13 @@ def _train(
                     shared = PoolBatch(users, items, distinct, index, pool, clash)
                     loss = shared_pool_loss(
                         loss_fn, user_emb, item_emb, shared, weight=weight,
-                        chunk=config.loss_chunk, masked_score=MASKED_SCORE, **options,
+                        chunk=config.loss_chunk, masked_score=MASKED_SCORE, **loss_options,
                     )  # fmt: skip
                 else:
                     neg = negatives.sample(users, config.negatives, user_emb.detach(), item_emb.detach())
                     u = user_emb[users]
                     neg_scores = pair_scores(u, item_emb[neg])
-                    loss = loss_fn(pair_scores(u, item_emb[items]), neg_scores, weight, **options)
+                    loss = loss_fn(pair_scores(u, item_emb[items]), neg_scores, weight, **loss_options)
             else:
                 assert sampler is not None
                 neg = negatives.uniform(users, config.negatives)
@@ -468,7 +468,8 @@ def _train(
                 user_emb, item_emb = (normalize(e) for e in model(sampled.graph))
                 u = user_emb[sampled.users]
                 pos_scores = pair_scores(u, item_emb[sampled.items[:, 0]])
-                loss = loss_fn(pos_scores, pair_scores(u, item_emb[sampled.items[:, 1:]]), weight, **options)
+                neg_scores = pair_scores(u, item_emb[sampled.items[:, 1:]])
+                loss = loss_fn(pos_scores, neg_scores, weight, **loss_options)
             optimizer.zero_grad(set_to_none=True)
             torch.autograd.backward(loss)
             optimizer.step()

@@ -15,6 +15,8 @@ import torch
 import torch.utils.checkpoint
 from torch import Tensor
 
+from graphrec.learn.models.decoder import pair_scores
+
 LossName = Literal["max_margin", "bpr", "ccl", "softmax"]
 
 
@@ -142,7 +144,7 @@ def shared_pool_loss(
     bounded by `chunk` x pool, not by the batch: that is what lets the automatic batch grow with the graph.
     The chunks' losses are weighted by their share of the batch, so the result is the one-call loss.
     """
-    pos = (user_emb[batch.users] * item_emb[batch.items]).sum(-1)
+    pos = pair_scores(user_emb[batch.users], item_emb[batch.items])
     pool_emb = item_emb[batch.pool]
 
     def piece(  # noqa: PLR0917 - checkpoint passes its inputs positionally
@@ -160,9 +162,7 @@ def shared_pool_loss(
     total = pos.new_tensor(float(pos.numel())) if weight is None else weight.sum().clamp(min=1e-12)
     loss = pos.new_zeros(())
     for n in range(len(low) - 1):
-        edges = order[cuts[n] : cuts[n + 1]]
-        if edges.numel() == 0:
-            continue
+        edges = order[cuts[n] : cuts[n + 1]]  # never empty: every distinct user has an edge
         w = None if weight is None else weight[edges]
         rows = slice(low[n], low[n + 1])
         part = torch.utils.checkpoint.checkpoint(
