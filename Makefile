@@ -14,13 +14,16 @@ ifdef PORT
 neo4j demo: export NEO4J_URI = bolt://127.0.0.1:$(PORT)
 endif
 
-.PHONY: help setup system-deps neo4j demo test lint typecheck pytest dist wheel-test bench clean stop
+.PHONY: help setup system-deps browser-deps neo4j demo test lint typecheck pytest dist wheel-test bench clean stop
 
 help:  ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-system-deps:  ## Java 17 and Maven (for the Docker-free Neo4j), installed with apt when missing.
+system-deps:  ## Java 17 and Maven (the Docker-free Neo4j), Chromium (browser tests): apt, when missing.
 	@docker/neo4j/system-deps.sh
+
+browser-deps:  ## Chromium and chromedriver (the page's browser tests), installed with apt when missing.
+	@tests/browser/system-deps.sh
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +49,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy graphrec tests benchmarks
 
-pytest: dist
+pytest: dist browser-deps
 	GRAPHREC_DIST=$(DIST) $(BIN)/pytest
 
 dist: $(STAMP)  ## Build the sdist and, from it, the wheel into dist/ (with .venv's setuptools).

@@ -1,4 +1,5 @@
-"""The service: a Starlette app serving `/graphql`, `/healthz`, `/readyz`, `/metrics`, built declaratively.
+"""The service: a Starlette app serving `/graphql`, `/healthz`, `/readyz`, `/metrics` and the page at `/`,
+built declaratively.
 
 `/metrics` is served as `GRAPHREC_API_METRICS_*` say (see `api/metrics.py`): on the main port, or on a port of
 its own that the lifespan opens before anything else.
@@ -23,8 +24,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Message, Receive, Scope, Send
 
 from graphrec.api import logs
 from graphrec.api.body_limit import BodyLimit
@@ -37,6 +40,7 @@ from graphrec.api.scoring import Scorer
 from graphrec.api.settings import ApiSettings
 from graphrec.api.store import Store
 from graphrec.api.view import GraphQLView
+from graphrec.config import package_file
 from graphrec.db.mapping import GraphMapping, load_mapping
 
 UNREACHABLE = (ApiError, Neo4jError, DriverError, OSError, TimeoutError)
@@ -115,6 +119,38 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready", "neo4j": True, "model": version, "scoring": scoring})
 
 
+PAGE_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-cache",
+}
+"""Sent with the page's files: no sniffing, no framing (the page holds an API key), revalidated on reload."""
+
+
+async def page_index(request: Request) -> Response:
+    """The recommendations page (`api/page/`): plain HTML and JavaScript modules that call `/graphql`."""
+    return FileResponse(package_file("api", "page", "index.html"), headers=PAGE_HEADERS)
+
+
+def page_routes() -> list[BaseRoute]:
+    """`/` (the page) and `/page/...` (its modules and style sheet)."""
+    files = StaticFiles(directory=package_file("api", "page"))
+
+    async def static(scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message["headers"],
+                    *((k.encode(), v.encode()) for k, v in PAGE_HEADERS.items()),
+                ]
+            await send(message)
+
+        await files(scope, receive, with_headers)
+
+    return [Route("/", page_index, methods=["GET", "HEAD"]), Mount("/page", app=static)]
+
+
 def create_app(settings: ApiSettings | None = None) -> Starlette:
     """The ASGI app for `settings` (default: read from the environment)."""
     settings = settings or ApiSettings()
@@ -136,11 +172,13 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
                 allow_headers=["authorization", "content-type"],
             )
         )
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/graphql", view),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
+    if settings.page:
+        routes.extend(page_routes())
     if settings.metrics_port is None:
         gate = MetricsGate(settings, metrics, own_port=False)
         routes.append(Route("/metrics", partial(metrics_endpoint, gate), methods=["GET"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -69,10 +70,13 @@ class Query:
         first: int | None = None,
         after: str | None = None,
         filter: UserFilter | None = None,
+        id_prefix: Annotated[
+            str | None, strawberry.argument(description="Only users whose id starts with this.")
+        ] = None,
     ) -> UserConnection | None:
         """A page of users."""
         return UserConnection.of(
-            await resolvers.list_users(context(info), first, after, filter), User.from_row
+            await resolvers.list_users(context(info), first, after, filter, id_prefix), User.from_row
         )
 
     @field(description="Items in id order, `first` per page (default 20, at most 100).")
@@ -82,10 +86,13 @@ class Query:
         first: int | None = None,
         after: str | None = None,
         filter: ItemFilter | None = None,
+        id_prefix: Annotated[
+            str | None, strawberry.argument(description="Only items whose id starts with this.")
+        ] = None,
     ) -> ItemConnection | None:
         """A page of items."""
         return ItemConnection.of(
-            await resolvers.list_items(context(info), first, after, filter), Item.from_row
+            await resolvers.list_items(context(info), first, after, filter, id_prefix), Item.from_row
         )
 
     @field(description='Short paths connecting a user to an item, for "because you watched ...".')

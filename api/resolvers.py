@@ -103,31 +103,78 @@ async def similar_items(
 
 
 async def list_users(
-    ctx: RequestContext, first: int | None, after: str | None, flt: UserFilter | None
+    ctx: RequestContext,
+    first: int | None,
+    after: str | None,
+    flt: UserFilter | None,
+    id_prefix: str | None = None,
 ) -> Page:
     """A page of users in id order with the filter applied in Cypher."""
     ctx.access.require(Scope.USERS)
-    return await list_nodes(ctx, "user", first, after, check_user_filter(flt, ctx.mapping.user))
+    return await list_nodes(
+        ctx, "user", first, after, check_user_filter(flt, ctx.mapping.user), id_prefix=id_prefix
+    )
 
 
 async def list_items(
-    ctx: RequestContext, first: int | None, after: str | None, flt: ItemFilter | None
+    ctx: RequestContext,
+    first: int | None,
+    after: str | None,
+    flt: ItemFilter | None,
+    id_prefix: str | None = None,
 ) -> Page:
     """A page of items in id order with the filter applied in Cypher."""
     ctx.access.require(Scope.CATALOGUE)
-    return await list_nodes(ctx, "item", first, after, check_item_filter(flt, ctx.mapping.item))
+    return await list_nodes(
+        ctx, "item", first, after, check_item_filter(flt, ctx.mapping.item), id_prefix=id_prefix
+    )
+
+
+NO_ID_ABOVE = "\uffff"
+"""An upper bound for every id: U+FFFF is a noncharacter, which no real id starts with (Neo4j compares
+strings by UTF-16 code unit, so nothing else sorts above it)."""
+
+
+def id_range(prefix: str | None) -> tuple[str, str]:
+    """The ids `[from, to)` that start with `prefix`, as bounds one index range seek can stop at (every id
+    when `prefix` is empty or None); a BAD_USER_INPUT for a prefix longer than an id may be.
+
+    `to` is the prefix with its last character (trailing U+FFFFs dropped) moved one up in UTF-16 order, the
+    order Neo4j compares strings in: past U+D7FF come the supplementary characters, past U+10FFFF U+E000."""
+    if not prefix:
+        return "", NO_ID_ABOVE
+    check_id(prefix, "idPrefix")
+    head = prefix.rstrip(NO_ID_ABOVE)
+    if not head:  # no id starts with the noncharacter U+FFFF (the listing's assumption): an empty range
+        return prefix, prefix
+    after = ord(head[-1]) + 1
+    if 0xD800 <= after <= 0xDFFF:
+        after = 0x10000
+    elif after > 0x10FFFF:
+        after = 0xE000
+    return prefix, head[:-1] + chr(after)
 
 
 async def list_nodes(
-    ctx: RequestContext, kind: NodeKind, first: int | None, after: str | None, checked: filters.ItemFilter
+    ctx: RequestContext,
+    kind: NodeKind,
+    first: int | None,
+    after: str | None,
+    checked: filters.ItemFilter,
+    *,
+    id_prefix: str | None = None,
 ) -> Page:
-    """A page of users (or items) in id order, the checked filter applied in Cypher; primes the loader."""
+    """A page of users (or items) in id order (those whose id starts with `id_prefix`, if given), the checked
+    filter applied in Cypher; primes the loader."""
     size = page_size(first, ctx.settings, "first")
     cursor = decode_cursor(after, 1, "after")
+    low, high = id_range(id_prefix)
     rows = await ctx.store.read(
         f"api/{kind}s",
         {
             "after": str(cursor[0]) if cursor else "",
+            "from": low,
+            "to": high,
             "first": size + 1,
             "ids": checked.allow_ids,
             "excludeIds": checked.deny_ids,

@@ -93,6 +93,8 @@ class ApiSettings(Settings):
     """GraphiQL at GET /graphql; default: on in development only."""
     introspection: bool | None = Field(None, validation_alias=_env("introspection"))
     """Schema introspection; default: on in development only."""
+    page: bool = Field(True, validation_alias=_env("page"))
+    """The recommendations page at `/` (static files that call `/graphql` like any client); off: 404."""
     max_depth: int = Field(10, ge=2, le=50, validation_alias=_env("max_depth"))
     max_aliases: int = Field(15, ge=0, le=1000, validation_alias=_env("max_aliases"))
     max_tokens: int = Field(2000, ge=50, le=100_000, validation_alias=_env("max_tokens"))

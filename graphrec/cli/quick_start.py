@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 import typer
 
@@ -73,5 +74,8 @@ def demo(
     except (RuntimeError, OSError) as exc:
         server.stop()
         raise fail(f"the GraphQL API could not serve: {exc}") from exc
-    serving = f"[green]GraphQL API serving at {server.url}/graphql[/] (Ctrl-C to stop)"
+    serving = (
+        f"[green]GraphQL API serving at {server.url}/graphql[/], the recommendations page at "
+        f"[green]{server.url}/?user={quote(result.user_id)}[/] (Ctrl-C to stop)"
+    )
     server.wait(lambda: ui.err.print(serving))

@@ -145,10 +145,11 @@ def serve(
         int | None, typer.Option(min=1, max=64, help="Worker processes, one Neo4j driver each; default 1.")
     ] = None,
 ) -> None:
-    """Serve the GraphQL API (/graphql, /healthz, /readyz, /metrics) with uvicorn until Ctrl-C or SIGTERM.
+    """Serve the GraphQL API (/graphql, /healthz, /readyz, /metrics) and the recommendations page (/) with
+    uvicorn until Ctrl-C or SIGTERM.
 
     Configuration comes from NEO4J_* and GRAPHREC_API_* variables (API keys, CORS origins, limits,
-    GRAPHREC_API_ENV=development for GraphiQL and introspection).
+    GRAPHREC_API_ENV=development for GraphiQL and introspection, GRAPHREC_API_PAGE=false without the page).
     """
     from graphrec.api.serve import serve as run_server
     from graphrec.api.settings import ApiSettings

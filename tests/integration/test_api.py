@@ -360,6 +360,26 @@ def test_users_listing_pages_through_everyone_and_filters_in_cypher(client: Test
     assert found == {f"u{n}" for n in range(10, N_USERS + 1) if n % 2}
 
 
+def test_id_prefix_search_pages_through_the_matching_ids_only(client: TestClient) -> None:
+    query = """query($after: String, $prefix: String) { users(first: 2, after: $after, idPrefix: $prefix) {
+      nodes { id } pageInfo { hasNextPage endCursor } } }"""
+    everyone = sorted(f"u{n}" for n in range(1, N_USERS + 1))
+    for prefix in ("u1", "u2", "u", "nobody"):
+        ids: list[str] = []
+        after = None
+        while True:
+            page = ok(gql(client, query, {"after": after, "prefix": prefix}))["users"]
+            ids += [n["id"] for n in page["nodes"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        assert ids == [i for i in everyone if i.startswith(prefix)], prefix
+    items = ok(gql(client, '{ items(first: 100, idPrefix: "i1") { nodes { id } } }'))["items"]["nodes"]
+    assert {n["id"] for n in items} == {f"i{n}" for n in range(1, N_ITEMS + 1) if str(n).startswith("1")}
+    too_long = gql(client, "query($p: String) { users(idPrefix: $p) { nodes { id } } }", {"p": "x" * 513})
+    assert codes(too_long) == ["BAD_USER_INPUT"]
+
+
 def test_items_listing_filters(client: TestClient) -> None:
     query = (
         """query($filter: ItemFilter) { items(first: 100, filter: $filter) { nodes { id year genres } } }"""

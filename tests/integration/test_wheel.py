@@ -146,6 +146,8 @@ def test_the_sdist_builds_the_same_wheel_as_the_tree(dist: Path, tmp_path: Path)
     assert wheel.read("graphrec/db/pom.xml") == (ROOT / "docker" / "neo4j" / "pom.xml").read_bytes()
     assert wheel.read("graphrec/api/schema.graphql") == (ROOT / "api" / "schema.graphql").read_bytes()
     assert {"graphrec/py.typed", "graphrec/api/app.py", "graphrec/cli/__init__.py"} <= names
+    page = {f"graphrec/api/page/{path.name}" for path in (ROOT / "api" / "page").iterdir()}
+    assert {"graphrec/api/page/index.html", "graphrec/api/page/app.js"} <= page <= names
 
     with tarfile.open(only(dist, "graphrec-*.tar.gz")) as sdist:
         members = {m.name.partition("/")[2]: m for m in sdist.getmembers()}
@@ -210,6 +212,7 @@ def test_the_installed_commands_and_api_serve_recommendations(
     query = '{ model { version } recommendations(userId: "u1", k: 5) { item { id } score source } }'
     answer = fresh.probe("graphql", query, env=neo4j_env)
     assert answer["status"] == 200, answer
+    assert answer["page"] == [200, 200]  # the page's files came with the wheel
     assert "errors" not in answer["body"], answer["body"]
     data = answer["body"]["data"]
     assert data["model"] == {"version": report["version"]}

@@ -37,14 +37,16 @@ def where() -> dict[str, Any]:
 
 
 def graphql(query: str) -> dict[str, Any]:
-    """The status and body of one POST /graphql, settings (Neo4j's address) read from the environment."""
+    """The status and body of one POST /graphql, settings (Neo4j's address) read from the environment, and the
+    statuses of the page and one of its modules."""
     from starlette.testclient import TestClient
 
     from graphrec.api.app import create_app
 
     with TestClient(create_app()) as client:
         response = client.post("/graphql", json={"query": query})
-    return {"status": response.status_code, "body": response.json()}
+        page = [client.get(path).status_code for path in ("/", "/page/app.js")]
+    return {"status": response.status_code, "body": response.json(), "page": page}
 
 
 if __name__ == "__main__":
