@@ -11,7 +11,7 @@ import os
 
 import typer
 
-from graphrec.cli import embeddings, lock, model, neo4j_data, quick_start, recommend
+from graphrec.cli import embeddings, lock, model, neo4j_data, quick_start, recommend, report
 from graphrec.cli.exits import ExitOnError
 
 TORCH_ENVIRONMENT = {"THP_MEM_ALLOC_ENABLE": "1"}
@@ -20,8 +20,9 @@ tensors with transparent huge pages: full-graph training allocates several 100 M
 tensors a step, and with 4 KiB pages a Gowalla run took 15M minor page faults (43 s of system time in 3
 epochs) instead of 0.8M (19 s), 13% of its wall time."""
 
-PANELS = (quick_start, neo4j_data, model, embeddings, lock, recommend)
-"""The help panels in the order of the data flow: quick start, Neo4j and data, model, embeddings, serving."""
+PANELS = (quick_start, neo4j_data, model, embeddings, lock, recommend, report)
+"""The help panels in the order of the data flow: quick start, Neo4j and data, model, embeddings, serving,
+then the reports people read about a training run and about what the versions recommend."""
 
 app = typer.Typer(
     name="graphrec",

@@ -207,7 +207,9 @@ def train_command(
     """Sync the graph, train a GNN encoder with early stopping, and write a model directory.
 
     The directory holds the weights (model.pt), configuration, index maps, metrics and the L2-normalised
-    user and item embeddings that `graphrec writeback` stores in Neo4j.
+    user and item embeddings that `graphrec writeback` stores in Neo4j, and a training report: the loss and
+    validation curves and the model against MostPopular on the validation split (training_report.png,
+    report.md; `graphrec report DIR` prints it).
     """
     from graphrec.learn.interactions import Interactions
     from graphrec.learn.splits import split_ro
@@ -230,6 +232,7 @@ def train_command(
         result = train(data, config, train_set, valid, log=_epoch_line)
         save_model(result, out, list(data["user"].ids), list(data["item"].ids))
         save_features(out, synced.encoder)
+    report = _training_report(out)
     summary = {
         "out": str(out),
         "encoder": config.encoder,
@@ -240,16 +243,33 @@ def train_command(
         "seconds_per_epoch": round(result.seconds_per_epoch, 4),
         "users": result.user_embeddings.size(0),
         "items": result.item_embeddings.size(0),
+        "valid_table": result.valid_table,
+        "report": None if report is None else report.plot or report.markdown,
     }
     if json_out:
         ui.emit_json(summary)
-    else:
-        ui.err.print(
-            f"{config.encoder}: {summary['epochs']} epochs ({result.mode}), best {config.valid_metric} "
-            f"{result.best_metric:.4f} at epoch {result.best_epoch}, {result.seconds_per_epoch:.3f} s/epoch; "
-            f"wrote {out}",
-            highlight=False,
-        )
+        return
+    ui.err.print(
+        f"{config.encoder}: {summary['epochs']} epochs ({result.mode}), best {config.valid_metric} "
+        f"{result.best_metric:.4f} at epoch {result.best_epoch}, {result.seconds_per_epoch:.3f} s/epoch; "
+        f"wrote {out}",
+        highlight=False,
+    )
+    if report is not None:
+        notes = "".join(f"; {note}" for note in report.notes if "matplotlib" in note)
+        ui.err.print(f"training report: {summary['report']}{notes}", highlight=False)
+
+
+def _training_report(directory: Path) -> Any:
+    """Write the model directory's training report (`learn.report`); a warning, never an error, when it
+    cannot be written: the model is saved already. None then."""
+    from graphrec.learn.report import write_report
+
+    try:
+        return write_report(directory)
+    except OSError as exc:
+        ui.err.print(f"[yellow]warning:[/] no training report written: {exc}", highlight=False)
+        return None
 
 
 @app.command("evaluate", rich_help_panel=PANEL)

@@ -5,7 +5,13 @@ Layout of a model directory:
 - `model.pt`         the encoder's state dict (torch.save)
 - `user_ids.json`, `item_ids.json`   node ids in embedding-row order (the index maps)
 - `user_embeddings.npy`, `item_embeddings.npy`   float32 [n, dim], L2-normalised (cosine = dot product)
-- `metrics.json`     validation/test metrics and timings
+- `metrics.json`     validation/test metrics and timings: the per-epoch `history`, `best_epoch`, `best_valid`
+                     (of `valid_metric`), and `valid_table` (the kept model beside MostPopular on the
+                     validation split; null without one)
+- `training_report.png`  the loss and validation metric per epoch, the best epoch marked, and that table
+                     (`graphrec.learn.report`; written by `graphrec train` and refresh, needs matplotlib)
+- `report.json`, `report.md`   the report's summary (epochs, best epoch and metric, seconds per epoch, the
+                     table), for programs and for people; `graphrec report MODEL_DIR` prints it
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ activations fit in memory (the adjacency is built once and cached), neighbour-sa
 (`mode`; a plain-torch sampler, since PyG's `LinkNeighborLoader` needs `pyg-lib` or `torch-sparse`, which
 have no wheels on PyPI). After each epoch the validation metric is computed with full ranking (for a
 fixed sample of at most `valid_users` users); the best state is kept and training stops after `patience`
-epochs without improvement, or once `time_budget_s` is spent. Everything random draws from one seed,
-and torch's deterministic algorithms are on, so a seed reproduces a model bit for bit.
+epochs without improvement, or once `time_budget_s` is spent. The kept model is then ranked once more on
+that sample beside MostPopular (`valid_table`), for the training report. Everything random draws from one
+seed, and torch's deterministic algorithms are on, so a seed reproduces a model bit for bit.
 
 The default model (chosen on ml-100k, protocol `ro`; see benchmarks/quality.py): `sage` with symmetric
 aggregation and layer-mean readout, 64-d, 2 layers, id embeddings started from the interaction matrix's top
@@ -36,6 +37,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
+from graphrec.learn.baselines import MostPopular
 from graphrec.learn.interactions import ITEM, USER, Interactions
 from graphrec.learn.metrics import dot_scorer, evaluate_ranking
 from graphrec.learn.model_dir import ModelArtifacts
@@ -73,6 +75,8 @@ ITEMS_PER_NEGATIVE, MIN_AUTO_NEGATIVES, MAX_AUTO_NEGATIVES = 32, 256, 1024
 BASE_TEMPERATURE, BASE_LR = 0.2, 0.01
 MASKED_SCORE = -10.0
 """Score given to a user's own positives in a shared negative pool: far below any cosine, so no loss."""
+TABLE_METRICS: tuple[str, ...] = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
+"""The columns of `TrainResult.valid_table`, the final model beside MostPopular on the validation split."""
 
 
 class TrainConfig(BaseModel):
@@ -178,6 +182,8 @@ class TrainResult:
     best_epoch: int = 0
     best_metric: float = float("nan")
     mode: str = "full"
+    valid_table: list[dict[str, Any]] = field(default_factory=list)
+    """The kept model and MostPopular on the validation sample (`TABLE_METRICS`); empty without validation."""
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -513,9 +519,45 @@ def _train(
         best_epoch = len(history)
         best_metric = history[-1].get(config.valid_metric, best_metric) if history else best_metric
     users_emb, items_emb = embed()
+    table = []
+    if valid_pairs is not None:
+        table = valid_table(
+            config.encoder,
+            (users_emb, items_emb),
+            train_set,
+            seen=(pos_user, pos_item),
+            truth=valid_pairs,
+            users=valid_sample,
+        )
     return TrainResult(
-        model, config, graph, users_emb, items_emb, history, best_epoch, float(best_metric), mode
+        model, config, graph, users_emb, items_emb, history, best_epoch, float(best_metric), mode, table
     )
+
+
+def valid_table(
+    name: str,
+    embeddings: tuple[Tensor, Tensor],
+    train_set: Interactions,
+    *,
+    seen: tuple[Tensor, Tensor],
+    truth: tuple[Tensor, Tensor],
+    users: Tensor | None,
+) -> list[dict[str, Any]]:
+    """The trained model (`name`, its final user and item `embeddings`) beside MostPopular, on the same
+    validation pairs and user sample the epochs were judged on: one row each, `TABLE_METRICS` plus `users`.
+
+    Two more passes of the per-epoch validation (MostPopular's popularity is one count over the training
+    pairs), once: the sample is bounded by `valid_users`. On a Gowalla-size graph (30k users, 41k items,
+    4096 sampled) it took 2.9 s on 2 cores, where each epoch's validation took 1.6 s.
+    """
+    popular = MostPopular().fit(train_set)
+    rows = []
+    for label, scorer in ((name, dot_scorer(*embeddings)), (popular.name, popular.score)):
+        metrics = evaluate_ranking(scorer, seen, truth, train_set.num_users, train_set.num_items, users=users)
+        rows.append(
+            {"model": label, **{m: metrics[m] for m in TABLE_METRICS}, "users": int(metrics["users"])}
+        )
+    return rows
 
 
 def save_model(
@@ -527,7 +569,10 @@ def save_model(
     metrics: dict[str, Any] | None = None,
     extra_config: dict[str, Any] | None = None,
 ) -> ModelArtifacts:
-    """Write the model directory: `ModelArtifacts` (ids, embeddings, config, metrics) plus `model.pt`."""
+    """Write the model directory: `ModelArtifacts` (ids, embeddings, config, metrics) plus `model.pt`.
+
+    metrics.json holds the history, the best epoch kept and, when there was a validation split,
+    `valid_table` (see `valid_table`): what `graphrec.learn.report` draws."""
     artifacts = ModelArtifacts(
         user_ids=list(user_ids),
         item_ids=list(item_ids),
@@ -537,8 +582,10 @@ def save_model(
         metrics={
             "best_epoch": result.best_epoch,
             "best_valid": result.best_metric,
+            "valid_metric": result.config.valid_metric if result.valid_table else None,
             "seconds_per_epoch": result.seconds_per_epoch,
             "history": result.history,
+            "valid_table": result.valid_table or None,
             **(metrics or {}),
         },
     )

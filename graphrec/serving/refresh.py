@@ -32,6 +32,7 @@ from graphrec import ui
 from graphrec.db import lock
 from graphrec.db.graph import Graph
 from graphrec.learn.model_dir import ModelArtifacts
+from graphrec.learn.report import MARKDOWN_FILE
 from graphrec.serving import versions
 from graphrec.serving.vector_index import IndexTimeout
 from graphrec.serving.writeback import WritebackOptions, writeback
@@ -228,11 +229,13 @@ def _print_epoch(row: dict[str, Any]) -> None:
 def train_model(
     synced: Any, options: RefreshOptions, model_dir: Path, warm: WarmStart | None = None
 ) -> ModelArtifacts:
-    """Train on all interactions but a per-user validation share (early stopping); save the model dir.
+    """Train on all interactions but a per-user validation share (early stopping); save the model dir with
+    its training report (`learn.report`: the curves and the table against MostPopular).
 
     With `warm`, the encoder starts from its weights and trains for `options.warm_start_epochs` epochs.
     """
     from graphrec.learn.interactions import Interactions
+    from graphrec.learn.report import write_report
     from graphrec.learn.splits import split_ro
     from graphrec.learn.train import TrainConfig, save_model, train
     from graphrec.serving.coldstart import save_features
@@ -251,6 +254,10 @@ def train_model(
         result, model_dir, list(synced.data["user"].ids), list(synced.data["item"].ids), extra_config=extra
     )
     save_features(model_dir, synced.encoder)
+    try:  # the report is for people: a model without one still refreshes
+        write_report(model_dir)
+    except OSError as exc:
+        ui.err.print(f"[yellow]warning:[/] no training report in {model_dir}: {exc}", highlight=False)
     return artifacts
 
 
@@ -354,6 +361,7 @@ def _run(
         metrics = trained["artifacts"].metrics
         detail = {
             "model_dir": str(model_dir),
+            "report": str(model_dir / MARKDOWN_FILE),
             "best_valid": metrics.get("best_valid"),
             "epochs": len(metrics.get("history", [])),
             "warm_start": report.warm_start,

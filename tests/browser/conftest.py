@@ -1,22 +1,15 @@
-"""Fixtures for the browser tests: Debian's headless Chromium driven by selenium through chromedriver, and the
-API served by uvicorn on a free port, on the test Neo4j."""
+"""The browser the page's tests drive: Debian's headless Chromium, through its chromedriver, with selenium."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from starlette.applications import Starlette
-
-from graphrec.db.local import free_port
 
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 CHROMEDRIVER = ("chromedriver",)
@@ -53,29 +46,3 @@ def browser() -> Iterator[webdriver.Chrome]:
         yield driver
     finally:
         driver.quit()
-
-
-class ServedApp:
-    """An ASGI app served by uvicorn on a loopback port from a background thread, until `stop`."""
-
-    def __init__(self, app: Starlette) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 60
-        while not self._server.started:
-            assert self._thread.is_alive(), "uvicorn stopped while starting"
-            assert time.monotonic() < deadline, "uvicorn did not start within 60 s"
-            time.sleep(0.05)
-
-    @property
-    def url(self) -> str:
-        """The app's base URL."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        """Let uvicorn finish in-flight requests and run the app's shutdown."""
-        self._server.should_exit = True
-        self._thread.join(timeout=30)

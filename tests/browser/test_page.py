@@ -11,13 +11,13 @@ import httpx
 import pytest
 from conftest import clear_database
 from integration.test_api import API_KEY, N_USERS, api_settings, small_dataset, svd_model
+from live_server import LiveServer
 from neo4j import Driver
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from browser.conftest import ServedApp
 from graphrec.api.app import create_app
 from graphrec.config import Settings
 from graphrec.db.graph import Graph
@@ -29,20 +29,17 @@ K = 10
 
 
 @pytest.fixture(scope="module")
-def served(neo4j_driver: Driver, neo4j_settings: Settings) -> Iterator[ServedApp]:
+def served(neo4j_driver: Driver, neo4j_settings: Settings) -> Iterator[LiveServer]:
     """The small graph with a model written back, and the API (page included) serving it over HTTP."""
     graph = Graph(neo4j_driver, neo4j_settings.neo4j_database)
     clear_database(graph)
     load_dataset(graph, small_dataset(), show_progress=False)
     writeback(graph, svd_model(graph), WritebackOptions(show_progress=False))
-    app = ServedApp(create_app(api_settings(neo4j_settings, anonymous="all", env="development")))
-    try:
-        yield app
-    finally:
-        app.stop()
+    with LiveServer(api_settings(neo4j_settings, anonymous="all", env="development")) as server:
+        yield server
 
 
-def api(served: ServedApp, query: str, **variables: Any) -> dict[str, Any]:
+def api(served: LiveServer, query: str, **variables: Any) -> dict[str, Any]:
     """The API's own answer, to hold the page's rendering against."""
     body = httpx.post(
         f"{served.url}/graphql", json={"query": query, "variables": variables}, timeout=60
@@ -75,7 +72,7 @@ def severe_console_errors(browser: webdriver.Chrome) -> list[str]:
 
 
 def test_search_pick_a_user_and_see_scored_recommendations_history_and_similar_items(
-    served: ServedApp, browser: webdriver.Chrome
+    served: LiveServer, browser: webdriver.Chrome
 ) -> None:
     browser.get(served.url + "/")
     wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#users button.user")) == N_USERS)
@@ -128,7 +125,7 @@ def test_search_pick_a_user_and_see_scored_recommendations_history_and_similar_i
 
 
 def test_a_shared_link_opens_the_user_and_recording_an_interaction_refreshes_the_lists(
-    served: ServedApp, browser: webdriver.Chrome
+    served: LiveServer, browser: webdriver.Chrome
 ) -> None:
     browser.get(served.url + "/?user=u3")
     wait(browser, lambda b: len(rows(b, "recommendations")) == K)
@@ -160,7 +157,7 @@ def test_a_shared_link_opens_the_user_and_recording_an_interaction_refreshes_the
 
 
 def test_a_bad_user_id_shows_the_apis_message_not_a_blank_page(
-    served: ServedApp, browser: webdriver.Chrome
+    served: LiveServer, browser: webdriver.Chrome
 ) -> None:
     browser.get(served.url + "/?user=nobody-here")
     message = wait(
@@ -174,7 +171,7 @@ def test_a_bad_user_id_shows_the_apis_message_not_a_blank_page(
 
 
 def test_the_page_is_served_with_its_headers_and_can_be_switched_off(
-    served: ServedApp, neo4j_settings: Settings
+    served: LiveServer, neo4j_settings: Settings
 ) -> None:
     page = httpx.get(served.url + "/", timeout=30)
     assert page.status_code == 200
@@ -191,10 +188,9 @@ def test_the_page_is_served_with_its_headers_and_can_be_switched_off(
 
 
 def test_in_production_an_anonymous_visitor_sees_why_and_a_key_opens_the_users(
-    served: ServedApp, browser: webdriver.Chrome, neo4j_settings: Settings
+    served: LiveServer, browser: webdriver.Chrome, neo4j_settings: Settings
 ) -> None:
-    production = ServedApp(create_app(api_settings(neo4j_settings, env="production")))
-    try:
+    with LiveServer(api_settings(neo4j_settings, env="production")) as production:
         browser.get(production.url + "/")
         message = wait(
             browser,
@@ -205,6 +201,4 @@ def test_in_production_an_anonymous_visitor_sees_why_and_a_key_opens_the_users(
         browser.find_element(By.ID, "api-key").send_keys(API_KEY + "\n")  # Enter takes the key too
         wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#users button.user")) == N_USERS)
         assert not browser.find_element(By.ID, "message").is_displayed()
-    finally:
         browser.execute_script("sessionStorage.clear()")
-        production.stop()

@@ -37,6 +37,16 @@ def test_train_and_evaluate_commands(graph: Graph, cli_env: None, tmp_path: Path
     model, config = load_model(out)
     assert config.dim == 16
     assert model.hparams["num_items"] == 40
+    assert [row["model"] for row in summary["valid_table"]] == ["sage", "MostPopular"]
+    assert artifacts.metrics["valid_table"] == summary["valid_table"]
+    assert summary["report"] == str(out / "training_report.png")
+    assert (out / "training_report.png").read_bytes()[:4] == b"\x89PNG"
+    reported = CliRunner().invoke(app, ["report", str(out), "--json"])
+    assert reported.exit_code == 0, reported.output
+    report = json.loads(reported.stdout)
+    assert report["written"] is False  # train wrote it
+    assert (report["epochs"], report["best_epoch"]) == (summary["epochs"], summary["best_epoch"])
+    assert report["best_valid"] == summary["best_valid"]["ndcg@20"]
 
     evaluated = CliRunner().invoke(
         app,

@@ -3,27 +3,23 @@ a real uvicorn in a thread (real HTTP, real event loop: a blocked loop shows as 
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from builders import graph_counts
 from conftest import clear_database
-from integration.test_api import API_KEY, N_ITEMS, N_USERS, small_dataset, svd_model
+from integration.test_api import N_ITEMS, N_USERS, small_dataset, svd_model
 from integration.test_api import api_settings as service_settings
+from live_server import LiveServer
 from neo4j import Driver
 
 from graphrec.api import errors as api_errors
-from graphrec.api.app import create_app
 from graphrec.api.schema import PARSE_FAILED, VALIDATION_FAILED
 from graphrec.api.settings import ApiSettings
 from graphrec.config import Settings
 from graphrec.db.graph import Graph
-from graphrec.db.local import free_port
 from graphrec.ingest.load import load_dataset
 from graphrec.serving.writeback import WritebackOptions, writeback
 
@@ -69,44 +65,6 @@ def api_graph(neo4j_driver: Driver, neo4j_settings: Settings) -> Graph:
 def api_settings(neo4j_settings: Settings, **overrides: Any) -> ApiSettings:
     """`test_api`'s app settings (one service key) with only warnings and errors logged."""
     return service_settings(neo4j_settings, **({"log_level": "WARNING"} | overrides))
-
-
-class LiveServer:
-    """The app under uvicorn on a free loopback port, in a daemon thread; `client` is an httpx client with
-    the service key (or none)."""
-
-    def __init__(self, settings: ApiSettings) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(
-            create_app(settings),
-            host="127.0.0.1",
-            port=self.port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=2,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert self.thread.is_alive(), "uvicorn stopped while starting"
-            assert time.monotonic() < deadline, "uvicorn did not start within 60 s"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-    def client(self, key: str | None = API_KEY, timeout: float = 30.0) -> httpx.Client:
-        """An HTTP client on the server, sending `key` as the bearer token when given."""
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from live_server import LiveServer
 
-from .conftest import LEAK_MARKERS, LiveServer, error_problems
+from .conftest import LEAK_MARKERS, error_problems
 
 BOUND_S = 2.0
 """Longest answer to a hostile request: each is refused by parsing, validation or the body limit, before

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from graphrec.cli import app
 from graphrec.learn.sync import SyncOptions
 from graphrec.learn.train import TrainConfig
+from graphrec.serving.health import HealthOptions
 from graphrec.serving.recommend import DEFAULT_SEASON_WEIGHT
 from graphrec.serving.refresh import RefreshOptions
 from graphrec.serving.vector_index import IndexOptions
@@ -41,6 +42,7 @@ OWNED: dict[str, dict[str, Any]] = {
     },
     "embed": {"batch_size": WritebackOptions.batch_size},
     "recommend": {"season_weight": DEFAULT_SEASON_WEIGHT},
+    "report": {"users": HealthOptions.users, "k": HealthOptions.k, "seed": HealthOptions.seed},
 }
 """Per command, the options whose default the library owns, and that default."""
 

@@ -134,3 +134,67 @@ def test_model_directory_round_trip(data: HeteroData, tmp_path: Path) -> None:
         _users, items = model(build_graph(inter, data, loaded))
     items = torch.nn.functional.normalize(items, dim=1)
     assert np.allclose(items.numpy(), artifacts.item_embeddings, atol=1e-5)
+
+
+def _most_popular_by_hand(train_set: Interactions, valid: Interactions, k: int) -> tuple[float, int]:
+    """Recall@k of ranking items by training count (ties by lower index), training items left out, over
+    the users with validation pairs: a plain loop, independent of the vectorised metric code."""
+    counts = torch.bincount(train_set.item, minlength=train_set.num_items).tolist()
+    seen: dict[int, set[int]] = {}
+    for u, i in zip(train_set.user.tolist(), train_set.item.tolist(), strict=True):
+        seen.setdefault(u, set()).add(i)
+    truth: dict[int, set[int]] = {}
+    for u, i in zip(valid.user.tolist(), valid.item.tolist(), strict=True):
+        truth.setdefault(u, set()).add(i)
+    ranking = sorted(range(train_set.num_items), key=lambda i: (-counts[i], i))
+    recalls = []
+    for user, relevant in truth.items():
+        top = [i for i in ranking if i not in seen.get(user, set())][:k]
+        recalls.append(len(relevant & set(top)) / len(relevant))
+    return sum(recalls) / len(recalls), len(recalls)
+
+
+def _distinct_popularity(seed: int = 3) -> tuple[Interactions, Interactions]:
+    """Training pairs where item i has 35 - i users (no two items equally popular, so MostPopular's ranking
+    has no ties), and two held-out items per user among those it has not interacted with."""
+    gen = torch.Generator().manual_seed(seed)
+    users, items = 40, 30
+    pairs = [(int(u), i) for i in range(items) for u in torch.randperm(users, generator=gen)[: 35 - i]]
+    seen = set(pairs)
+    held = []
+    for u in range(users):
+        unseen = [i for i in range(items) if (u, i) not in seen]
+        held += [(u, unseen[int(n)]) for n in torch.randperm(len(unseen), generator=gen)[:2]]
+
+    def build(rows: list[tuple[int, int]]) -> Interactions:
+        user, item = torch.tensor(rows).T
+        return Interactions.from_pairs(user, item, users, items)
+
+    return build(pairs), build(held)
+
+
+def test_the_kept_model_is_tabled_beside_most_popular_on_the_validation_split(tmp_path: Path) -> None:
+    train_set, valid = _distinct_popularity()
+    config = TrainConfig(**{**FAST, "epochs": 6})
+    result = train(None, config, train_set, valid)
+    model, popular = result.valid_table
+    assert model["model"] == "sage"
+    assert popular["model"] == "MostPopular"
+    # full-graph embeddings are deterministic: the table's figure for the kept model is its best epoch's
+    assert model["ndcg@20"] == pytest.approx(result.best_metric, abs=1e-6)
+    recall, users = _most_popular_by_hand(train_set, valid, 10)
+    assert popular["users"] == model["users"] == users
+    assert popular["recall@10"] == pytest.approx(recall, abs=1e-6)
+    save_model(result, tmp_path, [f"u{n}" for n in range(40)], [f"i{n}" for n in range(30)])
+    metrics = ModelArtifacts.load(tmp_path).metrics
+    assert metrics["valid_table"] == result.valid_table
+    assert metrics["valid_metric"] == "ndcg@20"
+
+
+def test_without_a_validation_split_there_is_no_table(data: HeteroData, tmp_path: Path) -> None:
+    result = train(data, TrainConfig(**{**FAST, "epochs": 2}), Interactions.from_hetero(data), None)
+    assert result.valid_table == []
+    save_model(result, tmp_path, data["user"].ids, data["item"].ids)
+    metrics = ModelArtifacts.load(tmp_path).metrics
+    assert metrics["valid_table"] is None
+    assert metrics["valid_metric"] is None
