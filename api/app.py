@@ -35,6 +35,7 @@ from graphrec.api.context import Services
 from graphrec.api.errors import ApiError
 from graphrec.api.metrics import Metrics, MetricsGate, MetricsPort, metrics_endpoint
 from graphrec.api.recommender import Recommender
+from graphrec.api.refold import Refolder
 from graphrec.api.schema import build_schema
 from graphrec.api.scoring import Scorer
 from graphrec.api.settings import ApiSettings
@@ -75,8 +76,10 @@ async def lifespan(
     store = Store.open(settings, mapping, metrics)
     server_version = await _server_version(store)
     scorer = Scorer(store, settings, server_version) if settings.scoring else None
-    services = Services(settings, store, Recommender(store, server_version, scorer))
+    refolder = Refolder(store, settings, scorer) if settings.refold else None
+    services = Services(settings, store, Recommender(store, server_version, scorer), refolder)
     scoring = asyncio.create_task(scorer.run()) if scorer is not None else None
+    preload = asyncio.create_task(refolder.preload()) if refolder is not None else None
     # What startup built (modules, schema, driver) lives as long as the process: keep it out of the
     # collector's full passes, which otherwise stall every request in flight for ~20 ms.
     gc.collect()
@@ -85,10 +88,11 @@ async def lifespan(
     try:
         yield {"services": services, "metrics": metrics}
     finally:
-        if scoring is not None:
-            scoring.cancel()
-            with suppress(asyncio.CancelledError):
-                await scoring
+        for task in (scoring, preload):
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
         await store.close()
         if side is not None:
             await side.stop()

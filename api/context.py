@@ -10,6 +10,7 @@ from strawberry.types import Info
 from graphrec.api.auth import ANONYMOUS, Access, Principal
 from graphrec.api.loaders import Loaders
 from graphrec.api.recommender import Recommender
+from graphrec.api.refold import Refolder
 from graphrec.api.settings import ApiSettings
 from graphrec.api.store import Store
 from graphrec.db.mapping import GraphMapping
@@ -21,11 +22,13 @@ HIDDEN_PREFIXES: tuple[str, ...] = (EMBEDDING_PREFIX,)
 
 @dataclass
 class Services:
-    """The app-wide parts, made once in the lifespan: store (one driver), recommender, settings."""
+    """The app-wide parts, made once in the lifespan: store (one driver), recommender, settings, and the
+    fold-in that follows recorded interactions (None when `refold` is off)."""
 
     settings: ApiSettings
     store: Store
     recommender: Recommender
+    refolder: Refolder | None = None
     hidden: tuple[str, ...] = HIDDEN_PREFIXES
 
 

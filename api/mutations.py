@@ -33,8 +33,8 @@ class Mutation:
     """Events and nodes written by frontends and pipelines (an API key, or a user token for its events)."""
 
     @mutation(
-        "Record that a user interacted with an item; written before the response. Needs an API key, or a"
-        " user token for that user."
+        "Record that a user interacted with an item; written, and the user re-embedded from their items,"
+        " before the response. Needs an API key, or a user token for that user."
     )
     async def record_interaction(
         self,
@@ -73,6 +73,8 @@ class Mutation:
             raise NotFound("user", str(user_id))
         if not rows[0]["itemFound"]:
             raise NotFound("item", str(item_id))
+        if ctx.services.refolder is not None:  # the next recommendations see it (fold-in)
+            await ctx.services.refolder.refold(str(user_id))
         return Interaction(
             type=inter.name,
             timestamp=from_unix_seconds(seconds),

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,7 @@ class Snapshot:
 
     version: int
     inferred: int
+    folded: int
     user_rows: Mapping[str, int]
     users: Matrix
     seen: np.ndarray[Any, np.dtype[np.int64]]
@@ -79,7 +80,17 @@ class Snapshot:
         # the scale of Cypher's vector.similarity.cosine, (1 + cosine) / 2, in its float32 precision
         scaled = ((np.float32(1.0) + scores[top]) / np.float32(2.0)).tolist()
         ids = [self.item_ids[i] for i in top]
-        return Scored(self.version, self.inferred, list(zip(ids, scaled, strict=True)))
+        return Scored(self.version, self.inferred, list(zip(ids, scaled, strict=True)), self.folded)
+
+    def with_users(self, vectors: Mapping[str, list[float]], folded: int) -> Snapshot:
+        """This snapshot with the users' rows replaced by `vectors` (fold-in) and the version's fold-in count
+        now `folded`; users it does not hold are left to the query's own paths."""
+        users = self.users.copy()
+        for user_id, vector in vectors.items():
+            row = self.user_rows.get(user_id)
+            if row is not None:
+                users[row] = _unit([vector], users.shape[1])[0]
+        return replace(self, users=users, folded=folded)
 
 
 def _unit(vectors: list[list[float]], dim: int) -> Matrix:
@@ -122,11 +133,22 @@ class Scorer:
         snapshot = self.snapshot
         return snapshot.similar(item_id, wanted) if snapshot is not None else None
 
+    def folded(self, version: int, vectors: Mapping[str, list[float]], before: int, after: int) -> None:
+        """Users' vectors of `version` were replaced by fold-in, taking its count from `before` to `after`:
+        when the snapshot held exactly `before`, it takes the new vectors and count (no reload needed);
+        otherwise someone else folded too, and the next check reloads."""
+        snapshot = self.snapshot
+        if snapshot is None or snapshot.version != version or snapshot.folded != before:
+            return
+        self.snapshot = snapshot.with_users(vectors, after)
+        if self._state is not None and self._state[0] == version:
+            self._state = (*self._state[:5], after)
+
     async def check(self) -> bool:
         """Reload when the active version (or its inferred items) changed; True when a reload happened."""
         rows = await self.store.read("api/scoring_state")
         state = (
-            tuple(rows[0][key] for key in ("version", "property", "items", "users", "inferred"))
+            tuple(rows[0][key] for key in ("version", "property", "items", "users", "inferred", "folded"))
             if rows
             else None
         )
@@ -178,6 +200,7 @@ class Scorer:
             return Snapshot(
                 version=int(state["version"]),
                 inferred=int(state["inferred"]),
+                folded=int(state["folded"]),
                 user_rows={str(u[0]): n for n, u in enumerate(users)},
                 users=_unit([u[1] for u in users], dim),
                 seen=np.asarray([int(u[2]) for u in users], dtype=np.int64),

@@ -121,6 +121,12 @@ class ApiSettings(Settings):
     """Above this many embedded users it stays off too: the cache holds 4 bytes per dimension per user."""
     scoring_check_s: float = Field(5.0, gt=0, le=3600, validation_alias=_env("scoring_check"))
     """How often the service checks whether the active version changed (and reloads the cache)."""
+    refold: bool = Field(True, validation_alias=_env("refold"))
+    """After `recordInteraction`, re-embed that user from their items with the active version's encoder
+    (fold-in, `api/refold.py`) before answering, so their next recommendations reflect it."""
+    refold_wait_s: float = Field(2.0, ge=0, le=600, validation_alias=_env("refold_wait"))
+    """How long a mutation waits for the encoder to finish loading (at startup or after a switch); past it
+    the interaction is recorded without fold-in, and the next refresh picks it up."""
     log_level: str = Field("INFO", validation_alias=_env("log_level"))
     log_json: bool = Field(True, validation_alias=_env("log_json"))
 

@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     )
     """Seconds the job lock of refresh and write-back lasts unless renewed (every third of it while held):
     how long a run that died on another host blocks the next one (on the same host it is taken over)."""
+    refold_max_users: int = Field(
+        100_000,
+        ge=0,
+        le=100_000_000,
+        validation_alias=AliasChoices("GRAPHREC_REFOLD_MAX_USERS", "refold_max_users"),
+    )
+    """After a load into a graph with an active model, at most this many of the loaded users are re-embedded
+    from their items (fold-in); a larger load waits for `graphrec refresh`, and says so."""
 
     @field_validator("neo4j_password")
     @classmethod

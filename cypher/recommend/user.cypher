@@ -1,8 +1,9 @@
 // Top $k items for each user in $userIds that the user has not interacted with, from the active model
 // version (one user: a list of one). Path, chosen inside the query per user: candidates scored by the caller
 // (the API scores the active version's embeddings in memory: $scored, {userId: [[itemId, score], ...]} best
-// first, used only while the active version and its count of inferred items are still $scoredVersion /
-// $scoredInferred, and only when k of them survive the seen items and filters), else the item vector index
+// first, used only while the active version, its count of inferred items and of user vectors replaced by
+// fold-in are still $scoredVersion / $scoredInferred / $scoredFolded, and only when k of them survive the
+// seen items and filters), else the item vector index
 // (ANN, over-fetching to skip seen items, candidates re-scored with the exact cosine so index quantization
 // does not reorder them) when the catalogue has at least 10000 items, else an exact cosine scan (also the
 // fallback when fewer than $k candidates survive); popularity when the user has no embedding in the active
@@ -24,6 +25,7 @@ CALL (userId) {
     WITH m, vec, seen
     WHERE vec IS NOT NULL AND m.version = -1 /* $scoredVersion */
       AND coalesce(m.itemsInferred, 0) = 0 /* $scoredInferred */
+      AND coalesce(m.usersFolded, 0) = 0 /* $scoredFolded */
     UNWIND coalesce({} /* $scored */[userId], []) AS candidate
     MATCH (i:`Item` {`id`: candidate[0]})
     WHERE NOT i IN seen AND true /* @filters */

@@ -19,6 +19,7 @@ CALL (userId) {
     WITH m, vec, seen
     WHERE vec IS NOT NULL AND m.version = -1 /* $scoredVersion */
       AND coalesce(m.itemsInferred, 0) = 0 /* $scoredInferred */
+      AND coalesce(m.usersFolded, 0) = 0 /* $scoredFolded */
     UNWIND coalesce({} /* $scored */[userId], []) AS candidate
     MATCH (i:`Item` {`id`: candidate[0]})
     WHERE NOT i IN seen AND true /* @filters */

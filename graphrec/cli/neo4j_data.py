@@ -175,13 +175,39 @@ def _run_load(dataset: Any, batch_size: int | None, mapping: Path | None, json_o
     settings = load_settings()
     with _suggest_skip_bad(), connect(mapping) as graph:
         summary = load_dataset(graph, dataset, batch_size or settings.batch_size, show_progress=not json_out)
+        refold = _refold_loaded(graph, dataset, settings.refold_max_users)
     if json_out:
-        ui.emit_json(summary.to_dict())
+        ui.emit_json(summary.to_dict() | {"refold": refold})
         return
     ui.err.print(ui.table(summary_rows(summary), title=f"graph after loading {summary.dataset}"))
     for example in summary.bad.get("examples", []):
         ui.err.print(f"[yellow]skipped:[/] {example}", highlight=False)
     ui.err.print(summary.one_line(), highlight=False)
+    if refold.get("message"):
+        ui.err.print(refold["message"], highlight=False)
+
+
+def _refold_loaded(graph: Any, dataset: Any, most: int) -> dict[str, Any]:
+    """With an active model, re-embed the users the load gave interactions (fold-in, at most `most` of them),
+    so their recommendations reflect what was loaded before the next refresh; what happened, as a dict."""
+    from graphrec.serving import versions
+    from graphrec.serving.coldstart import ColdStartError
+    from graphrec.serving.reactive import refold_users
+
+    if versions.active_version(graph) is None:
+        return {"refolded": 0}
+    users = list(dict.fromkeys(str(row["user"]) for row in dataset.iter_interactions()))
+    if len(users) > most:
+        message = (
+            f"{len(users):,} users got interactions, more than GRAPHREC_REFOLD_MAX_USERS ({most:,}): their "
+            "recommendations change at the next `graphrec refresh`"
+        )
+        return {"refolded": 0, "users": len(users), "message": message}
+    try:
+        done = refold_users(graph, users)
+    except ColdStartError as exc:
+        return {"refolded": 0, "users": len(users), "message": f"no fold-in: {exc}"}
+    return done.to_dict() | {"message": done.one_line()}
 
 
 @load_app.command("movielens")

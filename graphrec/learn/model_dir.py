@@ -3,6 +3,8 @@
 Layout of a model directory:
 - `config.json`      training configuration (encoder, dims, layers, loss, seed, ...) and graph mapping
 - `model.pt`         the encoder's state dict (torch.save)
+- `foldin.npz`       full mode: the item states per layer and user inputs that `graphrec.learn.foldin`
+                     re-embeds a user from after a new interaction, without retraining
 - `user_ids.json`, `item_ids.json`   node ids in embedding-row order (the index maps)
 - `user_embeddings.npy`, `item_embeddings.npy`   float32 [n, dim], L2-normalised (cosine = dot product)
 - `metrics.json`     validation/test metrics and timings: the per-epoch `history`, `best_epoch`, `best_valid`

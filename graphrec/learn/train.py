@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
 from graphrec.learn.baselines import MostPopular
+from graphrec.learn.foldin import capture
 from graphrec.learn.interactions import ITEM, USER, Interactions
 from graphrec.learn.metrics import dot_scorer, evaluate_ranking
 from graphrec.learn.model_dir import ModelArtifacts
@@ -571,7 +572,8 @@ def save_model(
 ) -> ModelArtifacts:
     """Write the model directory: `ModelArtifacts` (ids, embeddings, config, metrics) plus `model.pt`.
 
-    metrics.json holds the history, the best epoch kept and, when there was a validation split,
+    `foldin.npz` (full mode) holds the states `graphrec.learn.foldin` re-embeds users from. metrics.json
+    holds the history, the best epoch kept and, when there was a validation split,
     `valid_table` (see `valid_table`): what `graphrec.learn.report` draws."""
     artifacts = ModelArtifacts(
         user_ids=list(user_ids),
@@ -599,6 +601,8 @@ def save_model(
         },
         directory / "model.pt",
     )
+    if result.mode == "full":  # what fold-in pins (graphrec.learn.foldin); a minibatch graph is too large
+        capture(result.model, result.graph).save(directory)
     return artifacts
 
 

@@ -131,12 +131,14 @@ class Recommendation:
 
 
 class Scored(NamedTuple):
-    """Candidates the caller scored for the active version `version`, which had `inferred` inferred items:
-    `(item id, score)` best first, scores on the query's scale ((1 + cosine) / 2, as `vector.similarity`)."""
+    """Candidates the caller scored for the active version `version`, which had `inferred` inferred items and
+    `folded` user vectors replaced by fold-in: `(item id, score)` best first, scores on the query's scale
+    ((1 + cosine) / 2, as `vector.similarity`)."""
 
     version: int
     inferred: int
     candidates: list[tuple[str, float]]
+    folded: int = 0
 
 
 def scored_params(scored: Mapping[str, Scored] | None) -> dict[str, Any]:
@@ -147,16 +149,17 @@ def scored_params(scored: Mapping[str, Scored] | None) -> dict[str, Any]:
     """
     first = next(iter(scored.values()), None) if scored else None
     if scored is None or first is None:
-        return {"scored": {}, "scoredVersion": -1, "scoredInferred": 0}
+        return {"scored": {}, "scoredVersion": -1, "scoredInferred": 0, "scoredFolded": 0}
     return {
         # tuples travel as lists; Bulk skips the driver's debug repr of long lists
         "scored": {
             key: Bulk(entry.candidates)
             for key, entry in scored.items()
-            if (entry.version, entry.inferred) == (first.version, first.inferred)
+            if (entry.version, entry.inferred, entry.folded) == (first.version, first.inferred, first.folded)
         },
         "scoredVersion": first.version,
         "scoredInferred": first.inferred,
+        "scoredFolded": first.folded,
     }
 
 

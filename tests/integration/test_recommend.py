@@ -121,6 +121,7 @@ def test_candidates_scored_by_the_caller_are_used_only_while_current(
     stale = [
         Scored(active.version + 1, inferred, fake),  # another version is active now
         Scored(active.version, inferred + 1, fake),  # items were inferred since the caller loaded
+        Scored(active.version, inferred, fake, folded=1),  # a user vector was replaced (fold-in) since
         Scored(active.version, inferred, [(i, 0.99) for i in sorted(seen[user])[:40]]),  # none survive
     ]
     for scored in stale:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -68,6 +70,10 @@ class NodeInput(nn.Module):
         return torch.cat([users, items])
 
 
+LayerHook = Callable[[Tensor, int], Tensor]
+"""Sees (and may replace) one layer's node states: `hook(states [N, dim], layer) -> states`."""
+
+
 class Encoder(nn.Module):
     """Base class: `forward(graph)` returns (user [U, dim], item [I, dim]) embeddings; subclasses propagate.
 
@@ -110,11 +116,28 @@ class Encoder(nn.Module):
             id_dropout=id_dropout,
         )
 
+    _layer_hook: LayerHook | None = None
+
     def propagate(self, h: Tensor, graph: BipartiteGraph) -> Tensor:
-        """Message passing from layer-0 representations `h` [N, dim] to final ones [N, dim]."""
+        """Message passing from layer-0 representations `h` [N, dim] to final ones [N, dim]; every subclass
+        passes each layer's output (after its activation, before it feeds the next layer) through `layer`."""
         raise NotImplementedError
+
+    def layer(self, h: Tensor, index: int) -> Tensor:
+        """The states of layer `index` (0: the input), as the hook set by `hooked` sees or replaces them."""
+        return h if self._layer_hook is None else self._layer_hook(h, index)
+
+    @contextmanager
+    def hooked(self, hook: LayerHook) -> Iterator[None]:
+        """Calls `hook(states, layer)` on every layer's [N, dim] states while the block runs: it may record
+        them (`graphrec.learn.foldin` keeps the items') or return replacements (it pins the items' rows)."""
+        self._layer_hook = hook
+        try:
+            yield
+        finally:
+            self._layer_hook = None
 
     def forward(self, graph: BipartiteGraph) -> tuple[Tensor, Tensor]:
         """User and item embeddings for every node of `graph` (not yet normalised: see `decoder`)."""
-        h = self.propagate(self.input(graph), graph)
+        h = self.propagate(self.layer(self.input(graph), 0), graph)
         return h[: graph.num_users], h[graph.num_users :]

@@ -67,4 +67,5 @@ class GATEncoder(Encoder):
             h = gat_layer(conv, h, structure)
             if layer < self.num_layers - 1:
                 h = torch.nn.functional.elu(h)
+            h = self.layer(h, layer + 1)
         return h

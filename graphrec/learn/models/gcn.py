@@ -32,4 +32,5 @@ class GCNEncoder(Encoder):
             h = propagate(adj, lin(h))
             if layer < self.num_layers - 1:
                 h = torch.relu(h)
+            h = self.layer(h, layer + 1)
         return h

@@ -117,7 +117,9 @@ class BipartiteGraph:
 
     `user_ids`/`item_ids` are rows of the encoder's id-embedding tables (-1 for a node the model has never
     seen: it is embedded from its features alone); `user_x`/`item_x` optional feature matrices;
-    `edge_index` [2, E] local (user, item) pairs, `edge_weight` optional [E].
+    `edge_index` [2, E] local (user, item) pairs, `edge_weight` optional [E]; `degree` optional [N]: the
+    degrees normalisation uses instead of those counted here (a node's degree in the whole graph, for a
+    subgraph that holds only some of its edges: `graphrec.learn.foldin`).
     """
 
     num_users: int
@@ -128,6 +130,7 @@ class BipartiteGraph:
     item_ids: Tensor | None = None
     user_x: Tensor | None = None
     item_x: Tensor | None = None
+    degree: Tensor | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -187,6 +190,8 @@ class BipartiteGraph:
             target, source = torch.cat([target, loops]), torch.cat([source, loops])
             value = torch.ones(target.numel(), device=self.device)
         degree = torch.bincount(target, minlength=n).to(value.dtype)
+        if self.degree is not None:  # the whole graph's degrees (plus the self-loop gcn counts)
+            degree = self.degree.to(value.dtype) + (1.0 if norm == "gcn" else 0.0)
         if norm == "mean":
             value = value / degree.clamp(min=1)[target]
         else:
@@ -210,4 +215,5 @@ class BipartiteGraph:
             move(self.item_ids),
             move(self.user_x),
             move(self.item_x),
+            move(self.degree),
         )

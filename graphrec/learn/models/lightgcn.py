@@ -22,7 +22,7 @@ class LightGCNEncoder(Encoder):
         """Mean over layers of A_sym^l h, l = 0..L."""
         adj = graph.adjacency("sym")
         total = h
-        for _ in range(self.num_layers):
-            h = propagate(adj, h)
+        for layer in range(self.num_layers):
+            h = self.layer(propagate(adj, h), layer + 1)
             total = total + h
         return total / (self.num_layers + 1)

@@ -62,6 +62,7 @@ class SAGEEncoder(Encoder):
             h = neigh(propagate(adj, h)) + own(h)
             if layer < self.num_layers - 1:
                 h = torch.relu(h)
+            h = self.layer(h, layer + 1)
             outputs.append(h)
         if self.combine == "mean":
             return torch.stack(outputs).mean(0)

@@ -52,16 +52,20 @@ def test_candidates_scored_by_the_caller_travel_per_id_for_one_version() -> None
         "u1": Scored(4, 0, [("i1", 0.9)]),
         "u2": Scored(4, 0, [("i2", 0.8)]),
         "u3": Scored(5, 0, [("i3", 0.7)]),  # another version: left out, u3 takes the query's own paths
+        "u4": Scored(4, 0, [("i4", 0.6)], folded=2),  # scored before two fold-ins: left out too
     }
     params = scored_params(scored)
     assert params["scoredVersion"] == 4
     assert params["scoredInferred"] == 0
+    assert params["scoredFolded"] == 0
     assert {key: list(value) for key, value in params["scored"].items()} == {
         "u1": [("i1", 0.9)],
         "u2": [("i2", 0.8)],
     }
     assert (
-        scored_params(None) == scored_params({}) == {"scored": {}, "scoredVersion": -1, "scoredInferred": 0}
+        scored_params(None)
+        == scored_params({})
+        == {"scored": {}, "scoredVersion": -1, "scoredInferred": 0, "scoredFolded": 0}
     )
     query = user_recommendation_query(MAPPING, ["u1", "u2"], scored=scored)
     assert query.params["scored"] == params["scored"]
