@@ -77,7 +77,8 @@ async def lifespan(
     server_version = await _server_version(store)
     scorer = Scorer(store, settings, server_version) if settings.scoring else None
     refolder = Refolder(store, settings, scorer) if settings.refold else None
-    services = Services(settings, store, Recommender(store, server_version, scorer), refolder)
+    recommender = Recommender(store, server_version, scorer, settings.context_candidates)
+    services = Services(settings, store, recommender, refolder)
     scoring = asyncio.create_task(scorer.run()) if scorer is not None else None
     preload = asyncio.create_task(refolder.preload()) if refolder is not None else None
     # What startup built (modules, schema, driver) lives as long as the process: keep it out of the

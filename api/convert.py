@@ -7,6 +7,8 @@ import math
 from datetime import UTC, date, datetime
 from typing import Any
 
+from neo4j.spatial import Point
+
 from graphrec.api.errors import BadInput
 from graphrec.db.mapping import IDENTIFIER_PATTERN
 from graphrec.errors import quoted
@@ -49,12 +51,21 @@ def check_value(value: Any, where: str, argument: str) -> None:
             raise BadInput(f"`{where}`: {problem}", argument)
 
 
+WGS84_SRIDS = (4326, 4979)
+"""Neo4j's geographic (latitude, longitude) coordinate systems, 2-D and 3-D."""
+
+
 def json_value(value: Any) -> Any:
-    """A Neo4j property value as JSON: temporal values as ISO strings, NaN as null, lists element-wise."""
+    """A Neo4j property value as JSON: temporal values as ISO strings, points as maps (latitude and longitude
+    for WGS-84), NaN as null, lists element-wise."""
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
         return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, Point):  # a location: a map, not the bare coordinate list it is in the driver
+        if getattr(value, "srid", None) in WGS84_SRIDS:
+            return {"latitude": value[1], "longitude": value[0]}
+        return {"x": value[0], "y": value[1]}
     if isinstance(value, (list, tuple)):
         return [json_value(v) for v in value]
     if isinstance(value, dict):

@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from graphrec.api.convert import check_value
 from graphrec.api.errors import BadInput
 from graphrec.db.mapping import NodeMapping
+from graphrec.serving.context import Near
 from graphrec.serving.filters import Condition
 from graphrec.serving.filters import ItemFilter as Filter
 
@@ -62,6 +63,37 @@ class UserFilter:
 
     ids: list[strawberry.ID] | None = None
     conditions: list[PropertyCondition] | None = None
+
+
+@strawberry.input(
+    description="A place to rank items by distance from (WGS-84 degrees), with an optional radius."
+)
+class NearInput:
+    """Items closer to the place rank higher; with `radiusKm`, items farther away (or without a location)
+    are left out."""
+
+    latitude: float
+    longitude: float
+    radius_km: float | None = strawberry.field(
+        default=None, description="Only items with a location within this many km."
+    )
+
+
+def check_near(given: NearInput | None, argument: str = "near") -> Near | None:
+    """The place in the recommender's form, or a BAD_USER_INPUT saying what is out of range."""
+    if given is None:
+        return None
+    try:
+        return Near(given.latitude, given.longitude, given.radius_km)
+    except ValueError as exc:
+        raise BadInput(f"`{argument}`: {exc}", argument) from exc
+
+
+def check_hour(hour: int | None, argument: str = "hour") -> int | None:
+    """An hour of the day (0-23), or a BAD_USER_INPUT."""
+    if hour is not None and not 0 <= hour <= 23:
+        raise BadInput(f"`{argument}` must be an hour of the day, 0 to 23, got {hour}", argument)
+    return hour
 
 
 MAX_LIST = 1000

@@ -11,7 +11,7 @@ from strawberry.types import Info
 from graphrec.api import resolvers, snapshot
 from graphrec.api.context import context
 from graphrec.api.fields import field
-from graphrec.api.filters import ItemFilter, UserFilter
+from graphrec.api.filters import ItemFilter, NearInput, UserFilter
 from graphrec.api.types import (
     Explanation,
     Item,
@@ -28,7 +28,10 @@ class Query:
     """Recommendations beside the graph they come from. Every field is nullable, so one failing field (an
     unknown id, a bad argument) leaves the others' data in the response."""
 
-    @field(description="Top-k items for a user, unseen ones only; `at` adds the seasonal boost.")
+    @field(
+        description="Top-k items for a user, unseen ones only. Context re-ranks the best candidates: `at` (a "
+        "date) by season and weekday, `hour` (0-23) by time of day, `near` by distance (and a radius)."
+    )
     async def recommendations(
         self,
         info: Info,
@@ -36,9 +39,14 @@ class Query:
         k: int | None = 20,
         filter: ItemFilter | None = None,
         at: date | None = None,
+        *,
+        hour: int | None = None,
+        near: NearInput | None = None,
     ) -> list[Recommendation] | None:
         """The user's recommendations (NOT_FOUND for an unknown user)."""
-        found = await resolvers.recommendations(context(info), str(user_id), k, filter, at)
+        found = await resolvers.recommendations(
+            context(info), str(user_id), k, filter, at, hour=hour, near=near
+        )
         return [Recommendation.of(r) for r in found]
 
     @field(description="The k items most similar to an item.")

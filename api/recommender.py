@@ -1,12 +1,12 @@
 """The bridge to `graphrec.serving.recommend`: its query builders, run on the API's async store.
 
 `graphrec.serving.recommend` builds one Cypher query for the recommendation lists of several users (or
-items) at once (ANN or exact, seen items excluded, filters, season, cold start / popularity) without running
-it. This module answers a DataLoader batch (the nested `User.recommendations` / `Item.similar` of a listing,
-or one top-level list: a batch of one) with ONE such query per k, filter and date, hands it the candidates
-the `Scorer` scored in memory for each id (see `api/scoring.py`), runs it through the `Store` (timed,
-timeout, errors mapped), turns unknown ids into NOT_FOUND errors and notes the model version each list came
-from (see `api/snapshot.py`).
+items) at once (ANN or exact, seen items excluded, filters, context re-ranking, cold start / popularity)
+without running it. This module answers a DataLoader batch (the nested `User.recommendations` /
+`Item.similar` of a listing, or one top-level list: a batch of one) with ONE such query per k, filter and
+context (date, hour, place), hands it the candidates the `Scorer` scored in memory for each id (see
+`api/scoring.py`), runs it through the `Store` (timed, timeout, errors mapped), turns unknown ids into
+NOT_FOUND errors and notes the model version each list came from (see `api/snapshot.py`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from graphrec.api.errors import NotFound
 from graphrec.api.scoring import Scorer
 from graphrec.api.store import Store
 from graphrec.serving import recommend as rec
+from graphrec.serving.context import CANDIDATES, Near
 from graphrec.serving.filters import ItemFilter
 
 if TYPE_CHECKING:
@@ -30,12 +31,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RecKey:
-    """One recommendation list: user or item id, k, filter and date (None where it does not apply)."""
+    """One recommendation list: user or item id, k, filter and context: date, hour, place (None where it
+    does not apply)."""
 
     id: str
     k: int
     filter: ItemFilter
     at: date | None = None
+    hour: int | None = None
+    near: Near | None = None
+
+    @property
+    def context(self) -> tuple[date | None, int | None, Near | None]:
+        """What the query text and parameters depend on besides k and the filter."""
+        return self.at, self.hour, self.near
 
 
 @dataclass(frozen=True)
@@ -64,12 +73,17 @@ class Recommender:
     """
 
     def __init__(
-        self, store: Store, server_version: tuple[int, ...] | None = None, scorer: Scorer | None = None
+        self,
+        store: Store,
+        server_version: tuple[int, ...] | None = None,
+        scorer: Scorer | None = None,
+        candidates: int = CANDIDATES,
     ) -> None:
         self.store = store
         self.server_version = server_version
         self.scorer = scorer
-        self._templates: dict[tuple[str, int, str, date | None, int | None], rec.CypherQuery] = {}
+        self.candidates = candidates
+        self._templates: dict[tuple[Any, ...], rec.CypherQuery] = {}
 
     def user_query(self, key: RecKey, ids: Sequence[str] = ()) -> rec.CypherQuery:
         """The query for the lists of users `ids` (default: `key.id`) that share `key`'s k, filter and date,
@@ -84,7 +98,7 @@ class Recommender:
 
     def _query(self, kind: _Kind, key: RecKey, ids: list[str], score: Score | None) -> rec.CypherQuery:
         search = dict(self.scorer.search) if self.scorer is not None else {}
-        slot = (kind.name, key.k, key.filter.key, key.at, search.get("active_version"))
+        slot = (kind.name, key.k, key.filter.key, key.context, search.get("active_version"))
         template = self._templates.get(slot)
         if template is None:
             template = self._build(kind, key, {"server_version": self.server_version} | search)
@@ -101,7 +115,15 @@ class Recommender:
     def _build(self, kind: _Kind, key: RecKey, search: dict[str, Any]) -> rec.CypherQuery:
         if kind is USERS:
             return rec.user_recommendation_query(
-                self.store.mapping, [key.id], key.k, filters=key.filter, at=key.at, **search
+                self.store.mapping,
+                [key.id],
+                key.k,
+                filters=key.filter,
+                at=key.at,
+                hour=key.hour,
+                near=key.near,
+                candidates=self.candidates,
+                **search,
             )
         return rec.similar_items_query(self.store.mapping, [key.id], key.k, filters=key.filter, **search)
 
@@ -117,9 +139,9 @@ class Recommender:
         self, keys: list[RecKey], kind: _Kind, build: Callable[[RecKey, Sequence[str]], rec.CypherQuery]
     ) -> list[Result]:
         """One query per group of keys sharing k, filter and date, for all their ids."""
-        groups: dict[tuple[int, str, date | None], list[RecKey]] = defaultdict(list)
+        groups: dict[tuple[Any, ...], list[RecKey]] = defaultdict(list)
         for key in keys:
-            groups[(key.k, key.filter.key, key.at)].append(key)
+            groups[(key.k, key.filter.key, key.context)].append(key)
         found: dict[RecKey, list[rec.Recommendation]] = {}
         for group in groups.values():
             query = build(group[0], list(dict.fromkeys(key.id for key in group)))

@@ -17,7 +17,15 @@ from graphrec.api.auth import Scope
 from graphrec.api.context import RequestContext
 from graphrec.api.convert import check_id
 from graphrec.api.errors import BadInput, NotFound
-from graphrec.api.filters import ItemFilter, UserFilter, check_item_filter, check_user_filter
+from graphrec.api.filters import (
+    ItemFilter,
+    NearInput,
+    UserFilter,
+    check_hour,
+    check_item_filter,
+    check_near,
+    check_user_filter,
+)
 from graphrec.api.limits import decode_cursor, encode_cursor, page_size
 from graphrec.api.loaders import NodeKind, PageKey
 from graphrec.api.recommender import RecKey
@@ -76,15 +84,24 @@ def _visible(found: rec.Recommendation, hidden: tuple[str, ...]) -> rec.Recommen
 
 
 async def recommendations(
-    ctx: RequestContext, user_id: str, k: int | None, flt: ItemFilter | None, at: date | None
+    ctx: RequestContext,
+    user_id: str,
+    k: int | None,
+    flt: ItemFilter | None,
+    at: date | None,
+    *,
+    hour: int | None = None,
+    near: NearInput | None = None,
 ) -> list[rec.Recommendation]:
-    """The user's top-k unseen items (NOT_FOUND for an unknown user)."""
+    """The user's top-k unseen items, re-ranked by the context given (NOT_FOUND for an unknown user)."""
     ctx.access.require(Scope.USER, user_id)
     key = RecKey(
         check_id(user_id, "userId"),
         page_size(k, ctx.settings, "k"),
         check_item_filter(flt, ctx.mapping.item),
         at,
+        check_hour(hour),
+        check_near(near),
     )
     return [_visible(r, ctx.services.hidden) for r in await ctx.loaders.recommendations.load(key)]
 

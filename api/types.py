@@ -22,7 +22,7 @@ from graphrec.api.auth import Scope
 from graphrec.api.context import context
 from graphrec.api.convert import from_unix_seconds, json_text, json_value, pairs_to_dict, to_datetime, to_int
 from graphrec.api.fields import field
-from graphrec.api.filters import ItemFilter
+from graphrec.api.filters import ItemFilter, NearInput
 from graphrec.api.loaders import NodeKind
 from graphrec.api.resolvers import Page
 from graphrec.api.store import Row
@@ -160,9 +160,14 @@ class User(Node):
         k: int | None = 20,
         filter: ItemFilter | None = None,
         at: date | None = None,
+        *,
+        hour: int | None = None,
+        near: NearInput | None = None,
     ) -> list[Recommendation]:
         """Top-k unseen items for this user, through the request's loader."""
-        found = await resolvers.recommendations(context(info), str(self.id), k, filter, at)
+        found = await resolvers.recommendations(
+            context(info), str(self.id), k, filter, at, hour=hour, near=near
+        )
         return [Recommendation.of(r) for r in found]
 
 
@@ -245,12 +250,42 @@ class Recommendation:
     item: Item
     score: float
     source: RecommendationSource
+    context: list[ContextTerm] = strawberry.field(
+        description="What the context terms (season, weekday, hour, distance) added to the score, largest "
+        "change first; empty without `at`, `hour` or `near`."
+    )
+    distance_km: float | None = strawberry.field(
+        description="How far the item is from `near`, when both have a location."
+    )
 
     @classmethod
     def of(cls, found: rec.Recommendation) -> Recommendation:
         """The GraphQL form of one of the recommender's results."""
         item = Item(id=strawberry.ID(found.item_id), props=found.item)
-        return cls(item=item, score=float(found.score), source=RecommendationSource(found.source))
+        terms = sorted(
+            (
+                ContextTerm(name=name, contribution=value)
+                for name, value in found.context.items()
+                if name != "km"
+            ),
+            key=lambda term: -abs(term.contribution),
+        )
+        return cls(
+            item=item,
+            score=float(found.score),
+            source=RecommendationSource(found.source),
+            context=terms,
+            distance_km=found.context.get("km"),
+        )
+
+
+@strawberry.type(description="One context term's share of a recommendation's score.")
+class ContextTerm:
+    """`season`, `weekday` or `hour` (how much more the item is chosen then than on average), or `distance`
+    (a penalty growing with the distance from `near`), and what it added to the cosine score."""
+
+    name: str
+    contribution: float
 
 
 @strawberry.enum(description="How an explanation path connects the user to the item.")

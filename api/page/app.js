@@ -1,7 +1,7 @@
 // The recommendations page: pick a user, see their history and recommendations (with the paths that explain
 // them), click an item for similar items, record an interaction. Everything comes from the GraphQL API; every
 // list shows one page at a time, and every value is set as text (never as HTML).
-import { ApiError, apiKey, gql, queryArguments, setApiKey } from "./graphql.js";
+import { ApiError, apiKey, gql, setApiKey } from "./graphql.js";
 
 const PAGE = 20;
 const HISTORY_PAGE = 10;
@@ -29,7 +29,6 @@ const state = {
   user: null,
   history: { cursors: [null], at: 0 },
   recordType: "",
-  nearSupported: false,
 };
 
 // ---- small DOM helpers --------------------------------------------------------------------------------------
@@ -102,6 +101,8 @@ function scored(rec, withRecord) {
   if (withRecord) li.append(recordButton(rec.item.id));
   const props = propsLine(rec.item.properties);
   if (props) li.append(el("span", { class: "props" }, props));
+  const moved = contextLine(rec);
+  if (moved) li.append(el("span", { class: "moved", title: "what the context added to the score" }, moved));
   return li;
 }
 
@@ -183,22 +184,29 @@ async function loadHistory() {
 }
 
 function recommendationsQuery() {
-  const k = Number($("k").value);
-  const variables = { id: state.user, k, at: $("at").value || null };
-  let near = "";
-  if (state.nearSupported) {
-    const [lat, lon, radius] = ["near-lat", "near-lon", "near-radius"].map((f) => $(f).value.trim());
-    if (lat && lon) {
-      // numbers only (checked by Number), so the literal cannot carry anything else
-      const parts = [`latitude: ${Number(lat)}`, `longitude: ${Number(lon)}`];
-      if (radius) parts.push(`radiusKm: ${Number(radius)}`);
-      if (parts.some((p) => p.endsWith("NaN"))) throw new ApiError("near: latitude, longitude and radius must be numbers");
-      near = `, near: { ${parts.join(", ")} }`;
-    }
-  }
-  const query = `query($id: ID!, $k: Int, $at: Date) { recommendations(userId: $id, k: $k, at: $at${near}) {
-    score source item { ${ITEM} } } }`;
+  const hour = $("hour").value.trim();
+  const [lat, lon, radius] = ["near-lat", "near-lon", "near-radius"].map((f) => $(f).value.trim());
+  const variables = {
+    id: state.user,
+    k: Number($("k").value),
+    at: $("at").value || null,
+    hour: hour === "" ? null : Number(hour),
+    near: lat && lon ? { latitude: Number(lat), longitude: Number(lon), radiusKm: radius ? Number(radius) : null } : null,
+  };
+  const query = `query($id: ID!, $k: Int, $at: Date, $hour: Int, $near: NearInput) {
+    recommendations(userId: $id, k: $k, at: $at, hour: $hour, near: $near) {
+      score source item { ${ITEM} } context { name contribution } distanceKm } }`;
   return [query, variables];
+}
+
+/** "distance −0.041 (3.2 km) · season +0.012": what the context added to the score, largest first. */
+function contextLine(rec) {
+  const terms = (rec.context || []).map((term) => {
+    const value = `${term.contribution >= 0 ? "+" : "−"}${Math.abs(term.contribution).toFixed(3)}`;
+    const km = term.name === "distance" && rec.distanceKm != null ? ` (${rec.distanceKm.toFixed(1)} km)` : "";
+    return `${term.name} ${value}${km}`;
+  });
+  return terms.join(" · ");
 }
 
 async function loadRecommendations() {
@@ -294,9 +302,6 @@ async function start() {
   pager("users-prev", "users-next", () => state.users, loadUsers);
   pager("history-prev", "history-next", () => state.history, loadHistory);
   $("context").addEventListener("submit", (event) => { event.preventDefault(); loadRecommendations(); });
-  const args = await queryArguments();
-  state.nearSupported = Boolean(args && (args.recommendations || []).includes("near"));
-  $("near").hidden = !state.nearSupported;
   await loadModel();
   const wanted = new URLSearchParams(window.location.search).get("user");
   await Promise.all([loadUsers(), wanted ? openUser(wanted) : Promise.resolve()]);

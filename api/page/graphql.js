@@ -47,14 +47,3 @@ export async function gql(query, variables = {}) {
   if (!response.ok || !body.data) throw new ApiError(`the API answered HTTP ${response.status}`);
   return body.data;
 }
-
-/** The argument names of Query fields, or null when introspection is off (production). */
-export async function queryArguments() {
-  try {
-    const data = await gql("{ __type(name: \"Query\") { fields { name args { name } } } }");
-    const fields = (data.__type && data.__type.fields) || [];
-    return Object.fromEntries(fields.map((f) => [f.name, f.args.map((a) => a.name)]));
-  } catch {
-    return null;
-  }
-}

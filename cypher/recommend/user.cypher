@@ -8,9 +8,13 @@
 // does not reorder them) when the catalogue has at least 10000 items, else an exact cosine scan (also the
 // fallback when fewer than $k candidates survive); popularity when the user has no embedding in the active
 // version. recommend/user_search is the same query with Cypher 25's SEARCH in place of the ANN call.
-// Params: $userIds, e.g. ['196', '42']; $k, e.g. 10. Unknown users get no rows.
+// Params: $userIds, e.g. ['196', '42']; $k, e.g. 10. Unknown users get no rows. Context (all optional,
+// graphrec.serving.context): $seasonWeight/$atDay and $weekdayWeight/$atWeekday (a date), $hourWeight/$atHour
+// (an hour of the day), $distanceWeight/$nearPoint (a point, e.g. point({latitude: 52.52, longitude: 13.40}))
+// re-rank $k * $pool candidates; a radius filter on $nearPoint is generated into the filters.
 // Columns: userId, itemId, score, source ('vector' | 'exact' | 'cold-start' | 'popularity'), version, item
-// (the item's properties as [key, value] pairs, embeddings left out).
+// (the item's properties as [key, value] pairs, embeddings left out), context (what each context term
+// added to the score, and km: the distance from $nearPoint).
 // graphrec's query builder turns each "literal /* $name */" into parameter $name and replaces
 // "true /* @filters */" (item filters) and "true /* @segment */" (popularity segment) with predicates.
 UNWIND $userIds AS userId
@@ -78,18 +82,33 @@ CALL (userId) {
             WHEN size(scored) < $k AND size(ann) >= $k THEN 'vector' ELSE 'exact' END AS source
   UNWIND picked AS p
   WITH m, source, p.node AS i, p.score AS score
+  // context terms (graphrec.serving.context): each weight is 0 unless its input was given
   CALL (i) {
     MATCH (i)<-[r:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]-()
-    WHERE 0.0 /* $seasonWeight */ <> 0.0
-    RETURN count(r) AS total, count(CASE WHEN r.`timestamp` IS NOT NULL AND
-      abs((r.`timestamp` / 86400.0 - 0.0 /* $atDay */ + 547.86375) % 365.2425 - 182.62125)
-      <= 14 /* $seasonWindow */ THEN 1 END) AS inSeason
+    WHERE 0.0 /* $seasonWeight */ <> 0.0 OR 0.0 /* $weekdayWeight */ <> 0.0 OR 0.0 /* $hourWeight */ <> 0.0
+    WITH r.`timestamp` AS ts
+    RETURN count(*) AS total,
+      count(CASE WHEN abs((ts / 86400.0 - 0.0 /* $atDay */ + 547.86375) % 365.2425 - 182.62125)
+        <= 14 /* $seasonWindow */ THEN 1 END) AS inSeason,
+      count(CASE WHEN (toInteger(floor(ts / 86400.0)) + 3) % 7 = 0 /* $atWeekday */ THEN 1 END) AS onWeekday,
+      count(CASE WHEN abs(((ts % 86400) / 3600.0 - 0.0 /* $atHour */ + 36.0) % 24.0 - 12.0)
+        <= 1.0 /* $hourWindow */ THEN 1 END) AS inHour
   }
-  WITH m, source, i, score, 2 * 14 /* $seasonWindow */ / 365.2425 AS flat, inSeason, total
-  WITH m, source, i, score + 0.0 /* $seasonWeight */ * ((inSeason + 5.0 * flat) / (total + 5.0) - flat) AS score
+  WITH m, source, i, score, total, inSeason, onWeekday, inHour,
+       2 * 14 /* $seasonWindow */ / 365.2425 AS flatSeason, 2 * 1.0 /* $hourWindow */ / 24.0 AS flatHour,
+       point.distance(i.`location`, null /* $nearPoint */) / 1000.0 AS km
+  WITH m, source, i, score, km, {
+         season: 0.0 /* $seasonWeight */ * ((inSeason + 5.0 * flatSeason) / (total + 5.0) - flatSeason),
+         weekday: 0.0 /* $weekdayWeight */ * ((onWeekday + 5.0 / 7) / (total + 5.0) - 1.0 / 7),
+         hour: 0.0 /* $hourWeight */ * ((inHour + 5.0 * flatHour) / (total + 5.0) - flatHour),
+         distance: 0.0 /* $distanceWeight */
+           * (exp(-coalesce(km, 5.0 /* $distanceScale */) / 5.0 /* $distanceScale */) - 1.0)
+       } AS terms
+  WITH m, source, i, km, terms, score + terms.season + terms.weekday + terms.hour + terms.distance AS score
   ORDER BY score DESC, i.`id`
   LIMIT $k
   RETURN i.`id` AS itemId, score, source, m.version AS version,
-         [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]] AS item
+         [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]] AS item,
+         terms {.*, km: km} AS context
 }
-RETURN userId, itemId, score, source, version, item;
+RETURN userId, itemId, score, source, version, item, context;

@@ -74,18 +74,33 @@ CALL (userId) {
             WHEN size(scored) < $k AND size(ann) >= $k THEN 'vector' ELSE 'exact' END AS source
   UNWIND picked AS p
   WITH m, source, p.node AS i, p.score AS score
+  // context terms (graphrec.serving.context): each weight is 0 unless its input was given
   CALL (i) {
     MATCH (i)<-[r:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]-()
-    WHERE 0.0 /* $seasonWeight */ <> 0.0
-    RETURN count(r) AS total, count(CASE WHEN r.`timestamp` IS NOT NULL AND
-      abs((r.`timestamp` / 86400.0 - 0.0 /* $atDay */ + 547.86375) % 365.2425 - 182.62125)
-      <= 14 /* $seasonWindow */ THEN 1 END) AS inSeason
+    WHERE 0.0 /* $seasonWeight */ <> 0.0 OR 0.0 /* $weekdayWeight */ <> 0.0 OR 0.0 /* $hourWeight */ <> 0.0
+    WITH r.`timestamp` AS ts
+    RETURN count(*) AS total,
+      count(CASE WHEN abs((ts / 86400.0 - 0.0 /* $atDay */ + 547.86375) % 365.2425 - 182.62125)
+        <= 14 /* $seasonWindow */ THEN 1 END) AS inSeason,
+      count(CASE WHEN (toInteger(floor(ts / 86400.0)) + 3) % 7 = 0 /* $atWeekday */ THEN 1 END) AS onWeekday,
+      count(CASE WHEN abs(((ts % 86400) / 3600.0 - 0.0 /* $atHour */ + 36.0) % 24.0 - 12.0)
+        <= 1.0 /* $hourWindow */ THEN 1 END) AS inHour
   }
-  WITH m, source, i, score, 2 * 14 /* $seasonWindow */ / 365.2425 AS flat, inSeason, total
-  WITH m, source, i, score + 0.0 /* $seasonWeight */ * ((inSeason + 5.0 * flat) / (total + 5.0) - flat) AS score
+  WITH m, source, i, score, total, inSeason, onWeekday, inHour,
+       2 * 14 /* $seasonWindow */ / 365.2425 AS flatSeason, 2 * 1.0 /* $hourWindow */ / 24.0 AS flatHour,
+       point.distance(i.`location`, null /* $nearPoint */) / 1000.0 AS km
+  WITH m, source, i, score, km, {
+         season: 0.0 /* $seasonWeight */ * ((inSeason + 5.0 * flatSeason) / (total + 5.0) - flatSeason),
+         weekday: 0.0 /* $weekdayWeight */ * ((onWeekday + 5.0 / 7) / (total + 5.0) - 1.0 / 7),
+         hour: 0.0 /* $hourWeight */ * ((inHour + 5.0 * flatHour) / (total + 5.0) - flatHour),
+         distance: 0.0 /* $distanceWeight */
+           * (exp(-coalesce(km, 5.0 /* $distanceScale */) / 5.0 /* $distanceScale */) - 1.0)
+       } AS terms
+  WITH m, source, i, km, terms, score + terms.season + terms.weekday + terms.hour + terms.distance AS score
   ORDER BY score DESC, i.`id`
   LIMIT $k
   RETURN i.`id` AS itemId, score, source, m.version AS version,
-         [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]] AS item
+         [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]] AS item,
+         terms {.*, km: km} AS context
 }
-RETURN userId, itemId, score, source, version, item;
+RETURN userId, itemId, score, source, version, item, context;

@@ -261,6 +261,16 @@ def load_synthetic(
         int | None,
         typer.Option("--communities", min=1, help="Taste communities; default about sqrt(items)/2 (2-20)."),
     ] = None,
+    local: Annotated[
+        float,
+        typer.Option(
+            "--local",
+            min=0.0,
+            max=1.0,
+            help="Make items shops in the users' cities (lat, lon, a location point) and have users pick "
+            "this share of their items near home (0: items have no place).",
+        ),
+    ] = 0.0,
     batch_size: BatchSizeOption = None,
     mapping: MappingOption = None,
     json_out: JsonOption = False,
@@ -269,7 +279,9 @@ def load_synthetic(
     from graphrec.ingest import synthetic
 
     with user_errors(ValueError):
-        dataset = synthetic.generate(users, items, interactions, seed=seed, communities=communities)
+        dataset = synthetic.generate(
+            users, items, interactions, seed=seed, communities=communities, local=local
+        )
     _run_load(dataset, batch_size, mapping, json_out)
 
 

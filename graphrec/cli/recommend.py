@@ -11,8 +11,8 @@ from graphrec import ui
 from graphrec.cli.common import connect
 from graphrec.cli.exits import user_errors
 from graphrec.cli.options import JsonOption, MappingOption
+from graphrec.serving.context import CANDIDATES, DEFAULT_SEASON_WEIGHT, Near
 from graphrec.serving.filters import ItemFilter, parse_filter
-from graphrec.serving.recommend import DEFAULT_SEASON_WEIGHT
 
 PANEL = "Recommend and serve"
 app = typer.Typer()
@@ -50,12 +50,38 @@ def _print_recommendations(results: list[Any], json_out: bool, title: str) -> No
         return
     rows = [
         {"item": r.item_id, "score": r.score, "source": r.source, "title": r.item.get("title", "")}
+        | ({"context": _context_text(r.context)} if r.context else {})
         for r in results
     ]
     ui.out.print(ui.table(rows, title=title))
     sources = sorted({r.source for r in results})
     version = results[0].version if results else None
     ui.err.print(f"{len(results)} items, served by {', '.join(sources) or '-'} (model v{version})")
+
+
+def _context_text(context: dict[str, float]) -> str:
+    """`distance -0.042 (3.1 km), season +0.010`: what moved the score, largest first."""
+    terms = sorted(((k, v) for k, v in context.items() if k != "km"), key=lambda kv: -abs(kv[1]))
+    parts = [
+        f"{name} {value:+.3f}"
+        + (f" ({context['km']:.1f} km)" if name == "distance" and "km" in context else "")
+        for name, value in terms
+    ]
+    return ", ".join(parts)
+
+
+def _near(text: str | None) -> Near | None:
+    """`--near LAT,LON[,RADIUS_KM]` as a `Near`; a usage error says what is wrong."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        if len(parts) not in (2, 3):
+            raise ValueError("expected LAT,LON or LAT,LON,RADIUS_KM, e.g. 52.52,13.40,5")
+        numbers = [float(p) for p in parts]
+        return Near(numbers[0], numbers[1], numbers[2] if len(numbers) == 3 else None)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r}: {exc}", param_hint="--near") from exc
 
 
 @app.command("recommend", rich_help_panel=PANEL)
@@ -78,6 +104,21 @@ def recommend_command(
             help="Weight of the --at boost: score + weight * (in-season share - flat share).",
         ),
     ] = DEFAULT_SEASON_WEIGHT,
+    hour: Annotated[
+        int | None,
+        typer.Option(min=0, max=23, help="An hour of the day (UTC): boost items chosen more at that time."),
+    ] = None,
+    near: Annotated[
+        str | None,
+        typer.Option(
+            help="LAT,LON[,RADIUS_KM]: rank items with a location by distance from there (and keep only "
+            "those within the radius)."
+        ),
+    ] = None,
+    candidates: Annotated[
+        int,
+        typer.Option(min=1, help="With --near or --hour: how many of the best candidates are re-ranked."),
+    ] = CANDIDATES,
     segment: Annotated[
         str | None,
         typer.Option(help="User property whose peers' popularity serves a user without an embedding."),
@@ -88,8 +129,9 @@ def recommend_command(
 ) -> None:
     """Top-k items a user has not interacted with, from the active model (vector index or exact cosine).
 
-    A user without an embedding gets the items most popular (among users of the same --segment); the
-    output says which path served the list.
+    --at, --hour and --near re-rank the best candidates by context (season and weekday, time of day,
+    distance), and the output says what each term added. A user without an embedding gets the items most
+    popular (among users of the same --segment); the output says which path served the list.
     """
     from graphrec.serving.recommend import recommend_for_user
 
@@ -105,9 +147,12 @@ def recommend_command(
             k,
             filters=item_filter,
             at=when,
+            hour=hour,
+            near=_near(near),
             exact=exact,
             segment=segment,
             season_weight=season_weight,
+            candidates=candidates,
         )
     _print_recommendations(results, json_out, f"recommendations for user {user}")
 

@@ -35,7 +35,7 @@ _PATTERN_WITH_MAP = re.compile(r"([(\[]\s*[A-Za-z_]\w*\s*:\s*`([^`]+)`[^{)\]]*)\
 _MAP_KEY = re.compile(r"`([^`]+)`(\s*:)")
 _ANY_TOKEN = re.compile(r"`([^`]+)`")
 _INDEX_NAME = re.compile(r"(VECTOR INDEX\s+)`([^`]+)`")
-_PARAM_MARKER = re.compile(r"(-?\d+(?:\.\d+)?|\[\]|\{\}) /\* \$(\w+) \*/")
+_PARAM_MARKER = re.compile(r"(-?\d+(?:\.\d+)?|\[\]|\{\}|null) /\* \$(\w+) \*/")
 _FRAGMENT_MARKER = re.compile(r"(?P<default>true |\[[^\[\]]*\] | )/\* @(?P<name>\w+) \*/")
 EMBEDDING = "embedding"
 """The logical property that stands for a model version's embedding property in the files."""

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from neo4j import ManagedTransaction
 from neo4j.exceptions import Neo4jError
+from neo4j.spatial import WGS84Point
 
 from graphrec import ui
 from graphrec.db import cypher
@@ -86,9 +87,19 @@ def batched(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield chunk
 
 
+LOCATION = "location"
+"""The logical property a node's `lat` and `lon` also become, as a WGS-84 point (what `near` ranks by)."""
+
+
 def _feature_props(node: NodeMapping, row: Row, skip: tuple[str, ...]) -> dict[str, Any]:
-    """The row's features keyed by their mapped property names (validated identifiers)."""
-    return {validate_identifier(node.prop(k), "property"): v for k, v in row.items() if k not in skip}
+    """The row's features keyed by their mapped property names (validated identifiers); a row with numeric
+    `lat` (-90..90) and `lon` (-180..180) also gets them as one point, `location` (mapped)."""
+    props = {validate_identifier(node.prop(k), "property"): v for k, v in row.items() if k not in skip}
+    lat, lon = row.get("lat"), row.get("lon")
+    numbers = (int, float)
+    if isinstance(lat, numbers) and isinstance(lon, numbers) and -90 <= lat <= 90 and -180 <= lon <= 180:
+        props[validate_identifier(node.prop(LOCATION), "property")] = WGS84Point((float(lon), float(lat)))
+    return props
 
 
 class _Writer:

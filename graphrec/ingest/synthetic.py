@@ -13,7 +13,10 @@ What is planted, so tests and benchmarks can check that a model finds it:
 - **time**: all of 2025 (`YEAR`), busier on weekends and in the evening, a little busier before Christmas;
   items flagged `seasonal_peak` `"christmas"` or `"summer"` crowd into December or June to August;
 - **features**: users have `country`, `city`, `lat`, `lon`, `age`, `gender`; items have `title`, `categories`
-  (a list), `price`.
+  (a list), `price`;
+- **places** (with `local` > 0): items are shops in one of the cities too (`city`, `lat`, `lon`), and a user
+  picks from the shops of their own city a `local` share of the time: "users buy near home", which a
+  ranker told where the user is (`near`) can recover.
 
 Weights: `VIEWED` the fraction of the item viewed (0-1), `CLICKED` 1.0, `PURCHASED` the quantity, `RATED`
 the rating. Interactions are generated in numpy chunks of about `CHUNK_ROWS` rows, one user range per chunk,
@@ -25,7 +28,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -150,6 +153,11 @@ class _World:
     global_cdf: NDArray[np.float64]  # popularity cdf over all items
     day_cdf: NDArray[np.float64]  # stacked cdf over days, one group per season
     hour_cdf: NDArray[np.float64]
+    local: float = 0.0  # share of picks from the user's own city (0: items have no place)
+    item_city: NDArray[np.int64] | None = None  # per item, index into CITIES
+    user_place: NDArray[np.int64] | None = None  # per user, their city's group in place_cdf (-1: no shop)
+    place_order: NDArray[np.int64] | None = None  # items of cities with shops, grouped by city
+    place_cdf: NDArray[np.float64] | None = None  # stacked popularity cdf over place_order
 
 
 def default_communities(users: int, items: int, interactions: int = 0) -> int:
@@ -190,7 +198,39 @@ def _activity(rng: np.random.Generator, users: int, items: int, interactions: in
     return np.minimum(weights, cap)
 
 
-def _world(users: int, items: int, interactions: int, communities: int, seed: int) -> _World:
+def _city_weights() -> NDArray[np.float64]:
+    weights = np.array([c[4] for c in CITIES], dtype=np.float64)
+    shares: NDArray[np.float64] = weights / weights.sum()
+    return shares
+
+
+def _user_cities(users: int, seed: int) -> NDArray[np.int64]:
+    """Each user's city: the first draw of the users' stream, so `_user_rows` places them the same."""
+    return np.random.default_rng([seed, 1]).choice(len(CITIES), size=users, p=_city_weights())
+
+
+def _places(world: _World, popularity: NDArray[np.float64], seed: int, local: float) -> _World:
+    """`world` with items placed in cities and the cdfs that let users pick from their own city's shops."""
+    rng = np.random.default_rng([seed, 4])
+    item_city = rng.choice(len(CITIES), size=world.items, p=_city_weights())
+    cities = np.unique(item_city)  # those with at least one shop, in index order
+    group = np.full(len(CITIES), -1, dtype=np.int64)
+    group[cities] = np.arange(len(cities))
+    order = np.argsort(item_city, kind="stable")
+    cdf = _stacked_cdf(popularity[order], group[item_city[order]], len(cities))
+    return replace(
+        world,
+        local=local,
+        item_city=item_city,
+        user_place=group[_user_cities(world.users, seed)],
+        place_order=order,
+        place_cdf=cdf,
+    )
+
+
+def _world(
+    users: int, items: int, interactions: int, communities: int, seed: int, *, local: float = 0.0
+) -> _World:
     rng = np.random.default_rng([seed, 0])
     segment = rng.permutation(users) % communities
     community = rng.permutation(items) % communities
@@ -207,16 +247,16 @@ def _world(users: int, items: int, interactions: int, communities: int, seed: in
     day_cdf = _stacked_cdf(profiles.ravel(), np.repeat(np.arange(3), DAYS), 3)
     hour_cdf = np.cumsum(HOUR_FACTOR) / HOUR_FACTOR.sum()
     hour_cdf[-1] = 1.0
-    return _World(
+    world = _World(
         users, items, communities, segment, community, season, quality, activity,
         item_order, community_cdf, global_cdf, day_cdf, hour_cdf,
     )  # fmt: skip
+    return _places(world, popularity, seed, local) if local > 0 else world
 
 
 def _user_rows(world: _World, seed: int) -> list[Row]:
     rng = np.random.default_rng([seed, 1])
-    weights = np.array([c[4] for c in CITIES])
-    city = rng.choice(len(CITIES), size=world.users, p=weights / weights.sum())
+    city = rng.choice(len(CITIES), size=world.users, p=_city_weights())  # as `_user_cities` draws them
     age = np.clip(np.rint(rng.normal(36.0, 12.0, world.users)), 16, 85).astype(np.int64)
     gender = rng.choice(np.array(["F", "M", "X"]), size=world.users, p=[0.49, 0.49, 0.02])
     jitter = rng.normal(0.0, 0.05, (world.users, 2))
@@ -260,6 +300,13 @@ def _item_rows(world: _World, seed: int) -> list[Row]:
                 "seasonal_peak": SEASONS[season],
             }
         )
+    if world.item_city is not None:  # shops: a city and a spot in it (within a few km of its centre)
+        jitter = np.random.default_rng([seed, 5]).normal(0.0, 0.05, (world.items, 2))
+        for n, row in enumerate(rows):
+            _, name, lat, lon, _ = CITIES[world.item_city[n]]
+            row.update(
+                city=name, lat=round(lat + float(jitter[n, 0]), 4), lon=round(lon + float(jitter[n, 1]), 4)
+            )
     return rows
 
 
@@ -288,6 +335,11 @@ def _pick_items(
     picked = np.searchsorted(world.global_cdf, u, side="right")
     in_comm = np.searchsorted(world.community_cdf, seg[own] + u[own], side="right")
     picked[own] = world.item_order[in_comm]
+    if world.place_cdf is not None and world.user_place is not None and world.place_order is not None:
+        place = world.user_place[users]
+        near = (rng.random(len(users)) < world.local) & (place >= 0)
+        at = np.searchsorted(world.place_cdf, place[near] + rng.random(int(near.sum())), side="right")
+        picked[near] = world.place_order[np.minimum(at, len(world.place_order) - 1)]
     return np.minimum(picked, world.items - 1)
 
 
@@ -374,16 +426,25 @@ def _chunk_rows(
 
 
 def generate(
-    users: int, items: int, interactions: int, seed: int = 0, communities: int | None = None
+    users: int,
+    items: int,
+    interactions: int,
+    seed: int = 0,
+    communities: int | None = None,
+    *,
+    local: float = 0.0,
 ) -> Dataset:
-    """A synthetic shop with exactly `interactions` rows, the same for the same arguments (see module doc).
+    """A synthetic shop with exactly `interactions` rows, the same for the same arguments (see module doc);
+    `local` > 0 places items in cities and has users pick that share of their items near home.
 
     Users and items are built now (lists of rows); interactions stream from `dataset.interactions()`, a
     fresh generator on each call, chunk by chunk.
     """
     n_comm = default_communities(users, items, interactions) if communities is None else communities
     _check(users, items, interactions, n_comm)
-    world = _world(users, items, interactions, n_comm, seed)
+    if not 0.0 <= local <= 1.0:
+        raise ValueError(f"expected a local share between 0 and 1, got {local}")
+    world = _world(users, items, interactions, n_comm, seed, local=local)
     chunks = _chunks(world, interactions)
 
     def stream() -> Iterator[Row]:
@@ -393,7 +454,7 @@ def generate(
             yield from _chunk_rows(world, rng, chunk, item_ids)
 
     return Dataset(
-        name=f"synthetic-u{users}-i{items}-n{interactions}-s{seed}",
+        name=f"synthetic-u{users}-i{items}-n{interactions}-s{seed}" + (f"-local{local:g}" if local else ""),
         users=_user_rows(world, seed),
         items=_item_rows(world, seed),
         interactions=stream,

@@ -5,12 +5,13 @@ Public API (stable; the GraphQL layer codes against it):
   with `Source = Literal["vector", "exact", "cold-start", "popularity"]` saying which path served it.
 - Filters are `graphrec.serving.filters.ItemFilter`s (conditions on item properties, allow/deny ids).
 - `CypherQuery(text: str, params: dict[str, Any])`, a NamedTuple, so `text, params = builder(...)` works.
-- `user_recommendation_query(mapping, user_ids, k=20, *, filters=None, at=None, exact=None,
-  server_version=None, segment=None, season_weight=DEFAULT_SEASON_WEIGHT, active_version=None,
-  filterable=None, scored=None) -> CypherQuery`: one query for every user in `user_ids` (a list, or one id);
-  `scored` (`{user id: Scored(version, inferred, candidates)}`) hands the query candidates the caller scored
-  itself (the API, from embeddings in memory); the query uses them only while they are current and enough
-  survive, else its own paths. `scored_params(scored)` are those parameters alone, and `USER_IDS` /
+- `user_recommendation_query(mapping, user_ids, k=20, *, filters=None, at=None, hour=None, near=None,
+  exact=None, server_version=None, segment=None, season_weight=DEFAULT_SEASON_WEIGHT, weights=None,
+  candidates=CANDIDATES, active_version=None, filterable=None, scored=None) -> CypherQuery`: one query
+  for every user in `user_ids` (a list, or one id); `scored` (`{user id: Scored(version, inferred,
+  candidates)}`) hands the query candidates the caller scored itself (the API, from embeddings in memory);
+  the query uses them only while they are current and enough survive, else its own paths.
+  `scored_params(scored)` are those parameters alone, and `USER_IDS` /
   `ITEM_IDS` name the id-list parameter, so a caller can reuse a built query for other ids.
 - `similar_items_query(mapping, item_ids, k=20, *, filters=None, exact=None, server_version=None,
   active_version=None, filterable=None, scored=None) -> CypherQuery`
@@ -19,7 +20,7 @@ Public API (stable; the GraphQL layer codes against it):
   indexable by column name, e.g. `neo4j.Record` or `record.data()`), or with `parse_lists(records, column)`
   into one list per id (`column`: `FOR_USER` or `FOR_ITEM`). The query resolves the active model
   version itself, so a switch between two calls is never seen as a mix. `exact=None` lets the query pick the
-  exact scan when the catalogue is small (< `EXACT_BELOW` items); `at` (a `date`) adds the seasonal boost;
+  exact scan when the catalogue is small (< `EXACT_BELOW` items); `at` (a `date`), `hour` and `near` re-rank;
   `server_version` (a tuple like `(2026, 1, 0)`, from `Graph.server_info().version_tuple`) together with
   `active_version` enables the Cypher 25 `SEARCH` clause for filtered ANN on new servers; `filterable` must
   then list the properties the version's item index stores (`search_context(graph)` gives all three), else
@@ -41,8 +42,8 @@ names the version's index and fills in the conditions the index applies itself. 
 number of seen items, candidates re-scored with the exact cosine), the exact scan (small catalogue, or fewer
 than k ANN candidates survived the filters, so k come back whenever k eligible items exist), popularity (no
 embedding; `segment` counts only peers sharing that user property). `source` is 'cold-start' when the
-user's (or item's) embedding was inferred by `graphrec embed --new`. Seasonal boost: see
-`DEFAULT_SEASON_WEIGHT`.
+user's (or item's) embedding was inferred by `graphrec embed --new`. Context re-ranking (season, weekday,
+hour, distance from `near`, with its radius filter): `graphrec.serving.context`.
 """
 
 from __future__ import annotations
@@ -56,6 +57,15 @@ from graphrec.db import cypher
 from graphrec.db.graph import Bulk, Graph
 from graphrec.db.mapping import GraphMapping, quote
 from graphrec.errors import GraphrecError
+from graphrec.serving.context import (
+    CANDIDATES,
+    DEFAULT_SEASON_WEIGHT,
+    Near,
+    Weights,
+    context_params,
+    pool,
+    radius_predicate,
+)
 from graphrec.serving.filters import SCALARS, Condition, ItemFilter
 from graphrec.serving.vector_index import FILTERABLE_MIN_VERSION, vector_indexes
 from graphrec.serving.versions import active_version, index_name
@@ -71,25 +81,6 @@ Gowalla (41k items, benchmarks/ann_recall.py) a margin of 10 kept Recall@20 agai
 (similar items 0.984) for about 10% less server CPU than k + 10 (0.998 / 0.993); 0 gave 0.967 / 0.928."""
 FILTER_OVERFETCH = 4
 """With filters, the index is asked for this many times more candidates, since filters drop some."""
-SEASON_POOL = 5
-"""With `at`, this many candidates per requested item are re-ranked by the seasonal boost."""
-SEASON_WINDOW_DAYS = 14
-"""An interaction counts for the season of `at` when its day of the year is within this many days."""
-DEFAULT_SEASON_WEIGHT = 0.2
-"""Seasonal boost: score + weight * (share of the item's interactions inside the window - the share a flat
-year would give, 2 * window / 365.2425), the share smoothed towards the flat share with 5 pseudo
-interactions so an item with 1 interaction is not boosted to the top. Scores are cosine in [0, 1], so the
-default 0.2 lets a strong seasonal peak (share 0.5 vs 0.08: +0.08) reorder close candidates without
-overriding taste. Days of the year are positions in the mean solar year, (unix days mod 365.2425): within a
-day of the calendar and cheap to compute in Cypher from the interactions' unix-second timestamps."""
-YEAR_DAYS = 365.2425
-
-
-def season_position(at: date) -> float:
-    """Where `at` falls in the year, in days: (days since 1970-01-01) mod 365.2425, as the query does."""
-    return (at - date(1970, 1, 1)).days % YEAR_DAYS
-
-
 SEARCH_MIN_VERSION = FILTERABLE_MIN_VERSION
 """Servers from this version have the Cypher 25 SEARCH clause (filters inside the vector index)."""
 SEARCH_SEEN_ROOM = 200
@@ -118,6 +109,9 @@ class Recommendation:
     source: Source
     item: dict[str, Any] = field(default_factory=dict)
     version: int | None = None
+    context: dict[str, float] = field(default_factory=dict)
+    """What each context term (season, weekday, hour, distance) added to the score, the terms that moved it
+    only, and `km`, the distance from `near` when the item has a location."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -127,6 +121,7 @@ class Recommendation:
             "source": self.source,
             "version": self.version,
             "item": self.item,
+            "context": self.context,
         }
 
 
@@ -224,8 +219,10 @@ def _build(
     search: _Search,
     pool: int = 1,
     fragments: Mapping[str, str] | None = None,
+    within: str | None = None,
 ) -> CypherQuery:
-    """Render `recommend/<kind>` (or its SEARCH twin) with the filter, the path gates and `params`.
+    """Render `recommend/<kind>` (or its SEARCH twin) with the filter (and `within`, a predicate on `i`
+    ANDed to it), the path gates and `params`.
 
     With SEARCH, the conditions the index can apply go inside it and stay in the query's own filter as well
     (a cheap re-check), since the scored, exact and popularity paths share that predicate. It is only for the
@@ -237,7 +234,9 @@ def _build(
         raise ValueError(f"k must be at least 1, got {k}")
     item_filter = filters or ItemFilter()
     predicate, filter_params = item_filter.predicate(mapping.item.id_property)
-    overfetch = FILTER_OVERFETCH if item_filter else 1
+    if within is not None:
+        predicate = within if predicate == "true" else f"{predicate} AND {within}"
+    overfetch = FILTER_OVERFETCH if item_filter or within is not None else 1
     params |= {
         "k": k,
         "exactBelow": {None: EXACT_BELOW, True: 2**62, False: 0}[exact],
@@ -270,10 +269,14 @@ def user_recommendation_query(
     *,
     filters: ItemFilter | None = None,
     at: date | None = None,
+    hour: int | None = None,
+    near: Near | None = None,
     exact: bool | None = None,
     server_version: Sequence[int] | None = None,
     segment: str | None = None,
     season_weight: float = DEFAULT_SEASON_WEIGHT,
+    weights: Weights | None = None,
+    candidates: int = CANDIDATES,
     active_version: int | None = None,
     filterable: Collection[str] | None = None,
     scored: Mapping[str, Scored] | None = None,
@@ -281,21 +284,19 @@ def user_recommendation_query(
     """The query for the top `k` unseen items of each user in `user_ids` (see the module docstring); nothing
     is run.
 
-    `segment` names a user property (e.g. `occupation`): users without an embedding then get the items most
-    popular among users sharing its value. `filterable` lists the properties the item index was created
-    WITH (Cypher 25 servers); None assumes every equality/range condition can be applied in the index.
+    `at`, `hour` and `near` re-rank the best `candidates` by context (`graphrec.serving.context`; `weights`
+    says how much each term may move a score, `season_weight` is the season's alone). `segment` names a user
+    property (e.g. `occupation`): users without an embedding then get the items most popular among users
+    sharing its value. `filterable` lists the properties the item index was created WITH (Cypher 25
+    servers); None assumes every equality/range condition can be applied in the index.
     """
     fragments = {}
     if segment is not None:
         prop = quote(segment, "segment property")
         fragments["segment"] = f"peer.{prop} = u.{prop}"
-    params = {
-        USER_IDS: _ids(user_ids),
-        "seasonWeight": float(season_weight) if at is not None else 0.0,
-        "atDay": season_position(at) if at is not None else 0.0,
-        "seasonWindow": SEASON_WINDOW_DAYS,
-        **scored_params(scored),
-    }
+    if weights is None:
+        weights = Weights(season=season_weight)
+    params = {USER_IDS: _ids(user_ids), **context_params(at, hour, near, weights), **scored_params(scored)}
     return _build(
         "user",
         mapping,
@@ -304,8 +305,9 @@ def user_recommendation_query(
         filters=filters,
         exact=exact,
         search=_Search(server_version, active_version, filterable),
-        pool=SEASON_POOL if at is not None else 1,
+        pool=pool(k, at, hour, near, candidates),
         fragments=fragments,
+        within=radius_predicate(mapping, near),
     )
 
 
@@ -349,9 +351,15 @@ def parse_recommendations(records: Iterable[Mapping[str, Any]]) -> list[Recommen
                 source=source,  # type: ignore[arg-type]
                 item={str(key): value for key, value in record["item"]},
                 version=None if version is None else int(version),
+                context=_moved(record.get("context")),
             )
         )
     return results
+
+
+def _moved(context: Mapping[str, Any] | None) -> dict[str, float]:
+    """The context terms that moved a score (non-zero), and the distance when there is one."""
+    return {str(key): float(value) for key, value in (context or {}).items() if value}
 
 
 def parse_lists(records: Iterable[Mapping[str, Any]], column: str) -> dict[str, list[Recommendation]]:
@@ -409,9 +417,13 @@ def recommend_for_user(
     *,
     filters: ItemFilter | None = None,
     at: date | None = None,
+    hour: int | None = None,
+    near: Near | None = None,
     exact: bool | None = None,
     segment: str | None = None,
     season_weight: float = DEFAULT_SEASON_WEIGHT,
+    weights: Weights | None = None,
+    candidates: int = CANDIDATES,
 ) -> list[Recommendation]:
     """Run `user_recommendation_query` on `graph` (SEARCH where the server has it); `UnknownNode` when the
     user does not exist."""
@@ -421,9 +433,13 @@ def recommend_for_user(
         k,
         filters=filters,
         at=at,
+        hour=hour,
+        near=near,
         exact=exact,
         segment=segment,
         season_weight=season_weight,
+        weights=weights,
+        candidates=candidates,
         **(search_context(graph) if exact is not True else {}),
     )
     return _answer(graph, query, "user", user_id)

@@ -14,6 +14,7 @@ from integration.test_api import API_KEY, N_USERS, api_settings, small_dataset, 
 from live_server import LiveServer
 from neo4j import Driver
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
@@ -51,7 +52,9 @@ def api(served: LiveServer, query: str, **variables: Any) -> dict[str, Any]:
 
 def wait(browser: webdriver.Chrome, condition: Any, seconds: float = 30) -> Any:
     """`condition(browser)` once truthy (a failure names the condition)."""
-    return WebDriverWait(browser, seconds).until(condition, message=getattr(condition, "__name__", ""))
+    # a list re-rendered while a condition reads it: try again, as a person would look again
+    waiting = WebDriverWait(browser, seconds, ignored_exceptions=(StaleElementReferenceException,))
+    return waiting.until(condition, message=getattr(condition, "__name__", ""))
 
 
 def rows(browser: webdriver.Chrome, list_id: str) -> list[WebElement]:
@@ -202,3 +205,26 @@ def test_in_production_an_anonymous_visitor_sees_why_and_a_key_opens_the_users(
         wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#users button.user")) == N_USERS)
         assert not browser.find_element(By.ID, "message").is_displayed()
         browser.execute_script("sessionStorage.clear()")
+
+
+def test_the_context_controls_re_rank_and_say_what_moved_each_item(
+    served: LiveServer, browser: webdriver.Chrome
+) -> None:
+    browser.get(served.url + "/?user=u5")
+    wait(browser, lambda b: len(rows(b, "recommendations")) == K)
+    assert browser.find_element(By.ID, "near").is_displayed()
+    assert browser.find_elements(By.CSS_SELECTOR, "#recommendations .moved") == []
+    browser.find_element(By.ID, "near-lat").send_keys("52.52")
+    browser.find_element(By.ID, "near-lon").send_keys("13.40")
+    browser.find_element(By.ID, "hour").send_keys("20")
+    browser.find_element(By.CSS_SELECTOR, "#context button[type=submit]").click()
+
+    def moved(b: webdriver.Chrome) -> list[str]:
+        lines = [e.text for e in b.find_elements(By.CSS_SELECTOR, "#recommendations .moved")]
+        return lines if len(lines) == K else []
+
+    lines = wait(browser, moved)
+    assert all(line.startswith("distance \N{MINUS SIGN}") for line in lines)  # no place: the far penalty
+    browser.find_element(By.ID, "near-radius").send_keys("5")
+    browser.find_element(By.CSS_SELECTOR, "#context button[type=submit]").click()
+    wait(browser, lambda b: "nothing to recommend" in b.find_element(By.ID, "recommendations").text)

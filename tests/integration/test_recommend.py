@@ -16,17 +16,21 @@ from graphrec.db import cypher
 from graphrec.db.graph import Graph
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.serving import versions
+from graphrec.serving.context import (
+    DEFAULT_SEASON_WEIGHT,
+    HOUR_WINDOW,
+    SEASON_WINDOW_DAYS,
+    Weights,
+    season_position,
+)
 from graphrec.serving.filters import ItemFilter, parse_condition
 from graphrec.serving.recommend import (
-    DEFAULT_SEASON_WEIGHT,
-    SEASON_WINDOW_DAYS,
     Recommendation,
     Scored,
     UnknownNode,
     parse_lists,
     parse_recommendations,
     recommend_for_user,
-    season_position,
     similar_items,
     similar_items_query,
     user_recommendation_query,
@@ -193,10 +197,10 @@ def test_a_selective_filter_still_returns_every_allowed_unseen_item(
     assert {r.item_id for r in found} == {i for i, _ in expected}
 
 
-def test_seasonal_boost_follows_the_documented_formula(
+def test_season_weekday_and_hour_terms_follow_the_documented_formulas(
     embedded: Graph, model: ModelArtifacts, ml100k_dir: Path
 ) -> None:
-    at = date(2026, 12, 24)
+    at, hour = date(2026, 12, 24), 20
     year = 365.2425
     position = season_position(at)
     christmas_1997 = datetime(1997, 12, 24, 12, tzinfo=UTC).timestamp() / 86400
@@ -204,22 +208,32 @@ def test_seasonal_boost_follows_the_documented_formula(
     per_item: dict[str, list[int]] = {}
     for _, item, ts in read_interactions(ml100k_dir):
         per_item.setdefault(item, []).append(ts)
-    flat = 2 * SEASON_WINDOW_DAYS / year
+    weights = Weights()
 
-    def boost(item: str) -> float:
+    def smoothed(inside: int, total: int, flat: float) -> float:
+        return (inside + 5.0 * flat) / (total + 5.0) - flat
+
+    def terms(item: str) -> dict[str, float]:
         stamps = per_item.get(item, [])
-        inside = sum(
-            1
-            for ts in stamps
-            if abs((ts / 86400 - position + 1.5 * year) % year - year / 2) <= SEASON_WINDOW_DAYS
+        season = sum(
+            abs((ts / 86400 - position + 1.5 * year) % year - year / 2) <= SEASON_WINDOW_DAYS for ts in stamps
         )
-        return DEFAULT_SEASON_WEIGHT * ((inside + 5.0 * flat) / (len(stamps) + 5.0) - flat)
+        weekday = sum(datetime.fromtimestamp(ts, UTC).weekday() == at.weekday() for ts in stamps)
+        in_hour = sum(abs(((ts % 86400) / 3600 - hour - 0.5 + 36) % 24 - 12) <= HOUR_WINDOW for ts in stamps)
+        return {
+            "season": DEFAULT_SEASON_WEIGHT * smoothed(season, len(stamps), 2 * SEASON_WINDOW_DAYS / year),
+            "weekday": weights.weekday * smoothed(weekday, len(stamps), 1 / 7),
+            "hour": weights.hour * smoothed(in_hour, len(stamps), 2 * HOUR_WINDOW / 24),
+        }
 
     plain = recommend_for_user(embedded, "13", 10, exact=True)
-    boosted = recommend_for_user(embedded, "13", 10, exact=True, at=at)
+    boosted = recommend_for_user(embedded, "13", 10, exact=True, at=at, hour=hour)
     assert [r.item_id for r in boosted] != [r.item_id for r in plain]
     for r in boosted:
-        assert r.score == pytest.approx(cosine_score(model, "13", r.item_id) + boost(r.item_id), abs=1e-5)
+        expected = terms(r.item_id)
+        assert {name: r.context.get(name, 0.0) for name in expected} == pytest.approx(expected, abs=1e-6)
+        total = cosine_score(model, "13", r.item_id) + sum(expected.values())
+        assert r.score == pytest.approx(total, abs=1e-5)
 
 
 def test_a_user_without_embedding_gets_popular_items_in_the_segment(

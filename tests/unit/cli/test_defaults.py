@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from graphrec.cli import app
 from graphrec.learn.sync import SyncOptions
 from graphrec.learn.train import TrainConfig
+from graphrec.serving.context import DEFAULT_SEASON_WEIGHT
 from graphrec.serving.health import HealthOptions
-from graphrec.serving.recommend import DEFAULT_SEASON_WEIGHT
 from graphrec.serving.refresh import RefreshOptions
 from graphrec.serving.vector_index import IndexOptions
 from graphrec.serving.writeback import WritebackOptions

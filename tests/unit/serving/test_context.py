@@ -1,0 +1,64 @@
+"""Context terms: which inputs turn which term on, the checks on a place and an hour, how many candidates are
+re-ranked, and the radius filter in the rendered query (on the mapped location property)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pytest
+
+from graphrec.db.mapping import GraphMapping
+from graphrec.serving.context import CANDIDATES, SEASON_POOL, Near, Weights, context_params, pool
+from graphrec.serving.recommend import user_recommendation_query
+
+
+def test_each_term_is_on_only_with_its_input() -> None:
+    off = context_params(None, None, None)
+    assert [off[w] for w in ("seasonWeight", "weekdayWeight", "hourWeight", "distanceWeight")] == [0.0] * 4
+    assert off["nearPoint"] is None
+    on = context_params(date(2026, 12, 24), 19, Near(52.52, 13.40, 5), Weights(distance=0.5))
+    assert min(on["seasonWeight"], on["weekdayWeight"], on["hourWeight"]) > 0
+    assert on["distanceWeight"] == 0.5
+    assert on["atWeekday"] == 3  # a Thursday
+    assert on["atHour"] == 19.5  # the middle of the hour
+    assert (on["nearPoint"].latitude, on["nearPoint"].longitude) == (52.52, 13.40)
+    assert on["nearRadius"] == 5000.0  # metres, as point.distance measures
+    with pytest.raises(ValueError, match="hour"):
+        context_params(None, 24, None)
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "radius", "message"),
+    [
+        (91, 0, None, "latitude"),
+        (0, -181, None, "longitude"),
+        (0, 0, 0, "radiusKm"),
+        (math.nan, 0, None, "latitude"),
+    ],
+)
+def test_a_place_out_of_range_is_refused(
+    latitude: float, longitude: float, radius: float | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Near(latitude, longitude, radius)
+
+
+def test_how_many_candidates_are_re_ranked() -> None:
+    assert pool(20, None, None, None) == 1
+    assert pool(20, date(2026, 1, 1), None, None) == SEASON_POOL
+    assert pool(20, None, None, Near(0, 0)) * 20 >= CANDIDATES
+    assert pool(20, None, 7, None, candidates=50) == 3
+    assert pool(500, None, None, Near(0, 0)) == 1  # never fewer than k
+
+
+def test_the_radius_filters_every_path_on_the_mapped_location() -> None:
+    mapping = GraphMapping.model_validate({"item": {"label": "Item", "properties": {"location": "geo"}}})
+    plain = user_recommendation_query(mapping, "u1", 10, near=Near(1, 2))
+    assert "point.distance(i.`geo`, $nearPoint) <= $nearRadius" not in plain.text
+    assert plain.params["pool"] * 10 >= CANDIDATES
+    within = user_recommendation_query(mapping, "u1", 10, near=Near(1, 2, 3))
+    # the scored, ANN, exact and popularity paths each carry the filter
+    assert within.text.count("point.distance(i.`geo`, $nearPoint) <= $nearRadius") == 4
+    assert "point.distance(i.`geo`, $nearPoint)" in within.text  # the distance term reads it too
+    assert within.params["overfetch"] > 1  # the index is asked for more, since the radius drops some
