@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from graphrec.api.convert import check_value
 from graphrec.api.errors import BadInput
 from graphrec.db.mapping import NodeMapping
+from graphrec.serving import context
 from graphrec.serving.context import Near
 from graphrec.serving.filters import Condition
 from graphrec.serving.filters import ItemFilter as Filter
@@ -90,10 +91,11 @@ def check_near(given: NearInput | None, argument: str = "near") -> Near | None:
 
 
 def check_hour(hour: int | None, argument: str = "hour") -> int | None:
-    """An hour of the day (0-23), or a BAD_USER_INPUT."""
-    if hour is not None and not 0 <= hour <= 23:
-        raise BadInput(f"`{argument}` must be an hour of the day, 0 to 23, got {hour}", argument)
-    return hour
+    """An hour of the day (0-23), or a BAD_USER_INPUT saying so (the rule is `serving.context`'s)."""
+    try:
+        return context.check_hour(hour)
+    except ValueError as exc:
+        raise BadInput(f"`{argument}`: {exc}", argument) from exc
 
 
 MAX_LIST = 1000

@@ -262,20 +262,12 @@ class Recommendation:
     def of(cls, found: rec.Recommendation) -> Recommendation:
         """The GraphQL form of one of the recommender's results."""
         item = Item(id=strawberry.ID(found.item_id), props=found.item)
-        terms = sorted(
-            (
-                ContextTerm(name=name, contribution=value)
-                for name, value in found.context.items()
-                if name != "km"
-            ),
-            key=lambda term: -abs(term.contribution),
-        )
         return cls(
             item=item,
             score=float(found.score),
             source=RecommendationSource(found.source),
-            context=terms,
-            distance_km=found.context.get("km"),
+            context=[ContextTerm(name=name, contribution=value) for name, value in found.context.items()],
+            distance_km=found.distance_km,
         )
 
 

@@ -11,7 +11,7 @@ from graphrec import ui
 from graphrec.cli.common import connect
 from graphrec.cli.exits import user_errors
 from graphrec.cli.options import JsonOption, MappingOption
-from graphrec.serving.context import CANDIDATES, DEFAULT_SEASON_WEIGHT, Near
+from graphrec.serving.context import CANDIDATES, DEFAULT_SEASON_WEIGHT, Near, Weights
 from graphrec.serving.filters import ItemFilter, parse_filter
 
 PANEL = "Recommend and serve"
@@ -50,7 +50,7 @@ def _print_recommendations(results: list[Any], json_out: bool, title: str) -> No
         return
     rows = [
         {"item": r.item_id, "score": r.score, "source": r.source, "title": r.item.get("title", "")}
-        | ({"context": _context_text(r.context)} if r.context else {})
+        | ({"context": _context_text(r)} if r.context else {})
         for r in results
     ]
     ui.out.print(ui.table(rows, title=title))
@@ -59,15 +59,13 @@ def _print_recommendations(results: list[Any], json_out: bool, title: str) -> No
     ui.err.print(f"{len(results)} items, served by {', '.join(sources) or '-'} (model v{version})")
 
 
-def _context_text(context: dict[str, float]) -> str:
+def _context_text(recommendation: Any) -> str:
     """`distance -0.042 (3.1 km), season +0.010`: what moved the score, largest first."""
-    terms = sorted(((k, v) for k, v in context.items() if k != "km"), key=lambda kv: -abs(kv[1]))
-    parts = [
-        f"{name} {value:+.3f}"
-        + (f" ({context['km']:.1f} km)" if name == "distance" and "km" in context else "")
-        for name, value in terms
-    ]
-    return ", ".join(parts)
+    km = recommendation.distance_km
+    return ", ".join(
+        f"{name} {value:+.3f}" + (f" ({km:.1f} km)" if name == "distance" and km is not None else "")
+        for name, value in recommendation.context.items()
+    )
 
 
 def _near(text: str | None) -> Near | None:
@@ -151,7 +149,7 @@ def recommend_command(
             near=_near(near),
             exact=exact,
             segment=segment,
-            season_weight=season_weight,
+            weights=Weights(season=season_weight),
             candidates=candidates,
         )
     _print_recommendations(results, json_out, f"recommendations for user {user}")

@@ -90,12 +90,22 @@ def season_position(at: date) -> float:
     return (at - date(1970, 1, 1)).days % YEAR_DAYS
 
 
+HOURS = range(24)
+"""The hours of a day `hour` may name (UTC)."""
+
+
+def check_hour(hour: int | None) -> int | None:
+    """`hour` when it is an hour of the day (or None); a ValueError says what is wrong."""
+    if hour is not None and hour not in HOURS:
+        raise ValueError(f"hour must be an hour of the day, 0 to 23, got {hour}")
+    return hour
+
+
 def context_params(
     at: date | None, hour: int | None, near: Near | None, weights: Weights | None = None
 ) -> dict[str, Any]:
     """The query's context parameters; a term whose input is absent gets weight 0 (off)."""
-    if hour is not None and not 0 <= hour <= 23:
-        raise ValueError(f"hour must be between 0 and 23, got {hour}")
+    check_hour(hour)
     w = weights or Weights()
     return {
         "seasonWeight": float(w.season) if at is not None else 0.0,

@@ -6,7 +6,7 @@ Public API (stable; the GraphQL layer codes against it):
 - Filters are `graphrec.serving.filters.ItemFilter`s (conditions on item properties, allow/deny ids).
 - `CypherQuery(text: str, params: dict[str, Any])`, a NamedTuple, so `text, params = builder(...)` works.
 - `user_recommendation_query(mapping, user_ids, k=20, *, filters=None, at=None, hour=None, near=None,
-  exact=None, server_version=None, segment=None, season_weight=DEFAULT_SEASON_WEIGHT, weights=None,
+  exact=None, server_version=None, segment=None, weights=None,
   candidates=CANDIDATES, active_version=None, filterable=None, scored=None) -> CypherQuery`: one query
   for every user in `user_ids` (a list, or one id); `scored` (`{user id: Scored(version, inferred,
   candidates)}`) hands the query candidates the caller scored itself (the API, from embeddings in memory);
@@ -28,7 +28,7 @@ Public API (stable; the GraphQL layer codes against it):
   index, so rebuild it after a switch: once that index is pruned the server refuses it (IndexNotFound).
   An id without rows is not in the graph (or the catalogue is empty).
 - Sync conveniences: `recommend_for_user(graph, user_id, k=20, *, filters=None, at=None, exact=None,
-  segment=None, season_weight=...) -> list[Recommendation]`,
+  segment=None, weights=None) -> list[Recommendation]`,
   `similar_items(graph, item_id, k=20, *, filters=None, exact=None)`;
   both raise `UnknownNode` (a `LookupError`) when the id is not in the graph, and use SEARCH where
   `search_context(graph)` (the builders' SEARCH arguments, empty before 2026.01) says the server has it.
@@ -59,7 +59,6 @@ from graphrec.db.mapping import GraphMapping, quote
 from graphrec.errors import GraphrecError
 from graphrec.serving.context import (
     CANDIDATES,
-    DEFAULT_SEASON_WEIGHT,
     Near,
     Weights,
     context_params,
@@ -110,8 +109,10 @@ class Recommendation:
     item: dict[str, Any] = field(default_factory=dict)
     version: int | None = None
     context: dict[str, float] = field(default_factory=dict)
-    """What each context term (season, weekday, hour, distance) added to the score, the terms that moved it
-    only, and `km`, the distance from `near` when the item has a location."""
+    """What each context term (season, weekday, hour, distance) added to the score: the terms that moved it,
+    largest change first."""
+    distance_km: float | None = None
+    """How far the item is from `near`, when both have a location."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -122,6 +123,7 @@ class Recommendation:
             "version": self.version,
             "item": self.item,
             "context": self.context,
+            "distanceKm": self.distance_km,
         }
 
 
@@ -274,7 +276,6 @@ def user_recommendation_query(
     exact: bool | None = None,
     server_version: Sequence[int] | None = None,
     segment: str | None = None,
-    season_weight: float = DEFAULT_SEASON_WEIGHT,
     weights: Weights | None = None,
     candidates: int = CANDIDATES,
     active_version: int | None = None,
@@ -285,17 +286,15 @@ def user_recommendation_query(
     is run.
 
     `at`, `hour` and `near` re-rank the best `candidates` by context (`graphrec.serving.context`; `weights`
-    says how much each term may move a score, `season_weight` is the season's alone). `segment` names a user
-    property (e.g. `occupation`): users without an embedding then get the items most popular among users
-    sharing its value. `filterable` lists the properties the item index was created WITH (Cypher 25
-    servers); None assumes every equality/range condition can be applied in the index.
+    says how much each term may move a score). `segment` names a user property (e.g. `occupation`): users
+    without an embedding then get the items most popular among users sharing its value. `filterable` lists
+    the properties the item index was created WITH (Cypher 25 servers); None assumes every equality/range
+    condition can be applied in the index.
     """
     fragments = {}
     if segment is not None:
         prop = quote(segment, "segment property")
         fragments["segment"] = f"peer.{prop} = u.{prop}"
-    if weights is None:
-        weights = Weights(season=season_weight)
     params = {USER_IDS: _ids(user_ids), **context_params(at, hour, near, weights), **scored_params(scored)}
     return _build(
         "user",
@@ -352,14 +351,22 @@ def parse_recommendations(records: Iterable[Mapping[str, Any]]) -> list[Recommen
                 item={str(key): value for key, value in record["item"]},
                 version=None if version is None else int(version),
                 context=_moved(record.get("context")),
+                distance_km=_km(record.get("context")),
             )
         )
     return results
 
 
 def _moved(context: Mapping[str, Any] | None) -> dict[str, float]:
-    """The context terms that moved a score (non-zero), and the distance when there is one."""
-    return {str(key): float(value) for key, value in (context or {}).items() if value}
+    """The context terms that moved a score (non-zero), largest change first (the query's `km` aside)."""
+    terms = {str(key): float(value) for key, value in (context or {}).items() if key != "km" and value}
+    return dict(sorted(terms.items(), key=lambda term: -abs(term[1])))
+
+
+def _km(context: Mapping[str, Any] | None) -> float | None:
+    """The distance from `near` the query measured, or None (no `near`, or the item has no location)."""
+    km = (context or {}).get("km")
+    return None if km is None else float(km)
 
 
 def parse_lists(records: Iterable[Mapping[str, Any]], column: str) -> dict[str, list[Recommendation]]:
@@ -421,7 +428,6 @@ def recommend_for_user(
     near: Near | None = None,
     exact: bool | None = None,
     segment: str | None = None,
-    season_weight: float = DEFAULT_SEASON_WEIGHT,
     weights: Weights | None = None,
     candidates: int = CANDIDATES,
 ) -> list[Recommendation]:
@@ -437,7 +443,6 @@ def recommend_for_user(
         near=near,
         exact=exact,
         segment=segment,
-        season_weight=season_weight,
         weights=weights,
         candidates=candidates,
         **(search_context(graph) if exact is not True else {}),

@@ -94,14 +94,14 @@ def test_near_ranks_by_cosine_and_distance_and_keeps_the_radius(
     where = {row["id"]: (row["lat"], row["lon"]) for row in dataset.items}
     for r in got:
         km = km_between(NEW_YORK, where[r.item_id])
-        assert r.context["km"] == pytest.approx(km, rel=1e-3)
+        assert r.distance_km == pytest.approx(km, rel=1e-3)
         assert r.context["distance"] == pytest.approx(
             Weights().distance * (math.exp(-km / 5.0) - 1), abs=1e-6
         )
         assert radius is None or km <= radius
         assert r.item["location"] is not None  # the loader made the point from lat and lon
     plain = recommend_for_user(graph, user, 10, exact=True)
-    assert all(r.context == {} for r in plain)
+    assert all(r.context == {} and r.distance_km is None for r in plain)
     # with every item a candidate, the places of a city the user has not shopped in come forward
     everywhere = recommend_for_user(
         graph, user, 10, near=Near(*NEW_YORK), weights=Weights(distance=0.5), exact=True, candidates=ITEMS
