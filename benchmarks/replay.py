@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from graphrec import ui
-from graphrec.learn.foldin import FoldIn, capture
+from graphrec.learn.foldin import FoldIn
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.splits import split_ro
 from graphrec.learn.train import TrainConfig, train
@@ -75,7 +75,8 @@ def replay(seed: int, train_share: float, events: int | None) -> dict[str, Any]:
     started = time.perf_counter()
     result = train(None, TrainConfig(seed=seed, mode="full"), parts.train, parts.valid)
     train_seconds = time.perf_counter() - started
-    fold = FoldIn(result.model, capture(result.model, result.graph))
+    assert result.foldin is not None  # full mode
+    fold = FoldIn(result.model, result.foldin)
     items = result.item_embeddings
     trained = torch.bincount(past.user, minlength=past.num_users) > 0
     popularity = torch.bincount(past.item, minlength=past.num_items).float()

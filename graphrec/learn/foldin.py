@@ -62,8 +62,9 @@ class FoldInStates:
 
 
 @torch.no_grad()
-def capture(model: Encoder, graph: BipartiteGraph) -> FoldInStates:
-    """Run the full-graph forward once, recording the states `FoldIn` pins (the model is put in eval mode)."""
+def forward_capturing(model: Encoder, graph: BipartiteGraph) -> tuple[Tensor, Tensor, FoldInStates]:
+    """The full-graph forward's user and item embeddings (not normalised), and the states `FoldIn` pins,
+    recorded on the way (the model is put in eval mode)."""
     model.eval()
     items: list[Tensor] = []
     users: list[Tensor] = []
@@ -75,9 +76,14 @@ def capture(model: Encoder, graph: BipartiteGraph) -> FoldInStates:
         return h
 
     with model.hooked(record):
-        model(graph)
+        user_out, item_out = model(graph)
     degree = torch.bincount(graph.edge_index[1], minlength=graph.num_items)
-    return FoldInStates(users[0], torch.stack(items), degree)
+    return user_out, item_out, FoldInStates(users[0], torch.stack(items), degree)
+
+
+def capture(model: Encoder, graph: BipartiteGraph) -> FoldInStates:
+    """Only the states of `forward_capturing` (training keeps them from its final forward instead)."""
+    return forward_capturing(model, graph)[2]
 
 
 class FoldIn:

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
 from graphrec.learn.baselines import MostPopular
-from graphrec.learn.foldin import capture
+from graphrec.learn.foldin import FoldInStates, forward_capturing
 from graphrec.learn.interactions import ITEM, USER, Interactions
 from graphrec.learn.metrics import dot_scorer, evaluate_ranking
 from graphrec.learn.model_dir import ModelArtifacts
@@ -185,6 +185,8 @@ class TrainResult:
     mode: str = "full"
     valid_table: list[dict[str, Any]] = field(default_factory=list)
     """The kept model and MostPopular on the validation sample (`TABLE_METRICS`); empty without validation."""
+    foldin: FoldInStates | None = None
+    """Full mode: the states fold-in re-embeds users from, recorded by the forward that embedded them."""
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -341,6 +343,13 @@ class _Embedder:
                 u, i = self.model(batch.graph)
                 parts[side].append(u[batch.users] if side == "users" else i[batch.items])
         return normalize(torch.cat(parts["users"])), normalize(torch.cat(parts["items"]))
+
+    def final(self) -> tuple[Tensor, Tensor, FoldInStates | None]:
+        """The embeddings once training is over; in full mode the same forward records the fold-in states."""
+        if self.mode != "full":
+            return (*self(), None)
+        users, items, states = forward_capturing(self.model, self.graph)
+        return normalize(users), normalize(items), states
 
 
 def _valid_sample(valid: Interactions, most: int, seed: int) -> Tensor:
@@ -519,7 +528,7 @@ def _train(
     else:  # the last epoch's weights are kept: report that epoch's metric
         best_epoch = len(history)
         best_metric = history[-1].get(config.valid_metric, best_metric) if history else best_metric
-    users_emb, items_emb = embed()
+    users_emb, items_emb, foldin = embed.final()
     table = []
     if valid_pairs is not None:
         table = valid_table(
@@ -531,7 +540,17 @@ def _train(
             users=valid_sample,
         )
     return TrainResult(
-        model, config, graph, users_emb, items_emb, history, best_epoch, float(best_metric), mode, table
+        model,
+        config,
+        graph,
+        users_emb,
+        items_emb,
+        history,
+        best_epoch,
+        float(best_metric),
+        mode,
+        table,
+        foldin,
     )
 
 
@@ -601,8 +620,8 @@ def save_model(
         },
         directory / "model.pt",
     )
-    if result.mode == "full":  # what fold-in pins (graphrec.learn.foldin); a minibatch graph is too large
-        capture(result.model, result.graph).save(directory)
+    if result.foldin is not None:  # full mode: what fold-in pins; a minibatch graph is too large to hold
+        result.foldin.save(directory)
     return artifacts
 
 
