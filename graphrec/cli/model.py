@@ -51,6 +51,16 @@ MarginOption = Annotated[float | None, typer.Option(help="Margin of the max_marg
 DeviceOption = Annotated[
     str, typer.Option(help="cpu or cuda (cuda:1 ...).", default_factory=Default(TRAIN_CONFIG, "device"))
 ]
+NprocOption = Annotated[
+    int,
+    typer.Option(
+        "--nproc",
+        min=1,
+        help="Train data-parallel in this many processes on this machine (torchrun; gloo on cpu, NCCL on "
+        "cuda with one GPU each): each reads its shard of the interactions and trains on its share of "
+        "every batch. Across machines, start torchrun yourself (README).",
+    ),
+]
 FromSyncOption = Annotated[
     Path | None,
     typer.Option("--from-sync", help="Use a file written by `graphrec sync --out` instead of syncing now."),
@@ -150,15 +160,18 @@ def _train_config(**values: Any) -> Any:
         raise CommandError(f"bad training option: {error['loc'][0]}: {error['msg']}") from exc
 
 
-def _synced(from_sync: Path | None, mapping: Path | None, show_progress: bool) -> Any:
-    """The `SyncResult` to train on: from a saved sync file, or streamed from Neo4j now."""
-    from graphrec.learn.sync import load_sync, sync_graph
+def _synced(
+    from_sync: Path | None, mapping: Path | None, show_progress: bool, shard: tuple[int, int] | None = None
+) -> Any:
+    """The `SyncResult` to train on: from a saved sync file, or streamed from Neo4j now (only the
+    interactions of the users in `shard`, when given)."""
+    from graphrec.learn.sync import SyncOptions, load_sync, sync_graph
 
     with user_errors(OSError):
         if from_sync is not None:
             return load_sync(from_sync)
         with connect(mapping) as graph:
-            return sync_graph(graph, show_progress=show_progress)
+            return sync_graph(graph, SyncOptions(shard=shard), show_progress=show_progress)
 
 
 def _epoch_line(row: dict[str, Any]) -> None:
@@ -200,6 +213,7 @@ def train_command(
             default_factory=Default(TRAIN_CONFIG, "seed"),
         ),
     ],
+    nproc: NprocOption = 1,
     from_sync: FromSyncOption = None,
     mapping: MappingOption = None,
     json_out: JsonOption = False,
@@ -209,29 +223,35 @@ def train_command(
     The directory holds the weights (model.pt), configuration, index maps, metrics and the L2-normalised
     user and item embeddings that `graphrec writeback` stores in Neo4j, and a training report: the loss and
     validation curves and the model against MostPopular on the validation split (training_report.png,
-    report.md; `graphrec report DIR` prints it).
+    report.md; `graphrec report DIR` prints it). Under torchrun (or with --nproc) each process is one rank
+    of a data-parallel run; rank 0 validates and writes the directory.
     """
-    from graphrec.learn.interactions import Interactions
-    from graphrec.learn.splits import split_ro
-    from graphrec.learn.train import save_model, train
-    from graphrec.serving.coldstart import save_features
+    from graphrec.learn import distributed
 
     config = _train_config(
         encoder=encoder, dim=dim, layers=layers, epochs=epochs, lr=lr, loss=loss, margin=margin,
         batch_size=batch_size, mode=mode, device=device, seed=seed,
     )  # fmt: skip
-    synced = _synced(from_sync, mapping, show_progress=not json_out)
-    data = synced.data
-    with user_errors(ValueError, RuntimeError, OSError):
-        interactions = Interactions.from_hetero(data)
-        if valid_share > 0:
-            parts = split_ro(interactions, seed, (1 - valid_share, valid_share, 0.0))
-            train_set, valid = parts.train, parts.valid
-        else:
-            train_set, valid = interactions, None
-        result = train(data, config, train_set, valid, log=_epoch_line)
-        save_model(result, out, list(data["user"].ids), list(data["item"].ids))
-        save_features(out, synced.encoder)
+    if nproc > 1 and not distributed.launched():
+        from graphrec.cli.launch import relaunch
+
+        raise typer.Exit(relaunch(nproc))
+    with user_errors(RuntimeError):
+        dist = distributed.start(config.device)
+    try:
+        result = _train_and_save(
+            config,
+            out,
+            valid_share=valid_share,
+            from_sync=from_sync,
+            mapping=mapping,
+            json_out=json_out,
+            dist=dist,
+        )
+    finally:
+        distributed.stop(dist)
+    if dist is not None and not dist.main:
+        return
     report = _training_report(out)
     summary = {
         "out": str(out),
@@ -258,6 +278,45 @@ def train_command(
     if report is not None:
         notes = "".join(f"; {note}" for note in report.notes if "matplotlib" in note)
         ui.err.print(f"training report: {summary['report']}{notes}", highlight=False)
+
+
+def _train_and_save(
+    config: Any,
+    out: Path,
+    *,
+    valid_share: float,
+    from_sync: Path | None,
+    mapping: Path | None,
+    json_out: bool,
+    dist: Any,
+) -> Any:
+    """Sync (this rank's shard, in a distributed run), split, train, and save the model (rank 0)."""
+    from graphrec.learn import distributed
+    from graphrec.learn.interactions import Interactions
+    from graphrec.learn.splits import split_ro
+    from graphrec.learn.train import save_model, train
+    from graphrec.serving.coldstart import save_features
+
+    main = dist is None or dist.main
+    shard = (dist.rank, dist.world) if dist is not None and from_sync is None else None
+    synced = _synced(from_sync, mapping, show_progress=main and not json_out, shard=shard)
+    data = synced.data
+    user_ids, item_ids = list(data["user"].ids), list(data["item"].ids)
+    with user_errors(ValueError, RuntimeError, OSError):
+        interactions = Interactions.from_hetero(data)
+        distributed.check_same_graph(dist, user_ids, item_ids, interactions.kinds)
+        if shard is not None:
+            interactions = distributed.gather_interactions(dist, interactions)
+        if valid_share > 0:
+            parts = split_ro(interactions, config.seed, (1 - valid_share, valid_share, 0.0))
+            train_set, valid = parts.train, parts.valid
+        else:
+            train_set, valid = interactions, None
+        result = train(data, config, train_set, valid, log=_epoch_line, dist=dist)
+        if main:
+            save_model(result, out, user_ids, item_ids)
+            save_features(out, synced.encoder)
+    return result
 
 
 def _training_report(directory: Path) -> Any:

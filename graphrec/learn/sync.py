@@ -42,6 +42,7 @@ from graphrec.db import cypher
 from graphrec.db.graph import Graph
 from graphrec.db.mapping import GraphMapping, InteractionMapping, MappingError
 from graphrec.errors import GraphrecError
+from graphrec.learn.distributed import shard_of
 from graphrec.learn.features import (
     FeatureEncoder,
     FeatureOptions,
@@ -112,6 +113,9 @@ class SyncOptions:
     every property found, kinds inferred."""
     feature_options: FeatureOptions = field(default_factory=FeatureOptions)
     encoder: FeatureEncoder | None = None
+    shard: tuple[int, int] | None = None
+    """(index, count): read only the interactions of the users in shard `index` of `count` (by a hash of the
+    user id, `learn.distributed.shard_of`), as each rank of a data-parallel run does; every node is read."""
 
     @property
     def restricted(self) -> bool:
@@ -532,9 +536,15 @@ class _Sync:
         if bound == 0:
             return None
         restricted = self.options.restricted
+        nids, degrees = users.nids, users.degrees
+        if self.options.shard is not None:  # this rank's users, named one by one
+            index, count = self.options.shard
+            mine = shard_of(users.ids, count) == index
+            nids, degrees = nids[mine], degrees[mine]
+            restricted = True
         capacity = min(bound, 2 * self.options.batch_size) if restricted else bound
         buffer = _EdgeBuffer(capacity, with_attrs=True, with_kind=False)
-        batches = _degree_batches(users.nids, users.degrees, self.options.batch_size, restricted)
+        batches = _degree_batches(nids, degrees, self.options.batch_size, restricted)
         advance = self.bar.task(f"{inter.name.lower()} edges", None if restricted else bound)
         user_index, item_index = users.index, items.index
         for record in self.stream(
@@ -611,6 +621,8 @@ def _check(options: SyncOptions) -> None:
         raise ValueError(f"batch_size must be at least 1, got {options.batch_size}")
     if options.hops < 0:
         raise ValueError(f"hops must be 0 or more, got {options.hops}")
+    if options.shard is not None and not 0 <= options.shard[0] < options.shard[1]:
+        raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {options.shard}")
     if options.since is not None and options.until is not None and options.since >= options.until:
         raise ValueError(f"empty time window: since ({options.since}) must be before until ({options.until})")
 

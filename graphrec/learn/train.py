@@ -37,7 +37,9 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
+from graphrec.learn import distributed
 from graphrec.learn.baselines import MostPopular
+from graphrec.learn.distributed import Dist
 from graphrec.learn.foldin import FoldInStates, forward_capturing
 from graphrec.learn.interactions import ITEM, USER, Interactions
 from graphrec.learn.metrics import dot_scorer, evaluate_ranking
@@ -370,6 +372,7 @@ def train(
     log: Log | None = None,
     *,
     init: Init | None = None,
+    dist: Dist | None = None,
 ) -> TrainResult:
     """Train `config.encoder` on `train_set` (early stopping on `valid` when given) and embed every node.
 
@@ -378,7 +381,9 @@ def train(
     `config.deterministic`, torch's deterministic algorithms are on for the run (then restored), so the
     same seed on the same machine gives bitwise the same model. `init`, when given, is called on the freshly
     initialised encoder before the first step, in place of `config.init` (a warm start copies an earlier
-    model's weights there).
+    model's weights there). `dist`: this process is one rank of a data-parallel run (`learn.distributed`):
+    `train_set` and `valid` are then the whole sets on every rank, each rank trains on its slice of every
+    batch, and only rank 0 validates and embeds (other ranks' results hold no embeddings).
     """
     previous = (
         torch.are_deterministic_algorithms_enabled(),
@@ -387,7 +392,7 @@ def train(
     if config.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        return _train(data, config, train_set, valid, log, init=init)
+        return _train(data, config, train_set, valid, log, init=init, dist=dist)
     finally:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
@@ -400,10 +405,13 @@ def _train(
     log: Log | None,
     *,
     init: Init | None = None,
+    dist: Dist | None = None,
 ) -> TrainResult:
     seed_everything(config.seed)
-    device = torch.device(config.device)
+    device = torch.device(distributed.device_for(dist, config.device))
     generator = torch.Generator(device=device).manual_seed(config.seed)
+    own = distributed.local_generator(dist, config.seed, generator)
+    main = dist is None or dist.main
     graph = build_graph(train_set, data, config).to(device)
     mode = choose_mode(graph, config)
     config = resolve(config, train_set, mode)
@@ -440,9 +448,11 @@ def _train(
         alpha=config.popularity_alpha,
         hard_pool=config.hard_pool,
         generator=generator,
+        local_generator=own,
     )
-    sampler = NeighborSampler(graph, config.fanout, generator) if mode == "minibatch" else None
+    sampler = NeighborSampler(graph, config.fanout, own) if mode == "minibatch" else None
     embed = _Embedder(model, graph, mode, sampler)
+    net = _parallel(model, dist)
     valid_pairs = valid_sample = None
     if valid is not None and len(valid) > 0:
         valid_pairs = (valid.user.to(device), valid.item.to(device))
@@ -458,11 +468,14 @@ def _train(
         started = time.perf_counter()
         total, steps = 0.0, 0
         order = torch.randperm(len(train_set), device=device, generator=generator)
-        for batch in torch.split(order, config.batch_size):
+        for whole in torch.split(order, config.batch_size):
+            if dist is not None and whole.numel() < dist.world:
+                continue  # a tail too short to give every rank a positive (all ranks skip it alike)
+            batch = distributed.my_slice(whole, dist)
             users, items = pos_user[batch], pos_item[batch]
             weight = None if weights is None else weights[batch]
             if mode == "full":
-                user_emb, item_emb = (normalize(e) for e in model(graph))
+                user_emb, item_emb = (normalize(e) for e in net(graph))
                 if config.shared_negatives and config.negative_sampling != "hard":
                     # one pool per batch, scored once per distinct user, `loss_chunk` users at a time
                     distinct, index = torch.unique(users, return_inverse=True)
@@ -481,33 +494,41 @@ def _train(
                 assert sampler is not None
                 neg = negatives.uniform(users, config.negatives)
                 sampled = sampler.sample(users, torch.cat([items.unsqueeze(1), neg], 1))
-                user_emb, item_emb = (normalize(e) for e in model(sampled.graph))
+                user_emb, item_emb = (normalize(e) for e in net(sampled.graph))
                 u = user_emb[sampled.users]
                 pos_scores = pair_scores(u, item_emb[sampled.items[:, 0]])
                 neg_scores = pair_scores(u, item_emb[sampled.items[:, 1:]])
                 loss = loss_fn(pos_scores, neg_scores, weight, **loss_options)
+            if dist is not None:  # DDP averages the ranks' gradients: weigh each by its share of the batch
+                loss = loss * _slice_share(whole, batch, weights, dist.world)
             optimizer.zero_grad(set_to_none=True)
             torch.autograd.backward(loss)
             optimizer.step()
             total += float(loss.detach())
             steps += 1
         train_seconds = time.perf_counter() - started
-        row: dict[str, Any] = {"epoch": epoch, "loss": total / max(steps, 1), "train_seconds": train_seconds}
+        mean_loss = distributed.mean(dist, total / max(steps, 1))
+        row: dict[str, Any] = {"epoch": epoch, "loss": mean_loss, "train_seconds": train_seconds}
         if valid_pairs is not None:
-            users_emb, items_emb = embed()
-            metrics = evaluate_ranking(
-                dot_scorer(users_emb, items_emb),
-                (pos_user, pos_item),
-                valid_pairs,
-                graph.num_users,
-                graph.num_items,
-                users=valid_sample,
-            )
-            if config.valid_metric not in metrics:
-                raise ValueError(f"unknown valid_metric {config.valid_metric!r}; one of {sorted(metrics)}")
-            row[config.valid_metric] = metrics[config.valid_metric]
-            if metrics[config.valid_metric] > best_metric:
-                best_metric, best_epoch, stale = metrics[config.valid_metric], epoch, 0
+            metric = float("nan")
+            if main:
+                users_emb, items_emb = embed()
+                metrics = evaluate_ranking(
+                    dot_scorer(users_emb, items_emb),
+                    (pos_user, pos_item),
+                    valid_pairs,
+                    graph.num_users,
+                    graph.num_items,
+                    users=valid_sample,
+                )
+                if config.valid_metric not in metrics:
+                    known = sorted(metrics)
+                    raise ValueError(f"unknown valid_metric {config.valid_metric!r}; one of {known}")
+                metric = metrics[config.valid_metric]
+            (metric,) = distributed.broadcast(dist, [metric])
+            row[config.valid_metric] = metric
+            if metric > best_metric:
+                best_metric, best_epoch, stale = metric, epoch, 0
                 if config.restore_best:
                     best_state = copy.deepcopy(model.state_dict())
             else:
@@ -515,10 +536,11 @@ def _train(
         row["seconds"] = time.perf_counter() - started
         spent = time.perf_counter() - begun
         over_budget = config.time_budget_s is not None and spent >= config.time_budget_s
+        over_budget = bool(distributed.broadcast(dist, [float(over_budget)])[0])  # rank 0's clock decides
         if over_budget and epoch < config.epochs:
             row["stopped"] = f"time budget of {config.time_budget_s:g} s spent ({spent:.0f} s)"
         history.append(row)
-        if log is not None:
+        if log is not None and main:
             log(row)
         if over_budget or (valid is not None and config.restore_best and stale >= config.patience):
             break
@@ -528,6 +550,9 @@ def _train(
     else:  # the last epoch's weights are kept: report that epoch's metric
         best_epoch = len(history)
         best_metric = history[-1].get(config.valid_metric, best_metric) if history else best_metric
+    if not main:  # rank 0 embeds and saves; the others hold the same weights
+        empty = torch.empty(0, config.dim)
+        return TrainResult(model, config, graph, empty, empty, history, best_epoch, float(best_metric), mode)
     users_emb, items_emb, foldin = embed.final()
     table = []
     if valid_pairs is not None:
@@ -552,6 +577,25 @@ def _train(
         table,
         foldin,
     )
+
+
+def _parallel(model: Encoder, dist: Dist | None) -> torch.nn.Module:
+    """What the training steps call: `model` itself, or DistributedDataParallel over it (the ranks start
+    from rank 0's weights and average their gradients in each backward pass)."""
+    if dist is None:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [model.input.user_embedding.weight.device] if dist.backend == "nccl" else None
+    return DistributedDataParallel(model, device_ids=ids)
+
+
+def _slice_share(whole: Tensor, mine: Tensor, weights: Tensor | None, world: int) -> float:
+    """world x this rank's share of the global batch (positives, or their weights): a rank's mean loss
+    times this, averaged over the ranks as DDP averages gradients, is the whole batch's mean loss."""
+    if weights is None:
+        return world * mine.numel() / whole.numel()
+    return world * float(weights[mine].sum()) / max(float(weights[whole].sum()), 1e-12)
 
 
 def valid_table(

@@ -34,6 +34,7 @@ class NegativeSampler:
         hard_pool: int = 4,
         retries: int = 3,
         generator: torch.Generator | None = None,
+        local_generator: torch.Generator | None = None,
     ) -> None:
         self.num_items, self.strategy, self.hard_pool, self.retries = num_items, strategy, hard_pool, retries
         self.keys = torch.unique(users * num_items + items)
@@ -48,6 +49,9 @@ class NegativeSampler:
             degree = torch.bincount(self.keys % num_items, minlength=num_items)
             self.item_ptr = torch.cat([degree.new_zeros(1), torch.cumsum(degree, 0)])
         self.generator = generator
+        self.local_generator = local_generator or generator
+        """Draws per positive (`uniform`, `sample`); `generator` draws the shared pool. In a data-parallel run
+        every rank shares `generator` (the same pool for the whole global batch) and has its own local one."""
         self.probs: Tensor | None = None
         if strategy == "popularity":
             counts = torch.bincount(items, minlength=num_items).to(torch.float32)
@@ -65,23 +69,23 @@ class NegativeSampler:
         found: Tensor = self.keys[where] == keys
         return found
 
-    def _draw(self, shape: tuple[int, ...], device: torch.device) -> Tensor:
+    def _draw(
+        self, shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None
+    ) -> Tensor:
         if self.probs is not None:
-            flat = torch.multinomial(
-                self.probs, int(torch.tensor(shape).prod()), True, generator=self.generator
-            )
+            flat = torch.multinomial(self.probs, int(torch.tensor(shape).prod()), True, generator=generator)
             return flat.view(shape).to(device)
-        return torch.randint(self.num_items, shape, device=device, generator=self.generator)
+        return torch.randint(self.num_items, shape, device=device, generator=generator)
 
     def uniform(self, users: Tensor, k: int) -> Tensor:
         """[B, k] items not interacted with by `users` [B] (uniform or popularity-weighted draws)."""
-        negatives = self._draw((users.numel(), k), users.device)
+        negatives = self._draw((users.numel(), k), users.device, self.local_generator)
         expanded = users.unsqueeze(1).expand_as(negatives)
         for _ in range(self.retries):
             clash = self.is_positive(expanded, negatives)
             if not bool(clash.any()):
                 break
-            negatives[clash] = self._draw((int(clash.sum()),), users.device)
+            negatives[clash] = self._draw((int(clash.sum()),), users.device, self.local_generator)
         return negatives
 
     def shared(self, users: Tensor, m: int) -> tuple[Tensor, Tensor]:
@@ -90,7 +94,7 @@ class NegativeSampler:
         Scoring a shared pool is one matrix product, so hundreds of negatives per positive cost little;
         callers mask the flagged entries out of the loss.
         """
-        pool = self._draw((m,), users.device)
+        pool = self._draw((m,), users.device, self.generator)
         if self.dense is not None and int(users.max()) < self.dense.size(0):
             return pool, self.dense[:, pool][users]
         if self.dense is None and torch.unique(users).numel() == users.numel():
