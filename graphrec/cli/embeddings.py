@@ -185,6 +185,15 @@ def refresh_command(
     warm_start_epochs: Annotated[
         int, typer.Option("--warm-start-epochs", min=1, help="Epochs of a warm-started run (keeps the last).")
     ] = RefreshOptions.warm_start_epochs,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            "--nproc",
+            min=1,
+            help="Train data-parallel in this many processes on this machine (torchrun, as `graphrec train "
+            "--nproc`); this process keeps the lock and does the other steps. Trains from scratch.",
+        ),
+    ] = RefreshOptions.nproc,
     filterable: FilterableOption = None,
     mapping: MappingOption = None,
     json_out: JsonOption = False,
@@ -214,6 +223,7 @@ def refresh_command(
             show_progress=not json_out,
             warm_start=warm_start,
             warm_start_epochs=warm_start_epochs,
+            nproc=nproc,
         )
         with stopping("this refresh holds no job lock any more"), connect(mapping) as graph:
             outcome = refresh(graph, options)

@@ -29,12 +29,10 @@ def without_nproc(argv: Sequence[str]) -> list[str]:
 
 
 def torchrun_command(nproc: int, argv: Sequence[str]) -> list[str]:
-    """The torchrun command line that runs `graphrec ARGV` as `nproc` ranks on this machine (a standalone
-    rendezvous on a free local port, so runs side by side do not collide)."""
-    return [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-        "-m", "graphrec", *without_nproc(argv),
-    ]  # fmt: skip
+    """The torchrun command line that runs `graphrec ARGV` (less `--nproc`) as `nproc` ranks here."""
+    from graphrec.learn.distributed import torchrun_command as command
+
+    return command(nproc, "graphrec", without_nproc(argv))
 
 
 def relaunch(nproc: int) -> int:

@@ -6,6 +6,7 @@ trainer's"), so a default changed in the config is the one the CLI uses.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +19,15 @@ from graphrec.cli.options import Default, JsonOption, MappingOption
 from graphrec.serving.filters import split_values
 
 PANEL = "Model"
+
+
+class Source(StrEnum):
+    """Where `graphrec train` reads the graph from."""
+
+    graph = "graph"
+    neo4j = "neo4j"
+
+
 TRAIN_CONFIG = "graphrec.learn.train:TrainConfig"
 SYNC_OPTIONS = "graphrec.learn.sync:SyncOptions"
 app = typer.Typer()
@@ -214,6 +224,14 @@ def train_command(
         ),
     ],
     nproc: NprocOption = 1,
+    source: Annotated[
+        Source,
+        typer.Option(
+            help="graph: sync the graph into memory and train on it; neo4j: train out of core, each batch's "
+            "interactions and sampled neighbourhoods read from Neo4j (fixed epochs, no validation split; "
+            "memory bounded by the nodes and a batch, not the edges; much slower a step).",
+        ),
+    ] = Source.graph,
     from_sync: FromSyncOption = None,
     mapping: MappingOption = None,
     json_out: JsonOption = False,
@@ -232,6 +250,13 @@ def train_command(
         encoder=encoder, dim=dim, layers=layers, epochs=epochs, lr=lr, loss=loss, margin=margin,
         batch_size=batch_size, mode=mode, device=device, seed=seed,
     )  # fmt: skip
+    if source is Source.neo4j:
+        if nproc > 1 or from_sync is not None:
+            raise CommandError(
+                "--source neo4j trains in one process from the database: no --nproc, --from-sync"
+            )
+        _train_from_neo4j(config, out, mapping, json_out)
+        return
     if nproc > 1 and not distributed.launched():
         from graphrec.cli.launch import relaunch
 
@@ -278,6 +303,54 @@ def train_command(
     if report is not None:
         notes = "".join(f"; {note}" for note in report.notes if "matplotlib" in note)
         ui.err.print(f"training report: {summary['report']}{notes}", highlight=False)
+
+
+def _train_from_neo4j(config: Any, out: Path, mapping: Path | None, json_out: bool) -> None:
+    """`--source neo4j`: out-of-core training (`learn.remote.training`), then every node embedded."""
+    from graphrec.learn.remote import Neo4jGraphStore, Neo4jNeighborSampler
+    from graphrec.learn.remote.training import (
+        RemoteConfig,
+        SubgraphSampler,
+        embed_all,
+        save_remote_model,
+        train_from_neo4j,
+    )
+
+    remote = RemoteConfig(
+        encoder=config.encoder, dim=config.dim, layers=config.layers, epochs=config.epochs,
+        batch_size=config.batch_size or RemoteConfig.batch_size, lr=config.lr or RemoteConfig.lr,
+        fanout=list(config.fanout), seed=config.seed,
+    )  # fmt: skip
+    with connect(mapping) as graph:
+        result = train_from_neo4j(graph, remote, log=None if json_out else _remote_epoch_line)
+        sampler = SubgraphSampler(Neo4jNeighborSampler(Neo4jGraphStore(graph, result.tables), remote.fanout))
+        embeddings = embed_all(result.model, sampler, result.tables)
+    with user_errors(OSError):
+        artifacts = save_remote_model(result, remote, out, embeddings)
+    summary = {
+        "out": str(out),
+        "encoder": remote.encoder,
+        "mode": "neo4j",
+        "epochs": len(result.history),
+        "seconds_per_epoch": round(sum(r["train_seconds"] for r in result.history) / len(result.history), 3),
+        "users": len(artifacts.user_ids),
+        "items": len(artifacts.item_ids),
+    }
+    if json_out:
+        ui.emit_json(summary)
+        return
+    ui.err.print(
+        f"{remote.encoder}: {summary['epochs']} epochs from Neo4j, {summary['seconds_per_epoch']} s/epoch; "
+        f"wrote {out}",
+        highlight=False,
+    )
+
+
+def _remote_epoch_line(row: dict[str, Any]) -> None:
+    ui.err.print(
+        f"epoch {row['epoch']:>3}  loss {row['loss']:.4f}  {row['steps']} steps  {row['train_seconds']:.1f}s",
+        highlight=False,
+    )
 
 
 def _train_and_save(

@@ -157,6 +157,18 @@ class Graph:
         ) as session:
             return session.execute_read(work)
 
+    def single(self, text: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> Record:
+        """The one record of a rendered query run in a managed read (or write) transaction, retried on
+        transient errors, with the server's notifications off: for the batched lookups by internal id
+        (`id()`, deprecated but the fastest node lookup) whose every call would otherwise log a warning."""
+
+        def work(tx: ManagedTransaction) -> Record:
+            record: Record = tx.run(text, dict(params or {})).single(strict=True)
+            return record
+
+        with self.driver.session(database=self.database, notifications_min_severity="OFF") as session:
+            return session.execute_write(work) if write else session.execute_read(work)
+
     def server_info(self) -> ServerInfo:
         """The server's version and edition."""
         records = self.read("schema/server_version")

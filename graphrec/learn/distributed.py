@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,6 +81,15 @@ def stop(dist: Dist | None) -> None:
     """Leave the process group (after the last collective)."""
     if dist is not None and torch_dist.is_initialized():
         torch_dist.destroy_process_group()
+
+
+def torchrun_command(nproc: int, module: str, args: Sequence[str]) -> list[str]:
+    """The torchrun command line that runs `python -m MODULE ARGS` as `nproc` ranks on this machine (a
+    standalone rendezvous on a free local port, so runs side by side do not collide)."""
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+        "-m", module, *args,
+    ]  # fmt: skip
 
 
 def device_for(dist: Dist | None, device: str) -> str:

@@ -37,8 +37,33 @@ def _without_triton() -> Iterator[None]:
 
 with _without_triton(), warnings.catch_warnings():
     warnings.filterwarnings("ignore", r"`torch\.jit\.script` is deprecated", FutureWarning)
-    from torch_geometric.data import HeteroData
+    from torch_geometric.data import EdgeAttr, FeatureStore, GraphStore, HeteroData, TensorAttr
+    from torch_geometric.data.graph_store import EdgeLayout
     from torch_geometric.nn import GATConv
+    from torch_geometric.sampler import (
+        BaseSampler,
+        EdgeSamplerInput,
+        HeteroSamplerOutput,
+        NegativeSampling,
+        NodeSamplerInput,
+    )
+    from torch_geometric.sampler.neighbor_sampler import edge_sample, node_sample
     from torch_geometric.utils import softmax
 
-__all__ = ["GATConv", "HeteroData", "softmax"]
+__all__ = [
+    "BaseSampler",
+    "EdgeAttr",
+    "EdgeLayout",
+    "EdgeSamplerInput",
+    "FeatureStore",
+    "GATConv",
+    "GraphStore",
+    "HeteroData",
+    "HeteroSamplerOutput",
+    "NegativeSampling",
+    "NodeSamplerInput",
+    "TensorAttr",
+    "edge_sample",
+    "node_sample",
+    "softmax",
+]

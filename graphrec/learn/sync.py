@@ -218,13 +218,13 @@ def _id_property(mapping: GraphMapping, label: str) -> str:
     return mapping.property(label, SIDE_ID_PROPERTIES.get(label, "id"))
 
 
-def _node_names(mapping: GraphMapping, label: str) -> dict[str, str]:
+def node_names(mapping: GraphMapping, label: str) -> dict[str, str]:
     """Names for a file written for `User` (`sync/nodes`, `node_span`, `lookup`, `property_stats`), read for
     logical label `label`."""
     return {"User": mapping.label(label), "User.id": _id_property(mapping, label)}
 
 
-def _interaction_names(inter: InteractionMapping) -> dict[str, str]:
+def interaction_names(inter: InteractionMapping) -> dict[str, str]:
     """Names for a file written for `RATED` (`sync/interactions`, `neighbours`, ...), read for `inter`."""
     return {"RATED": inter.type}
 
@@ -241,13 +241,14 @@ def _relation_names(mapping: GraphMapping, rel: SideRelation, anchor: str | None
 # --- small numpy helpers -----------------------------------------------------------------------------------
 
 
-class _NodeIndex:
+class NodeIndex:
     """Internal ids of one node type's rows: turns streamed internal ids into row numbers (-1: not synced)."""
 
     def __init__(self, nids: IntArray) -> None:
         self.sorted = nids  # rows are kept in internal-id order
 
     def rows(self, nids: IntArray) -> IntArray:
+        """The row of each internal id in `nids` (-1 for one not among the rows)."""
         if self.sorted.size == 0:
             return np.full(nids.shape, -1, dtype=np.int64)
         pos = np.searchsorted(self.sorted, nids)
@@ -312,7 +313,7 @@ def _explicit_batches(nids: IntArray, width: int) -> list[dict[str, Any]]:
     return [{"lo": 0, "hi": -1, "ids": nids[a : a + width].tolist()} for a in range(0, nids.size, width)]
 
 
-def _degree_batches(
+def degree_batches(
     nids: IntArray, degrees: IntArray, batch_size: int, explicit: bool
 ) -> list[dict[str, Any]]:
     """Groups of source nodes whose degrees add up to about `batch_size` edges (a hub gets its own group).
@@ -374,8 +375,8 @@ class _Nodes:
     x: npt.NDArray[np.float32] | None = None
 
     @property
-    def index(self) -> _NodeIndex:
-        return _NodeIndex(self.nids)
+    def index(self) -> NodeIndex:
+        return NodeIndex(self.nids)
 
 
 class _Sync:
@@ -406,7 +407,7 @@ class _Sync:
     def span(self, label: str) -> tuple[int, int | None, int | None]:
         """How many nodes carry `label`, and their lowest and highest internal id (read once per sync)."""
         if label not in self.spans:
-            found = self.single("sync/node_span", _node_names(self.mapping, label))
+            found = self.single("sync/node_span", node_names(self.mapping, label))
             self.spans[label] = (int(found.get("n") or 0), found.get("lo"), found.get("hi"))
         return self.spans[label]
 
@@ -419,7 +420,7 @@ class _Sync:
         stats = {
             r["key"]: PropertyStats(r["key"], r["nodes"], list(r["types"]), r["distinct"], float(r["words"]))
             for r in self.tx.run(
-                cypher.query("sync/property_stats", self.mapping, names=_node_names(self.mapping, label)),
+                cypher.query("sync/property_stats", self.mapping, names=node_names(self.mapping, label)),
                 sample=opts.sample,
             )
         }
@@ -450,7 +451,7 @@ class _Sync:
         degree_chunks: list[IntArray] = []
         ids: list[str] = []
         missing = 0
-        for record in self.stream("sync/nodes", _node_names(self.mapping, label), batches=batches, keys=keys):
+        for record in self.stream("sync/nodes", node_names(self.mapping, label), batches=batches, keys=keys):
             nid_chunks.append(np.asarray(record["nids"], dtype=np.int64))
             degree_chunks.append(np.asarray(record["degrees"], dtype=np.int64))
             batch_ids = record["ids"]
@@ -483,7 +484,7 @@ class _Sync:
         """Internal ids of the seed nodes; unknown ids are an error naming them."""
         if not ids:
             return np.zeros(0, dtype=np.int64)
-        found = self.single("sync/lookup", _node_names(self.mapping, label), ids=list(ids))
+        found = self.single("sync/lookup", node_names(self.mapping, label), ids=list(ids))
         missing = sorted(set(ids) - set(found.get("found") or []))
         if missing:
             shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -504,7 +505,7 @@ class _Sync:
             for inter in types:
                 found = self.single(
                     "sync/neighbours",
-                    _interaction_names(inter),
+                    interaction_names(inter),
                     nids=frontier.tolist(),
                     timeKey=inter.timestamp,
                     **self.window,
@@ -529,13 +530,16 @@ class _Sync:
 
     # edges ------------------------------------------------------------------------------------------------
 
-    def interactions(self, inter: InteractionMapping, users: _Nodes, items: _Nodes) -> _EdgeBuffer | None:
-        """Every edge of one interaction type from the synced users to the synced items, inside the window."""
-        names = _interaction_names(inter)
+    def interactions(
+        self, inter: InteractionMapping, users: _Nodes, items: _Nodes, *, explicit: bool = False
+    ) -> _EdgeBuffer | None:
+        """Every edge of one interaction type from the synced users to the synced items, inside the window
+        (`explicit`: the users are some, named one by one, not every user in their internal-id range)."""
+        names = interaction_names(inter)
         bound = int(self.single("sync/interaction_count", names).get("n") or 0)
         if bound == 0:
             return None
-        restricted = self.options.restricted
+        restricted = self.options.restricted or explicit
         nids, degrees = users.nids, users.degrees
         if self.options.shard is not None:  # this rank's users, named one by one
             index, count = self.options.shard
@@ -544,7 +548,7 @@ class _Sync:
             restricted = True
         capacity = min(bound, 2 * self.options.batch_size) if restricted else bound
         buffer = _EdgeBuffer(capacity, with_attrs=True, with_kind=False)
-        batches = _degree_batches(nids, degrees, self.options.batch_size, restricted)
+        batches = degree_batches(nids, degrees, self.options.batch_size, restricted)
         advance = self.bar.task(f"{inter.name.lower()} edges", None if restricted else bound)
         user_index, item_index = users.index, items.index
         for record in self.stream(
@@ -582,7 +586,7 @@ class _Sync:
         with_kind = first.kind_property is not None
         targets = {r.target: nodes[r.target].index for r in rels}
         buffers = {t: _EdgeBuffer(capacity, with_attrs=False, with_kind=with_kind) for t in targets}
-        batches = _degree_batches(
+        batches = degree_batches(
             sources.nids, sources.degrees, self.options.batch_size, self.options.restricted
         )
         advance = self.bar.task(f"{node_type_of(first.source)} {first.rel.lower()} edges", bound)
@@ -732,3 +736,48 @@ def sync_graph(graph: Graph, options: SyncOptions | None = None, show_progress: 
     # CPUs); unread records wait as bytes in the socket, so memory stays bounded by the batch size.
     with bar.running():
         return graph.in_read_transaction(lambda tx: _run(tx, graph.mapping, options, bar), fetch_size=4)
+
+
+def read_node_table(
+    graph: Graph, label: str, batch_size: int = 20_000
+) -> tuple[IntArray, list[str], IntArray]:
+    """Every node of logical `label` as a sync numbers them: internal ids (ascending; row i is the i-th),
+    id property values and degrees. What `graphrec.learn.remote` maps PyG indices through."""
+    options = SyncOptions(batch_size=batch_size)
+    bar = _Progress(False)
+
+    def work(tx: ManagedTransaction) -> _Nodes:
+        return _Sync(tx, graph.mapping, options, bar).read_nodes(label, node_type_of(label), [], None, None)
+
+    read = graph.in_read_transaction(work, fetch_size=4)
+    return read.nids, read.ids, read.degrees
+
+
+def read_interaction_edges(
+    graph: Graph,
+    inter: InteractionMapping,
+    users: tuple[IntArray, list[str], IntArray],
+    items: tuple[IntArray, list[str], IntArray],
+    batch_size: int = 20_000,
+    *,
+    some_users: bool = False,
+) -> dict[str, torch.Tensor]:
+    """One interaction type's edges between the nodes of two `read_node_table` results (or parts of them:
+    `some_users` names the users one by one), streamed in groups of users as a sync reads them:
+    `edge_index` (rows of the two), `edge_weight`, `edge_time` (empty when none)."""
+    options = SyncOptions(batch_size=batch_size)
+    bar = _Progress(False)
+
+    def work(tx: ManagedTransaction) -> _EdgeBuffer | None:
+        sync = _Sync(tx, graph.mapping, options, bar)
+        return sync.interactions(inter, _Nodes(*users), _Nodes(*items), explicit=some_users)
+
+    buffer = graph.in_read_transaction(work, fetch_size=4)
+    if buffer is None:
+        empty = torch.zeros(0, dtype=torch.long)
+        return {
+            "edge_index": torch.zeros(2, 0, dtype=torch.long),
+            "edge_weight": empty.float(),
+            "edge_time": empty,
+        }
+    return buffer.tensors()

@@ -21,6 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,6 +41,7 @@ from graphrec.serving.vector_index import IndexTimeout
 from graphrec.serving.writeback import WritebackOptions, writeback
 
 if TYPE_CHECKING:
+    from graphrec.learn.distributed import Dist
     from graphrec.learn.train import TrainConfig
     from graphrec.serving.warm_start import WarmStart
 
@@ -82,8 +86,12 @@ class RefreshOptions:
     """Start training from the active version's weights when its encoder configuration matches."""
     warm_start_epochs: int = WARM_START_EPOCHS
     """Epochs of a warm-started run (at most `train`'s epochs); it keeps the last, see `warm_start_config`."""
+    nproc: int = 1
+    """Train data-parallel in this many processes (`train_in_processes`); 1: in this process."""
 
     def __post_init__(self) -> None:
+        if self.nproc < 1:
+            raise ValueError(f"nproc must be at least 1, got {self.nproc}")
         if not 0 < self.valid_share < 0.5:
             raise ValueError(f"valid_share must be in (0, 0.5), got {self.valid_share}")
         if self.warm_start_epochs < 1:
@@ -227,12 +235,17 @@ def _print_epoch(row: dict[str, Any]) -> None:
 
 
 def train_model(
-    synced: Any, options: RefreshOptions, model_dir: Path, warm: WarmStart | None = None
-) -> ModelArtifacts:
+    synced: Any,
+    options: RefreshOptions,
+    model_dir: Path,
+    warm: WarmStart | None = None,
+    dist: Dist | None = None,
+) -> ModelArtifacts | None:
     """Train on all interactions but a per-user validation share (early stopping); save the model dir with
     its training report (`learn.report`: the curves and the table against MostPopular).
 
     With `warm`, the encoder starts from its weights and trains for `options.warm_start_epochs` epochs.
+    With `dist` (one rank of `train_in_processes`), rank 0 saves and returns the artifacts, the others None.
     """
     from graphrec.learn.interactions import Interactions
     from graphrec.learn.report import write_report
@@ -246,7 +259,12 @@ def train_model(
     interactions = Interactions.from_hetero(synced.data)
     parts = split_ro(interactions, config.seed, (1 - options.valid_share, options.valid_share, 0.0))
     log = _print_epoch if options.show_progress else None
-    result = train(synced.data, config, parts.train, parts.valid, log=log, init=warm)
+    main = dist is None or dist.main
+    result = train(
+        synced.data, config, parts.train, parts.valid, log=log if main else None, init=warm, dist=dist
+    )
+    if not main:
+        return None
     extra: dict[str, Any] = {"encoder": config.encoder}
     if warm is not None:
         extra["warm_start"] = warm.describe()
@@ -259,6 +277,39 @@ def train_model(
     except OSError as exc:
         ui.err.print(f"[yellow]warning:[/] no training report in {model_dir}: {exc}", highlight=False)
     return artifacts
+
+
+def train_in_processes(synced: Any, options: RefreshOptions, model_dir: Path) -> ModelArtifacts:
+    """`train_model` in `options.nproc` processes under torchrun (`graphrec.serving.refresh_train`): the
+    sync is saved to the work directory for them, and rank 0 writes `model_dir`. This process keeps the
+    lock meanwhile; if it is stopped (SIGTERM, Ctrl-C) it ends the whole process group of the run."""
+    from graphrec.learn.distributed import torchrun_command
+
+    sync_file = options.work_dir / "refresh-sync.pt"
+    settings_file = options.work_dir / "refresh-train.json"
+    synced.save(sync_file)
+    settings = {
+        "train": options.train,
+        "valid_share": options.valid_share,
+        "show_progress": options.show_progress,
+    }
+    settings_file.write_text(json.dumps(settings))
+    args = ["--sync", str(sync_file), "--settings", str(settings_file), "--out", str(model_dir)]
+    command = torchrun_command(options.nproc, "graphrec.serving.refresh_train", args)
+    # stdout stays the refresh's own (its --json report): the processes' output goes to stderr
+    process = subprocess.Popen(command, start_new_session=True, stdout=sys.stderr)
+    try:
+        code = process.wait()
+    except BaseException:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait()
+        raise
+    finally:
+        sync_file.unlink(missing_ok=True)
+        settings_file.unlink(missing_ok=True)
+    if code != 0:
+        raise RuntimeError(f"the {options.nproc} training processes failed (torchrun exit code {code})")
+    return ModelArtifacts.load(model_dir)
 
 
 def refresh(graph: Graph, options: RefreshOptions, owner: str | None = None) -> RefreshReport:
@@ -347,9 +398,14 @@ def _run(
                 "signature": signature,
                 "warm_start": report.warm_start,
             }
-        warm, report.warm_start = warm_start_for(graph, synced["result"], options)
         model_dir = (work_dir / f"model-{time.strftime('%Y%m%d-%H%M%S')}-{signature[:8]}").resolve()
-        trained["artifacts"] = train_model(synced["result"], options, model_dir, warm)
+        if options.nproc > 1:
+            warm = None
+            report.warm_start = "not available: --nproc trains from scratch" if options.warm_start else "off"
+            trained["artifacts"] = train_in_processes(synced["result"], options, model_dir)
+        else:
+            warm, report.warm_start = warm_start_for(graph, synced["result"], options)
+            trained["artifacts"] = train_model(synced["result"], options, model_dir, warm)
         trained["dir"] = model_dir
         state = {
             "signature": signature,

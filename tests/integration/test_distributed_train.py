@@ -79,3 +79,29 @@ def test_two_processes_train_the_one_process_model(
     assert a.user_ids == b.user_ids
     assert float(np.abs(a.item_embeddings - b.item_embeddings).max()) < 0.05
     assert (tmp_path / "two" / "training_report.png").is_file() or (tmp_path / "two" / "report.md").is_file()
+
+
+def test_refresh_trains_in_two_processes(graph: Graph, neo4j_settings: Settings, tmp_path: Path) -> None:
+    load_dataset(graph, synthetic.generate(120, 50, 2400, seed=4), show_progress=False)
+    env = _routing_env(neo4j_settings)
+    work = tmp_path / "refresh"
+    command = [sys.executable, "-m", "graphrec", "refresh", "--nproc", "2", "--work-dir", str(work)]
+    options = ["--train", "epochs=3", "--train", "dim=16", "--warm-start", "--json"]
+    done = subprocess.run(
+        [*command, *options], check=False, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["version"] is not None
+    assert report["warm_start"] == "not available: --nproc trains from scratch"
+    train = next(step for step in report["steps"] if step["step"] == "train")
+    assert train["status"] == "ok"
+    artifacts = ModelArtifacts.load(Path(train["detail"]["model_dir"]))
+    assert len(artifacts.metrics["history"]) == 3
+    assert artifacts.user_embeddings.shape == (120, 16)
+    assert not (work / "refresh-sync.pt").exists()  # what was handed to the processes is gone
+    assert not (work / "refresh-train.json").exists()
+    embedded = graph.execute(
+        f"MATCH (u:User) WHERE u.embedding_v{report['version']} IS NOT NULL RETURN count(u) AS n"
+    )
+    assert embedded[0]["n"] == 120
