@@ -60,6 +60,8 @@ def test_features_are_read_by_index_and_written_back(shop: tuple[Graph, SyncResu
         store.get_tensor("item", "x", index), synced.data["item"].x[index]
     )  # as a sync encodes
     assert store.get_tensor_size(TensorAttr("item", "x", None)) == tuple(synced.data["item"].x.shape)
+    assert store.get_tensor_size(TensorAttr("item", "price")) == (40,)  # index unset, as PyG leaves it
+    assert store.get_tensor_size(TensorAttr("item", "price", index)) == (4,)
 
     vectors = torch.randn(60, 8)
     assert store.put_tensor(vectors, "user", "probe", None)  # 2-d: float32 vector properties
@@ -171,6 +173,10 @@ def test_stores_count_nodes_for_pyg(shop: tuple[Graph, SyncResult, NodeTables]) 
     features, edges = Neo4jFeatureStore(graph, tables), Neo4jGraphStore(graph, tables)
     assert remote_backend_utils.num_nodes(features, edges, "user") == 60
     assert remote_backend_utils.num_nodes(features, edges, "item") == 40
+    everyone = NodeLoader(
+        (features, edges), Neo4jNeighborSampler(edges, [2]), input_nodes="user", batch_size=25
+    )
+    assert [batch["user"].batch_size for batch in everyone] == [25, 25, 10]  # the README's way: every user
     assert np.array_equal(tables["item"].rows(tables["item"].nids[[3, 1]]), [3, 1])
 
 

@@ -167,8 +167,8 @@ class Neo4jFeatureStore(FeatureStore):  # type: ignore[misc]  # PyG is untyped
             first = self._fetch(attr.group_name, torch.tensor([0]), [attr.attr_name])[0]
         except KeyError:
             return None
-        rows = len(table) if attr.index is None else int(_rows(attr.index, len(table)).numel())  # type: ignore[union-attr]
-        return (rows, *first.shape[1:])
+        index = _rows(attr.index, len(table)) if attr.is_set("index") else None  # PyG may leave it unset
+        return (len(table) if index is None else int(index.numel()), *first.shape[1:])
 
     def get_all_tensor_attrs(self) -> list[TensorAttr]:
         """Every registered attribute (constructor, `put_tensor`, `x`), with no index (all rows)."""
