@@ -255,6 +255,8 @@ def train_command(
             raise CommandError(
                 "--source neo4j trains in one process from the database: no --nproc, --from-sync"
             )
+        if config.mode == "full":
+            raise CommandError("--source neo4j samples subgraphs; --mode full needs the graph in memory")
         _train_from_neo4j(config, out, mapping, json_out)
         return
     if nproc > 1 and not distributed.launched():

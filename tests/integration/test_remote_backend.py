@@ -221,3 +221,6 @@ def test_train_source_neo4j_writes_a_model_directory(
     refused = CliRunner().invoke(app, [*arguments, "--nproc", "2"])
     assert refused.exit_code == 1
     assert "--source neo4j" in refused.output
+    full = CliRunner().invoke(app, [*arguments, "--mode", "full"])
+    assert full.exit_code == 1
+    assert "--mode full" in full.output
