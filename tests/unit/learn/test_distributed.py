@@ -96,6 +96,8 @@ def test_two_ranks_train_the_one_process_model(data: HeteroData, tmp_path: Path)
     assert ranks[1]["items"].numel() == 0  # only rank 0 embeds (and saves)
     decisions = [[(row["loss"], row["ndcg@20"]) for row in rank["history"]] for rank in ranks]
     assert decisions[0] == decisions[1]  # the ranks saw the same losses and metrics, and stopped together
+    again = _run_ranks(tmp_path, 2, config)[0]
+    assert torch.equal(again["items"], ranks[0]["items"])  # reproducible per seed and world size, bit for bit
 
 
 def test_two_ranks_in_minibatch_mode_learn(data: HeteroData, tmp_path: Path) -> None:
