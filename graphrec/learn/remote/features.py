@@ -112,28 +112,27 @@ class Neo4jFeatureStore(FeatureStore):  # type: ignore[misc]  # PyG is untyped
             raise TypeError(f"{table.node_type} property {key!r} holds lists of different lengths")
         return torch.from_numpy(array)
 
-    def _encoded(self, table: NodeTable, nids: IntArray) -> Tensor:
-        assert self.encoder is not None
-        keys = self.encoder.keys(table.node_type)
-        raw = self.encoder.raw(table.node_type)
-        raw.add_batch(self._read(table, nids, keys))
-        return torch.from_numpy(self.encoder.transform(table.node_type, raw))
-
     def _fetch(self, node_type: str, index: Any, names: list[str]) -> list[Tensor]:
-        """The tensors of attributes `names` of one node type at `index`: one read for all of them."""
+        """The tensors of attributes `names` of one node type at `index`: one read for all of them (the
+        properties asked for, and the encoder's inputs when `x` is among them)."""
         table = self.tables[node_type]
         nids = table.internal(_rows(index, len(table)))
         plain = [n for n in names if n != ENCODED]
-        values = self._read(table, nids, plain) if plain else []
+        encoded = ENCODED in names
+        if encoded and self.encoder is None:
+            raise KeyError(f"{node_type} has no attribute 'x': the store has no feature encoder")
+        inputs = self.encoder.keys(node_type) if encoded and self.encoder is not None else []
+        rows = self._read(table, nids, plain + inputs) if plain or inputs else [[] for _ in range(nids.size)]
         out = []
         for name in names:
             if name == ENCODED:
-                if self.encoder is None:
-                    raise KeyError(f"{node_type} has no attribute 'x': the store has no feature encoder")
-                out.append(self._encoded(table, nids))
+                assert self.encoder is not None
+                raw = self.encoder.raw(node_type)
+                raw.add_batch([row[len(plain) :] for row in rows])
+                out.append(torch.from_numpy(self.encoder.transform(node_type, raw)))
             else:
                 column = plain.index(name)
-                out.append(self._tensor(table, nids, [row[column] for row in values], name))
+                out.append(self._tensor(table, nids, [row[column] for row in rows], name))
         return out
 
     def _get_tensor(self, attr: TensorAttr) -> Tensor:

@@ -33,9 +33,9 @@ from graphrec.learn.remote.edges import Neo4jGraphStore
 from graphrec.learn.remote.nodes import NodeTables
 from graphrec.learn.remote.sampler import Neo4jNeighborSampler
 from graphrec.learn.sync import read_interaction_edges
+from graphrec.learn.train import ENCODER_DEFAULTS, MASKED_SCORE
 
 Log = Callable[[dict[str, Any]], None]
-MASKED_SCORE = -10.0
 
 
 @dataclass
@@ -45,7 +45,8 @@ class RemoteConfig:
     encoder: str = "sage"
     dim: int = 64
     layers: int = 2
-    encoder_options: dict[str, Any] = field(default_factory=lambda: {"norm": "sym", "combine": "mean"})
+    encoder_options: dict[str, Any] = field(default_factory=dict)
+    """Over the trainer's `ENCODER_DEFAULTS` for the encoder (sage: symmetric norm, layer-mean readout)."""
     epochs: int = 1
     batch_size: int = 4096
     shared_negatives: int = 256
@@ -121,9 +122,10 @@ def train_from_neo4j(graph: Graph, config: RemoteConfig, log: Log | None = None)
     store = Neo4jGraphStore(graph, tables)
     sampler = SubgraphSampler(Neo4jNeighborSampler(store, config.fanout))
     num_users, num_items = store.size
+    options = {**ENCODER_DEFAULTS.get(config.encoder, {}), **config.encoder_options}
     model = build_encoder(
         config.encoder, num_users=num_users, num_items=num_items, dim=config.dim, layers=config.layers,
-        **config.encoder_options,
+        **options,
     )  # fmt: skip
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     loss_fn = get_loss("softmax")
