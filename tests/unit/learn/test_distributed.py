@@ -127,3 +127,26 @@ def test_one_rank_over_nccl_on_cuda_trains_the_plain_cuda_model(data: HeteroData
     for one, two in zip(alone.history, rank0["history"], strict=True):
         assert two["loss"] == pytest.approx(one["loss"], rel=1e-4)
     assert float((rank0["items"] - alone.item_embeddings.cpu()).abs().max()) < 0.02
+
+
+def test_ranks_divide_each_batch_and_weigh_their_slices_to_its_mean() -> None:
+    # the 2-rank equality above cannot see these: ranks that each trained on the whole batch, or weighed
+    # uneven slices alike, would average to (nearly) the same gradient
+    from graphrec.learn.train import _slice_share
+
+    whole = torch.arange(11)
+    slices = [distributed.my_slice(whole, distributed.Dist(r, 3, r, "gloo")) for r in range(3)]
+    assert sorted(torch.cat(slices).tolist()) == whole.tolist()  # disjoint, and together the batch
+    assert [s.numel() for s in slices] == [4, 4, 3]
+    losses = torch.rand(11)
+    for weights in (None, torch.rand(11) + 0.5):
+        mean = losses.mean() if weights is None else (losses * weights).sum() / weights.sum()
+        parts = []
+        for mine in slices:
+            local = (
+                losses[mine].mean()
+                if weights is None
+                else (losses[mine] * weights[mine]).sum() / weights[mine].sum()
+            )
+            parts.append(local * _slice_share(whole, mine, weights, 3))
+        assert float(sum(parts) / 3) == pytest.approx(float(mean))  # DDP's average of the scaled losses
