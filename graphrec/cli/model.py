@@ -6,6 +6,8 @@ trainer's"), so a default changed in the config is the one the CLI uses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -323,10 +325,19 @@ def _train_from_neo4j(config: Any, out: Path, mapping: Path | None, json_out: bo
         batch_size=config.batch_size or RemoteConfig.batch_size, lr=config.lr or RemoteConfig.lr,
         fanout=list(config.fanout), seed=config.seed,
     )  # fmt: skip
-    with connect(mapping) as graph:
-        result = train_from_neo4j(graph, remote, log=None if json_out else _remote_epoch_line)
+    bar = None if json_out else ui.progress()
+    with connect(mapping) as graph, bar or nullcontext():
+
+        def counter(description: str) -> Callable[[int], None] | None:
+            if bar is None:
+                return None
+            task = bar.add_task(description, total=None)
+            return lambda n: bar.advance(task, n)
+
+        log = None if json_out else _remote_epoch_line
+        result = train_from_neo4j(graph, remote, log=log, advance=counter("positives trained on"))
         sampler = SubgraphSampler(Neo4jNeighborSampler(Neo4jGraphStore(graph, result.tables), remote.fanout))
-        embeddings = embed_all(result.model, sampler, result.tables)
+        embeddings = embed_all(result.model, sampler, result.tables, advance=counter("nodes embedded"))
     with user_errors(OSError):
         artifacts = save_remote_model(result, remote, out, embeddings)
     summary = {

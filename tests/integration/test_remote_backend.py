@@ -221,8 +221,10 @@ def test_train_source_neo4j_writes_a_model_directory(
     refused = CliRunner().invoke(app, [*arguments, "--nproc", "2"])
     assert refused.exit_code == 1
     assert "--source neo4j" in refused.output
-    other = CliRunner().invoke(app, [*arguments[:-1], "--encoder", "lightgcn", "--epochs", "1", "--json"])
+    other = CliRunner().invoke(app, [*arguments[:-1], "--encoder", "lightgcn", "--epochs", "1"])
     assert other.exit_code == 0, other.output  # another encoder, with its own defaults
+    assert "nodes embedded" in other.output  # the progress bars, and the epoch line
+    assert "epoch   1" in other.output
     full = CliRunner().invoke(app, [*arguments, "--mode", "full"])
     assert full.exit_code == 1
     assert "--mode full" in full.output

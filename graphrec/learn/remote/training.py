@@ -36,6 +36,8 @@ from graphrec.learn.sync import read_interaction_edges
 from graphrec.learn.train import ENCODER_DEFAULTS, MASKED_SCORE
 
 Log = Callable[[dict[str, Any]], None]
+Advance = Callable[[int], None]
+"""Told how many positives (training) or nodes (embedding) were just done: what a progress bar counts."""
 
 
 @dataclass
@@ -114,8 +116,11 @@ def positive_pages(
         yield key // len(items), key % len(items)
 
 
-def train_from_neo4j(graph: Graph, config: RemoteConfig, log: Log | None = None) -> RemoteResult:
-    """Train `config.encoder` on the graph in Neo4j without loading its interactions (module docstring)."""
+def train_from_neo4j(
+    graph: Graph, config: RemoteConfig, log: Log | None = None, advance: Advance | None = None
+) -> RemoteResult:
+    """Train `config.encoder` on the graph in Neo4j without loading its interactions (module docstring);
+    `log` gets each epoch's row, `advance` each step's positives."""
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     tables = NodeTables.read(graph)
@@ -158,6 +163,8 @@ def train_from_neo4j(graph: Graph, config: RemoteConfig, log: Log | None = None)
                 total += float(loss.detach())
                 steps += 1
                 positives += int(users.numel())
+                if advance is not None:
+                    advance(int(users.numel()))
                 if config.max_steps is not None and steps >= config.max_steps:
                     break
             if config.max_steps is not None and steps >= config.max_steps:
@@ -177,10 +184,14 @@ def train_from_neo4j(graph: Graph, config: RemoteConfig, log: Log | None = None)
 
 @torch.no_grad()
 def embed_all(
-    model: Encoder, sampler: SubgraphSampler, tables: NodeTables, chunk: int = 4096
+    model: Encoder,
+    sampler: SubgraphSampler,
+    tables: NodeTables,
+    chunk: int = 4096,
+    advance: Advance | None = None,
 ) -> tuple[Tensor, Tensor]:
     """L2-normalised embeddings of every user and item, each from its sampled neighbourhood, `chunk` seeds
-    at a time."""
+    at a time (`advance` gets each chunk's size)."""
     model.eval()
     empty = torch.zeros(0, dtype=torch.long)
     out: dict[str, list[Tensor]] = {"user": [], "item": []}
@@ -190,6 +201,8 @@ def embed_all(
             sub, user_at, item_at = sampler.sample(users, items)
             u, i = model(sub)
             out[node_type].append(u[user_at] if node_type == "user" else i[item_at])
+            if advance is not None:
+                advance(int(seeds.numel()))
     return normalize(torch.cat(out["user"])), normalize(torch.cat(out["item"]))
 
 
