@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -28,19 +27,13 @@ from fixed_split import DATA, hetero, pairs_of
 from torch.multiprocessing.spawn import spawn
 
 from graphrec import ui
+from graphrec.db.local import free_port
 from graphrec.ingest import lightgcn
 from graphrec.learn import distributed
 from graphrec.learn.evaluate import prepare_fixed
 from graphrec.learn.train import TrainConfig, train
 
 QUALITY_SHARE = 0.98
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _rank(rank: int, world: int, port: int, args: dict[str, Any], out: str) -> None:
@@ -67,7 +60,7 @@ def run(world: int, args: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         out = str(Path(folder) / "history.json")
         begun = time.perf_counter()
-        spawn(_rank, args=(world, _free_port(), args, out), nprocs=world, join=True)  # type: ignore[no-untyped-call]
+        spawn(_rank, args=(world, free_port(), args, out), nprocs=world, join=True)  # type: ignore[no-untyped-call]
         wall = time.perf_counter() - begun
         found: dict[str, Any] = json.loads(Path(out).read_text())
     return {**found, "wall_seconds": wall}

@@ -311,14 +311,7 @@ def train_command(
 
 def _train_from_neo4j(config: Any, out: Path, mapping: Path | None, json_out: bool) -> None:
     """`--source neo4j`: out-of-core training (`learn.remote.training`), then every node embedded."""
-    from graphrec.learn.remote import Neo4jGraphStore, Neo4jNeighborSampler
-    from graphrec.learn.remote.training import (
-        RemoteConfig,
-        SubgraphSampler,
-        embed_all,
-        save_remote_model,
-        train_from_neo4j,
-    )
+    from graphrec.learn.remote.training import RemoteConfig, embed_all, save_remote_model, train_from_neo4j
 
     remote = RemoteConfig(
         encoder=config.encoder, dim=config.dim, layers=config.layers, epochs=config.epochs,
@@ -336,8 +329,7 @@ def _train_from_neo4j(config: Any, out: Path, mapping: Path | None, json_out: bo
 
         log = None if json_out else _remote_epoch_line
         result = train_from_neo4j(graph, remote, log=log, advance=counter("positives trained on"))
-        sampler = SubgraphSampler(Neo4jNeighborSampler(Neo4jGraphStore(graph, result.tables), remote.fanout))
-        embeddings = embed_all(result.model, sampler, result.tables, advance=counter("nodes embedded"))
+        embeddings = embed_all(result.model, result.sampler, result.tables, advance=counter("nodes embedded"))
     with user_errors(OSError):
         artifacts = save_remote_model(result, remote, out, embeddings)
     summary = {

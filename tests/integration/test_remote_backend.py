@@ -184,7 +184,7 @@ def test_training_from_neo4j_visits_every_interaction_and_learns(
     shop: tuple[Graph, SyncResult, NodeTables],
 ) -> None:
     from graphrec.learn.interactions import Interactions
-    from graphrec.learn.remote.training import RemoteConfig, SubgraphSampler, embed_all, train_from_neo4j
+    from graphrec.learn.remote.training import RemoteConfig, embed_all, train_from_neo4j
 
     graph, synced, _ = shop
     pairs = len(Interactions.from_hetero(synced.data))
@@ -192,8 +192,7 @@ def test_training_from_neo4j_visits_every_interaction_and_learns(
     result = train_from_neo4j(graph, config)
     assert all(row["positives"] == pairs for row in result.history)  # each pair once per epoch, in pages
     assert result.history[-1]["loss"] < 0.9 * result.history[0]["loss"]
-    sampler = SubgraphSampler(Neo4jNeighborSampler(Neo4jGraphStore(graph, result.tables), config.fanout))
-    users, items = embed_all(result.model, sampler, result.tables, chunk=16)
+    users, items = embed_all(result.model, result.sampler, result.tables, chunk=16)
     assert users.shape == (60, 16)
     assert items.shape == (40, 16)
     assert torch.allclose(users.norm(dim=1), torch.ones(60), atol=1e-5)

@@ -218,14 +218,15 @@ class Neo4jFeatureStore(FeatureStore):  # type: ignore[misc]  # PyG is untyped
         key = validate_identifier(attr.attr_name, "property")
         if key == self._id_property(table) or key == ENCODED or key not in self.attributes[table.node_type]:
             return False
-        nids = table.internal(_rows(attr.index, len(table)))
+        index = _rows(attr.index, len(table))
+        nids = table.internal(index)
         text = cypher.query(
             "remote/set_properties", self.graph.mapping, names=node_names(self.graph.mapping, table.label)
         )
         for start in range(0, nids.size, self.batch_size):
             chunk = nids[start : start + self.batch_size].tolist()
             self.graph.single(text, {"rows": [{"nid": n, "props": {key: None}} for n in chunk]}, write=True)
-        if _rows(attr.index, len(table)) is None:
+        if index is None:
             self.attributes[table.node_type].remove(key)
         return True
 

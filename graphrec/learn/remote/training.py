@@ -69,6 +69,8 @@ class RemoteResult:
     model: Encoder
     tables: NodeTables
     history: list[dict[str, Any]]
+    sampler: SubgraphSampler
+    """The sampler it trained with, over the same tables (`embed_all` embeds every node through it)."""
 
 
 class SubgraphSampler:
@@ -179,7 +181,7 @@ def train_from_neo4j(
         history.append(row_log)
         if log is not None:
             log(row_log)
-    return RemoteResult(model, tables, history)
+    return RemoteResult(model, tables, history, sampler)
 
 
 @torch.no_grad()

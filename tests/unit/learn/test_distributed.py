@@ -10,7 +10,6 @@ only has to learn.
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import torch
 from torch.multiprocessing.spawn import spawn
 from torch_geometric.data import HeteroData
 
+from graphrec.db.local import free_port
 from graphrec.learn import distributed
 from graphrec.learn.baselines import MostPopular
 from graphrec.learn.evaluate import held_out_metrics
@@ -27,13 +27,6 @@ from graphrec.learn.splits import split_ro
 from graphrec.learn.train import TrainConfig, train
 
 from .test_train import FAST, planted
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _rank(rank: int, world: int, port: int, out: Path, config: dict[str, Any]) -> None:
@@ -71,7 +64,7 @@ def _rank(rank: int, world: int, port: int, out: Path, config: dict[str, Any]) -
 
 
 def _run_ranks(tmp_path: Path, world: int, config: dict[str, Any]) -> list[dict[str, Any]]:
-    spawn(_rank, args=(world, _free_port(), tmp_path, config), nprocs=world, join=True)  # type: ignore[no-untyped-call]
+    spawn(_rank, args=(world, free_port(), tmp_path, config), nprocs=world, join=True)  # type: ignore[no-untyped-call]
     return [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(world)]
 
 
