@@ -11,14 +11,17 @@ epochs without improvement, or once `time_budget_s` is spent. The kept model is 
 that sample beside MostPopular (`valid_table`), for the training report. Everything random draws from one
 seed, and torch's deterministic algorithms are on, so a seed reproduces a model bit for bit.
 
-The default model (chosen on ml-100k, protocol `ro`; see benchmarks/quality.py): `sage` with symmetric
-aggregation and layer-mean readout, 64-d, 2 layers, id embeddings started from the interaction matrix's top
-singular vectors (`models.spectral`), the sampled-softmax loss over one pool of uniform negatives shared by
-each batch of positives, Adam, early stopping on NDCG@20 with patience 10. The batch, the pool, the
-temperature and the learning rate adapt to the graph (`resolve`): on ml-100k they are 4096 positives, 256
-negatives, 0.2 and 0.01 as tuned there; on Gowalla 32768, 1024, 0.1 and 0.028, so that an epoch is ~23
-full-graph steps (13 s) instead of 178 (70 s). The max-margin loss (`loss="max_margin"`, `margin`) and BPR
-stay available: on ml-100k they stopped ~1-2 points of Recall@20 short of the softmax loss.
+The default model (chosen on ml-100k `ro`, ml-1m and Gowalla; see benchmarks/quality.py): `sage` with
+symmetric aggregation and layer-mean readout, 128-d, 2 layers, id embeddings started from the interaction
+matrix's top singular vectors (`models.spectral`), the sampled-softmax loss over one pool of uniform
+negatives shared by each batch of positives, Adam, early stopping on NDCG@20 with patience 10. The batch,
+the pool, the temperature and the learning rate adapt to the graph (`resolve`): the pool is the whole
+catalogue up to 4096 items, the temperature 0.15 when the pool covers the catalogue and down to 0.1 as it
+covers less, the learning rate 0.0025 x sqrt(batch / 4096) up to 0.005. On ml-100k that is 4096
+positives, 1682 negatives, 0.15 and 0.0025; on Gowalla 32768, 4096, 0.1 and 0.005, so an epoch is ~23
+full-graph steps.
+The max-margin loss (`loss="max_margin"`, `margin`) and BPR stay available: on ml-100k they stopped ~1-2
+points of Recall@20 short of the softmax loss.
 """
 
 from __future__ import annotations
@@ -71,11 +74,22 @@ once; since `loss_chunk` bounds them, the batch grows with the graph so an epoch
 MAX_MINIBATCH_AUTO_BATCH = 65536
 """In minibatch mode an epoch is linear at any batch size (each step samples its own subgraph); larger
 batches there would only sample most of the graph a step."""
-MAX_AUTO_LR = 0.04
-"""The square-root rule's learning rate stops here (its value at 65536, near the largest batches measured
-for quality: on Gowalla's 32768, 0.02 and 0.05 did about equally well)."""
-ITEMS_PER_NEGATIVE, MIN_AUTO_NEGATIVES, MAX_AUTO_NEGATIVES = 32, 256, 1024
-BASE_TEMPERATURE, BASE_LR = 0.2, 0.01
+MAX_AUTO_LR = 0.005
+"""The square-root rule's learning rate stops here (its value at 16384 positives a step): on ml-1m (32768)
+0.005 reached EASE's NDCG@20 (0.2079 against 0.2078) and the rule's 0.0071 fell short (0.2068)."""
+MIN_AUTO_NEGATIVES, MAX_AUTO_NEGATIVES = 256, 4096
+"""The automatic pool is the whole catalogue within these bounds. Measured with the same code on a GPU
+(one seed, valid split): on ml-1m all 3,583 items beat a pool of 1024 by 0.4 points of Recall@20; on
+Gowalla 4096 beat 1024 by 1.2; on ml-100k all 1,682 beat 1024 by 0.6 and 512 by 1.1 (3 seeds, `ro`)."""
+FULL_TEMPERATURE, MIN_AUTO_TEMPERATURE, TEMPERATURE_EXPONENT = 0.15, 0.1, 0.2
+"""Automatic temperature: 0.15 x (pool / items) ** 0.2, within [0.1, 0.15]. A pool that samples a small
+share of a large catalogue needs sharper logits: on Gowalla (pool 1024 of 41k items) 0.1 beat 0.15 by 1.6
+points of Recall@20, and with 4096, 0.07 lost 0.8; with the whole catalogue in the pool, 0.13-0.17 tie on
+ml-100k and ml-1m, while 0.12 and 0.2 lost 0.1-0.4 points on ml-1m."""
+BASE_LR = 0.0025
+"""Adam's learning rate at 4096 positives a step. The earlier rule (0.01 at 4096, 0.02 at ml-1m's 32768)
+ended 0.4-1.2 points of Recall@20 lower on ml-1m; twice these rates were within 0.2 points on all three
+datasets."""
 MASKED_SCORE = -10.0
 """Score given to a user's own positives in a shared negative pool: far below any cosine, so no loss."""
 TABLE_METRICS: tuple[str, ...] = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
@@ -88,7 +102,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     encoder: str = Field("sage", description="encoder name: " + ", ".join(ENCODERS))
-    dim: int = Field(64, ge=1, description="embedding size")
+    dim: int = Field(128, ge=1, description="embedding size")
     layers: int = Field(2, ge=0, description="message-passing layers")
     encoder_options: dict[str, Any] = Field(
         default_factory=dict,
@@ -113,15 +127,15 @@ class TrainConfig(BaseModel):
     lr: float | None = Field(
         None,
         gt=0,
-        description="Adam's learning rate; None: 0.01 x sqrt(batch size / 4096) up to 0.04 (the square-root "
-        "rule for larger batches: 0.028 on Gowalla's 32768, where 0.02 and 0.05 did about equally well)",
+        description=f"Adam's learning rate; None: {BASE_LR} x sqrt(batch size / 4096), at most {MAX_AUTO_LR} "
+        "(the square-root rule for larger batches; the cap applies from 16384 positives a step)",
     )
     loss_chunk: int = Field(
-        32768,
+        8192,
         ge=1,
         description="with a shared negative pool: distinct users of a batch scored against the pool at once "
-        "(memory ~ loss_chunk x pool floats, the scores recomputed in the backward pass), so a large batch "
-        "costs no more memory than this",
+        "(memory ~ loss_chunk x pool floats, 134 MB with the largest automatic pool, the scores recomputed "
+        "in the backward pass), so a large batch costs no more memory than this",
     )
     weight_decay: float = Field(0.0, ge=0)
     loss: LossName = Field("softmax", description="softmax (sampled), max_margin, bpr or ccl")
@@ -129,16 +143,16 @@ class TrainConfig(BaseModel):
     temperature: float | None = Field(
         None,
         gt=0,
-        description="softmax / bpr logit scale for cosine scores; None: 0.2 with the 256-negative pool, "
-        "falling to 0.1 as the automatic pool grows to 1024 (a larger pool of a larger catalogue needs "
-        "sharper logits: on Gowalla 0.1 beat 0.2 by 3 points of Recall@20, on ml-100k 0.2 beat 0.1 by 2)",
+        description="softmax / bpr logit scale for cosine scores; None: 0.15 when the shared pool covers the "
+        "catalogue, falling to 0.1 as it covers a smaller share (0.15 x (pool / items) ** 0.2: Gowalla's "
+        "4096 of 41k items get 0.1; there 0.1 beat 0.15 by 1.6 points of Recall@20)",
     )
     negatives: int = Field(16, ge=1, description="negatives per positive (when shared_negatives is 0)")
     shared_negatives: int | None = Field(
         None,
         ge=0,
-        description="if > 0: one pool of this many negatives per batch (full-graph, not hard); None: 256, "
-        f"or one per {ITEMS_PER_NEGATIVE} items on large catalogues (up to {MAX_AUTO_NEGATIVES})",
+        description="if > 0: one pool of this many negatives per batch (full-graph, not hard); None: the "
+        f"number of items, within [{MIN_AUTO_NEGATIVES}, {MAX_AUTO_NEGATIVES}]",
     )
     init: Literal["spectral", "random"] = Field(
         "spectral",
@@ -290,22 +304,22 @@ def _power_of_two_at_least(value: float) -> int:
 def resolve(config: TrainConfig, train_set: Interactions, mode: str = "full") -> TrainConfig:
     """`config` with its automatic settings (None) made concrete for this training set: the batch size
     (about `STEPS_PER_EPOCH` steps an epoch, a power of two in [MIN_AUTO_BATCH, MAX_AUTO_BATCH]), the
-    shared negative pool (a power of two near items / ITEMS_PER_NEGATIVE, within the auto bounds), the
-    temperature (BASE_TEMPERATURE / sqrt(pool / 256): 0.2 down to 0.1) and the learning rate (BASE_LR x
-    sqrt(batch / 4096), at most MAX_AUTO_LR). In `minibatch` mode a step costs its sampled subgraph, not the
-    whole graph, so the batch stops at MAX_MINIBATCH_AUTO_BATCH. The saved model records the values."""
+    shared negative pool (the number of items, within the auto bounds), the temperature (0.15 x (pool /
+    items) ** 0.2, within [0.1, 0.15]) and the learning rate (BASE_LR x sqrt(batch / 4096), at most
+    MAX_AUTO_LR). In `minibatch` mode a step costs its sampled subgraph, not the whole graph, so the batch
+    stops at MAX_MINIBATCH_AUTO_BATCH. The saved model records the values."""
     update: dict[str, Any] = {}
     if config.batch_size is None:
         batch = _power_of_two_at_least(len(train_set) / STEPS_PER_EPOCH)
         most = MAX_AUTO_BATCH if mode == "full" else MAX_MINIBATCH_AUTO_BATCH
         update["batch_size"] = min(most, max(MIN_AUTO_BATCH, batch))
     if config.shared_negatives is None:
-        pool = _power_of_two_at_least(train_set.num_items / ITEMS_PER_NEGATIVE)
-        update["shared_negatives"] = min(MAX_AUTO_NEGATIVES, max(MIN_AUTO_NEGATIVES, pool))
+        update["shared_negatives"] = min(MAX_AUTO_NEGATIVES, max(MIN_AUTO_NEGATIVES, train_set.num_items))
     if config.temperature is None:
         size: int = update.get("shared_negatives", config.shared_negatives) or MIN_AUTO_NEGATIVES
-        share = min(MAX_AUTO_NEGATIVES, max(MIN_AUTO_NEGATIVES, size)) / MIN_AUTO_NEGATIVES
-        update["temperature"] = BASE_TEMPERATURE / math.sqrt(share)
+        coverage = min(1.0, size / max(1, train_set.num_items))
+        sharpened = FULL_TEMPERATURE * coverage**TEMPERATURE_EXPONENT
+        update["temperature"] = max(MIN_AUTO_TEMPERATURE, sharpened)
     if config.lr is None:
         positives: int = update.get("batch_size", config.batch_size) or MIN_AUTO_BATCH
         update["lr"] = min(MAX_AUTO_LR, BASE_LR * math.sqrt(positives / MIN_AUTO_BATCH))

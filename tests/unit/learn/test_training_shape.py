@@ -47,12 +47,13 @@ def data() -> HeteroData:
 @pytest.mark.parametrize(
     ("edges", "items", "batch", "pool", "temperature"),
     [
-        (80_000, 1_682, MIN_AUTO_BATCH, MIN_AUTO_NEGATIVES, 0.2),  # ml-100k: the settings it was tuned with
+        (80_000, 1_682, MIN_AUTO_BATCH, 1_682, 0.15),  # ml-100k: the pool is the whole catalogue
         (730_000, 40_981, 32_768, MAX_AUTO_NEGATIVES, 0.1),  # Gowalla's training share: 23 steps an epoch
-        (515_000, 3_650, 16_384, MIN_AUTO_NEGATIVES, 0.2),  # ml-1m
+        (515_000, 3_650, 16_384, 3_650, 0.15),  # ml-1m
         (10_000_000, 200_000, 524_288, MAX_AUTO_NEGATIVES, 0.1),  # 20 steps: the epoch stays linear
         (100_000_000, 200_000, MAX_AUTO_BATCH, MAX_AUTO_NEGATIVES, 0.1),  # capped
-        (300_000, 12_000, 16_384, 512, 0.2 / 2**0.5),  # pool: next power of two above 12000 / 32
+        (300_000, 12_000, 16_384, MAX_AUTO_NEGATIVES, 0.15 * (4096 / 12_000) ** 0.2),  # a third covered
+        (5_000, 100, MIN_AUTO_BATCH, MIN_AUTO_NEGATIVES, 0.15),  # tiny catalogue: the pool's floor
     ],
 )
 def test_automatic_settings_follow_the_graph(
@@ -61,7 +62,7 @@ def test_automatic_settings_follow_the_graph(
     config = resolve(TrainConfig(), interactions(edges, 1_000, items))
     assert (config.batch_size, config.shared_negatives) == (batch, pool)
     assert config.temperature == pytest.approx(temperature)
-    assert config.lr == pytest.approx(min(MAX_AUTO_LR, 0.01 * (batch / 4096) ** 0.5))
+    assert config.lr == pytest.approx(min(MAX_AUTO_LR, 0.0025 * (batch / 4096) ** 0.5))
 
 
 @pytest.mark.parametrize("loss", sorted(LOSSES))
