@@ -138,6 +138,14 @@ def _cell(args: Cell) -> RunResult:
     return run
 
 
+def cells_of(
+    data: Any, parts: Split, seed: int, *, models: list[str], ablations: list[str], threads: int
+) -> list[Cell]:
+    """One split's cells: every model in `models`, then the default encoder under each ablation."""
+    plain = [(data, parts, m, "", seed, threads) for m in models]
+    return plain + [(data, parts, TrainConfig().encoder, a, seed, threads) for a in ablations]
+
+
 def fixed_cells(name: str, models: list[str], ablations: list[str], seeds: int, threads: int) -> list[Cell]:
     """Cells of a LightGCN-format dataset under the fixed protocol (train.txt, scored on valid.txt)."""
     from fixed_split import hetero, pairs_of
@@ -152,8 +160,7 @@ def fixed_cells(name: str, models: list[str], ablations: list[str], seeds: int, 
     cells: list[Cell] = []
     for seed in range(seeds):
         parts = split_fixed(train_set, test, seed)
-        cells += [(data, parts, m, "", seed, threads) for m in kept]
-        cells += [(data, parts, TrainConfig().encoder, a, seed, threads) for a in ablations]
+        cells += cells_of(data, parts, seed, models=kept, ablations=ablations, threads=threads)
     return cells
 
 
@@ -241,8 +248,7 @@ def main() -> None:
         for protocol in protocols:
             for seed in range(args.seeds):
                 parts = split(inter, protocol, seed)
-                cells += [(data, parts, m, "", seed, threads) for m in models]
-                cells += [(data, parts, TrainConfig().encoder, a, seed, threads) for a in ablations]
+                cells += cells_of(data, parts, seed, models=models, ablations=ablations, threads=threads)
         tables["ml-100k"] = by_model(run_cells(cells, args.jobs))
     for name in (d for d in datasets if d in FIXED_DATASETS):
         cells = fixed_cells(name, models, ablations, args.seeds, threads)
