@@ -92,11 +92,18 @@ class NegativeSampler:
         """One pool of `m` items for a whole batch, and [B, m] True where a pool item is a user's positive.
 
         Scoring a shared pool is one matrix product, so hundreds of negatives per positive cost little;
-        callers mask the flagged entries out of the loss.
+        callers mask the flagged entries out of the loss. When `m` reaches the number of items the pool is
+        the whole catalogue, each item once (a full softmax), and its clashes are rows of the bitmap: on
+        ml-1m the bitmap's column gather for a drawn pool was ~15% of a step, its rows cost ~1 ms.
         """
-        pool = self._draw((m,), users.device, self.generator)
+        whole = m >= self.num_items and self.probs is None
+        if whole:
+            pool = torch.arange(self.num_items, device=users.device)
+        else:
+            pool = self._draw((m,), users.device, self.generator)
         if self.dense is not None and int(users.max()) < self.dense.size(0):
-            return pool, self.dense[:, pool][users]
+            rows = self.dense.index_select(0, users)
+            return pool, rows if whole else rows[:, pool]
         if self.dense is None and torch.unique(users).numel() == users.numel():
             return pool, self._pool_clash(users, pool)
         return pool, self.is_positive(users.unsqueeze(1), pool.unsqueeze(0))

@@ -147,17 +147,26 @@ def test_negatives_avoid_interacted_items(strategy: str) -> None:
     assert torch.equal(clash, sampler.is_positive(torch.tensor([[0], [1]]), pool.unsqueeze(0)))
 
 
+@pytest.mark.parametrize("size", [20, 64])
 @pytest.mark.parametrize("dense_limit", [0, 1 << 27])
-def test_shared_pool_clashes_match_the_lookup(dense_limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bitmap, the walk over the pool items' interactions (large graphs) and the sorted search agree."""
+def test_shared_pool_clashes_match_the_lookup(
+    dense_limit: int, size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bitmap, the walk over the pool items' interactions (large graphs) and the sorted search agree,
+    for a drawn pool (20 draws of 30 items, with repeats) and the whole catalogue (asked for 64)."""
     monkeypatch.setattr("graphrec.learn.models.sampling.DENSE_LIMIT", dense_limit)
     gen = torch.Generator().manual_seed(1)
     users, items = torch.randint(40, (600,), generator=gen), torch.randint(30, (600,), generator=gen)
     sampler = NegativeSampler(users, items, num_items=30, generator=gen)
     assert (sampler.dense is None) == (dense_limit == 0)
     batch = torch.tensor([17, 3, 39, 0, 25])  # distinct, unsorted
-    pool, clash = sampler.shared(batch, 64)  # 64 draws of 30 items: repeats in the pool too
-    expected = torch.zeros(5, 64, dtype=torch.bool)
+    pool, clash = sampler.shared(batch, size)
+    if size >= 30:
+        assert torch.equal(pool, torch.arange(30))
+    else:
+        assert pool.numel() == size
+        assert torch.unique(pool).numel() < size  # repeats, which the clash mask must mark alike
+    expected = torch.zeros(5, pool.numel(), dtype=torch.bool)
     for row, user in enumerate(batch.tolist()):
         for column, item in enumerate(pool.tolist()):
             expected[row, column] = bool(((users == user) & (items == item)).any())

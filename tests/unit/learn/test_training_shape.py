@@ -12,7 +12,13 @@ from torch_geometric.data import HeteroData
 from graphrec.learn.evaluate import held_out_metrics
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.models import build_encoder
-from graphrec.learn.models.losses import LOSSES, PoolBatch, shared_pool_loss
+from graphrec.learn.models.losses import (
+    LOSSES,
+    PoolBatch,
+    pool_logsumexp,
+    shared_pool_loss,
+    softmax_loss,
+)
 from graphrec.learn.models.spectral import normalized_interactions, spectral_embeddings, spectral_init
 from graphrec.learn.splits import split_ro
 from graphrec.learn.train import (
@@ -94,6 +100,51 @@ def test_chunked_pool_loss_equals_one_call(loss: str, weighted: bool) -> None:
     for a, b in zip(whole, chunked, strict=True):
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
     assert whole[1].abs().sum() > 0  # the gradients compared are not all zero
+
+
+def test_fused_pool_logsumexp_matches_autograd() -> None:
+    """The fused softmax-over-pool gives torch's logsumexp composition and its gradients (gradcheck in
+    double precision), a row whose pool is all masked included."""
+    gen = torch.Generator().manual_seed(3)
+    rows = torch.randn(9, 5, dtype=torch.float64, generator=gen, requires_grad=True)
+    pooled = torch.randn(11, 5, dtype=torch.float64, generator=gen, requires_grad=True)
+    mask = torch.rand(9, 11, generator=gen) < 0.3
+    mask[4] = True
+    expected = torch.logsumexp(((rows @ pooled.T).masked_fill(mask, -10.0)) / 0.15, 1)
+    assert torch.allclose(pool_logsumexp(rows, pooled, mask, 1 / 0.15, -10.0), expected)
+    assert torch.autograd.gradcheck(lambda r, p: pool_logsumexp(r, p, mask, 1 / 0.15, -10.0), (rows, pooled))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_pool_softmax_loss_equals_the_plain_softmax_loss(weighted: bool) -> None:
+    """`shared_pool_loss` with the softmax loss (its fused path) gives `softmax_loss` on the masked pool
+    scores, value and gradients."""
+    gen = torch.Generator().manual_seed(5)
+    users, items = torch.randint(0, 25, (200,), generator=gen), torch.randint(0, 20, (200,), generator=gen)
+    weight = torch.rand(200, generator=gen) + 0.1 if weighted else None
+    distinct, row = torch.unique(users, return_inverse=True)
+    pool = torch.randint(0, 20, (16,), generator=gen)
+    clash = torch.rand(distinct.numel(), 16, generator=gen) < 0.2
+    start = torch.randn(25, 8, generator=gen), torch.randn(20, 8, generator=gen)
+    results = []
+    for fused in (True, False):
+        u, i = (torch.nn.functional.normalize(x, dim=1).requires_grad_() for x in start)
+        if fused:
+            batch = PoolBatch(users, items, distinct, row, pool, clash)
+            value = shared_pool_loss(
+                softmax_loss, u, i, batch, weight=weight, chunk=1000, masked_score=-10.0, temperature=0.2
+            )
+        else:
+            neg = (u[distinct] @ i[pool].T).masked_fill(clash, -10.0)
+            pos = (u[users] * i[items]).sum(1)
+            value = softmax_loss(pos, neg, weight, temperature=0.2, neg_index=row)
+        torch.autograd.backward(value)
+        assert u.grad is not None
+        assert i.grad is not None
+        results.append((value.detach(), u.grad, i.grad))
+    for a, b in zip(*results, strict=True):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-5)
+    assert results[0][2].abs().sum() > 0
 
 
 def test_minibatch_mode_keeps_the_batch_it_samples_for() -> None:
