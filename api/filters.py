@@ -90,6 +90,14 @@ def check_near(given: NearInput | None, argument: str = "near") -> Near | None:
         raise BadInput(f"`{argument}`: {exc}", argument) from exc
 
 
+def check_diversity(diversity: float | None, argument: str = "diversity") -> float | None:
+    """A diversity weight within [0, 1], or a BAD_USER_INPUT saying so (the rule is `serving.context`'s)."""
+    try:
+        return context.check_diversity(diversity)
+    except ValueError as exc:
+        raise BadInput(f"`{argument}`: {exc}", argument) from exc
+
+
 def check_hour(hour: int | None, argument: str = "hour") -> int | None:
     """An hour of the day (0-23), or a BAD_USER_INPUT saying so (the rule is `serving.context`'s)."""
     try:

@@ -30,7 +30,9 @@ class Query:
 
     @field(
         description="Top-k items for a user, unseen ones only. Context re-ranks the best candidates: `at` (a "
-        "date) by season and weekday, `hour` (0-23) by time of day, `near` by distance (and a radius)."
+        "date) by season and weekday, `hour` (0-23) by time of day, `near` by distance (and a radius); "
+        "`diversity` (0-1) then lists them by maximal marginal relevance, each item penalised by diversity x "
+        "its largest cosine to the items above it (0.3 is a moderate setting)."
     )
     async def recommendations(
         self,
@@ -42,10 +44,11 @@ class Query:
         *,
         hour: int | None = None,
         near: NearInput | None = None,
+        diversity: float | None = None,
     ) -> list[Recommendation] | None:
         """The user's recommendations (NOT_FOUND for an unknown user)."""
         found = await resolvers.recommendations(
-            context(info), str(user_id), k, filter, at, hour=hour, near=near
+            context(info), str(user_id), k, filter, at, hour=hour, near=near, diversity=diversity
         )
         return [Recommendation.of(r) for r in found]
 

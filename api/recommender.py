@@ -4,7 +4,7 @@
 items) at once (ANN or exact, seen items excluded, filters, context re-ranking, cold start / popularity)
 without running it. This module answers a DataLoader batch (the nested `User.recommendations` /
 `Item.similar` of a listing, or one top-level list: a batch of one) with ONE such query per k, filter and
-context (date, hour, place), hands it the candidates the `Scorer` scored in memory for each id (see
+context (date, hour, place, diversity), hands it the candidates the `Scorer` scored in memory for each id (see
 `api/scoring.py`), runs it through the `Store` (timed, timeout, errors mapped), turns unknown ids into
 NOT_FOUND errors and notes the model version each list came from (see `api/snapshot.py`).
 """
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RecKey:
-    """One recommendation list: user or item id, k, filter and context: date, hour, place (None where it
-    does not apply)."""
+    """One recommendation list: user or item id, k, filter and context: date, hour, place, diversity (None
+    where it does not apply)."""
 
     id: str
     k: int
@@ -40,11 +40,12 @@ class RecKey:
     at: date | None = None
     hour: int | None = None
     near: Near | None = None
+    diversity: float | None = None
 
     @property
-    def context(self) -> tuple[date | None, int | None, Near | None]:
+    def context(self) -> tuple[date | None, int | None, Near | None, float | None]:
         """What the query text and parameters depend on besides k and the filter."""
-        return self.at, self.hour, self.near
+        return self.at, self.hour, self.near, self.diversity
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class Recommender:
                 at=key.at,
                 hour=key.hour,
                 near=key.near,
+                diversity=key.diversity,
                 candidates=self.candidates,
                 **search,
             )

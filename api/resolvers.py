@@ -21,6 +21,7 @@ from graphrec.api.filters import (
     ItemFilter,
     NearInput,
     UserFilter,
+    check_diversity,
     check_hour,
     check_item_filter,
     check_near,
@@ -92,8 +93,10 @@ async def recommendations(
     *,
     hour: int | None = None,
     near: NearInput | None = None,
+    diversity: float | None = None,
 ) -> list[rec.Recommendation]:
-    """The user's top-k unseen items, re-ranked by the context given (NOT_FOUND for an unknown user)."""
+    """The user's top-k unseen items, re-ranked by the context given and listed by MMR with `diversity`
+    (NOT_FOUND for an unknown user)."""
     ctx.access.require(Scope.USER, user_id)
     key = RecKey(
         check_id(user_id, "userId"),
@@ -102,6 +105,7 @@ async def recommendations(
         at,
         check_hour(hour),
         check_near(near),
+        check_diversity(diversity) or None,
     )
     return [_visible(r, ctx.services.hidden) for r in await ctx.loaders.recommendations.load(key)]
 

@@ -122,7 +122,8 @@ class ApiSettings(Settings):
     scoring_check_s: float = Field(5.0, gt=0, le=3600, validation_alias=_env("scoring_check"))
     """How often the service checks whether the active version changed (and reloads the cache)."""
     context_candidates: int = Field(200, ge=1, le=10_000, validation_alias=_env("context_candidates"))
-    """With `near` or `hour`, this many of a user's best candidates (at least k) are re-ranked by context."""
+    """With `near`, `hour` or `diversity`, this many of a user's best candidates (at least k) are
+    re-ranked."""
     refold: bool = Field(True, validation_alias=_env("refold"))
     """After `recordInteraction`, re-embed that user from their items with the active version's encoder
     (fold-in, `api/refold.py`) before answering, so their next recommendations reflect it."""

@@ -163,10 +163,11 @@ class User(Node):
         *,
         hour: int | None = None,
         near: NearInput | None = None,
+        diversity: float | None = None,
     ) -> list[Recommendation]:
         """Top-k unseen items for this user, through the request's loader."""
         found = await resolvers.recommendations(
-            context(info), str(self.id), k, filter, at, hour=hour, near=near
+            context(info), str(self.id), k, filter, at, hour=hour, near=near, diversity=diversity
         )
         return [Recommendation.of(r) for r in found]
 
@@ -251,8 +252,8 @@ class Recommendation:
     score: float
     source: RecommendationSource
     context: list[ContextTerm] = strawberry.field(
-        description="What the context terms (season, weekday, hour, distance) added to the score, largest "
-        "change first; empty without `at`, `hour` or `near`."
+        description="What the context terms (season, weekday, hour, distance) and the diversity penalty "
+        "added to the score, largest change first; empty without `at`, `hour`, `near` or `diversity`."
     )
     distance_km: float | None = strawberry.field(
         description="How far the item is from `near`, when both have a location."
@@ -273,8 +274,9 @@ class Recommendation:
 
 @strawberry.type(description="One context term's share of a recommendation's score.")
 class ContextTerm:
-    """`season`, `weekday` or `hour` (how much more the item is chosen then than on average), or `distance`
-    (a penalty growing with the distance from `near`), and what it added to the cosine score."""
+    """`season`, `weekday` or `hour` (how much more the item is chosen then than on average), `distance`
+    (a penalty growing with the distance from `near`) or `diversity` (the MMR penalty for resembling an item
+    listed above it), and what it added to the cosine score."""
 
     name: str
     contribution: float

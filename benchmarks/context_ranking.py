@@ -8,14 +8,15 @@ features and home, but no history). The rest is loaded into Neo4j, the default m
 written back, as `graphrec refresh` does. Then rankers ask for top-20: plain (cosine, or popularity for a
 user without an embedding); `near` the user's home, for each `--distance-weights`, and within
 `--radius-km`; for warm users also `at` the date of their first held-out interaction, for each
-`--season-weights`. Printed per population and ranker: Recall@20 and NDCG@20 against the held-out items,
-the distance (km) of the recommended items from home, their share of Christmas items, and the time per
-query. With `--hide-home` users are loaded without their place, which then reaches the ranker only with
-the request (a visitor's location).
+`--season-weights`, and the plain ranking listed by MMR, for each `--diversities`. Printed per population
+and ranker: Recall@20 and NDCG@20 against the held-out items, the distance (km) of the recommended items
+from home, their share of Christmas items, how alike a list's items are (the mean cosine of its pairs, in
+the trained embeddings) and the time per query. With `--hide-home` users are loaded without their place,
+which then reaches the ranker only with the request (a visitor's location).
 
     .venv/bin/python benchmarks/context_ranking.py [--users 3000] [--items 4000] [--interactions 120000]
         [--local 0.7] [--sample 300] [--distance-weights 0.05,0.3] [--radius-km 50]
-        [--season-weights 0.2,1] [--hide-home] [--json]
+        [--season-weights 0.2,1] [--diversities 0.1,0.3] [--hide-home] [--json]
 
 Runs against `NEO4J_URI` when set (it replaces that database's graph: use a scratch one), else starts a
 throwaway local Neo4j.
@@ -104,6 +105,9 @@ def main() -> None:
     )
     parser.add_argument("--radius-km", type=float, default=50.0, help="one more row: near home, this radius")
     parser.add_argument(
+        "--diversities", type=floats, default=[0.1, 0.3], help="warm users, MMR: comma-separated, each a row"
+    )
+    parser.add_argument(
         "--hide-home",
         action="store_true",
         help="load users without their place (city, country, lat, lon): it comes only with the request",
@@ -144,6 +148,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as directory:
             artifacts = save_model(result, Path(directory), list(data["user"].ids), list(data["item"].ids))
             writeback(graph, artifacts, WritebackOptions(show_progress=False))
+        item_row = {item: n for n, item in enumerate(artifacts.item_ids)}
+
+        def alike(items: list[str]) -> float:
+            """The mean cosine between a list's items (embeddings are unit length)."""
+            rows = artifacts.item_embeddings[[item_row[item] for item in items]]
+            gram = rows @ rows.T
+            return float((gram.sum() - np.trace(gram)) / max(1, len(items) * (len(items) - 1)))
+
         figures["setup_seconds"] = round(time.perf_counter() - started, 1)
         when = {user: datetime.fromtimestamp(stamp, UTC).date() for user, stamp in first_held.items()}
         near: dict[str, Any] = {
@@ -160,13 +172,16 @@ def main() -> None:
         near[f"near home, radius {args.radius_km:g} km"] = lambda user: {
             "near": Near(*home[user], args.radius_km)
         }
+        diverse: dict[str, Any] = {
+            f"diversity {w:g}": lambda user, w=w: {"diversity": w} for w in args.diversities
+        }
         plain: dict[str, Any] = {"plain": lambda user: {}}
-        populations = {"warm": plain | season | near, "new": plain | near}
+        populations = {"warm": plain | season | near | diverse, "new": plain | near}
         for population, rankers in populations.items():
             asked = sorted(held[population])
             sample = [str(u) for u in rng.choice(asked, size=min(args.sample, len(asked)), replace=False)]
             rows = [
-                evaluate(graph, name, context, sample, held[population], home, where, christmas)
+                evaluate(graph, name, context, sample, held[population], home, where, christmas, alike)
                 for name, context in rankers.items()
             ]
             figures["populations"][population] = {"users_asked": len(sample), "rankers": rows}
@@ -192,12 +207,14 @@ def evaluate(  # noqa: PLR0917 - a benchmark's one helper
     home: dict[str, tuple[float, float]],
     where: dict[str, tuple[float, float]],
     christmas: set[str],
+    alike: Any,
 ) -> dict[str, Any]:
     """One ranker's figures over the sampled users."""
     recalls: list[float] = []
     ndcgs: list[float] = []
     dists: list[float] = []
     xmas: list[bool] = []
+    alikeness: list[float] = []
     seconds: list[float] = []
     for user in sample:
         tick = time.perf_counter()
@@ -208,6 +225,7 @@ def evaluate(  # noqa: PLR0917 - a benchmark's one helper
         ndcgs.append(ndcg)
         dists.extend(km(home[user], where[r.item_id]) for r in found)
         xmas.extend(r.item_id in christmas for r in found)
+        alikeness.append(alike([r.item_id for r in found]))
     return {
         "ranker": name,
         "Recall@20": round(float(np.mean(recalls)), 4),
@@ -215,6 +233,7 @@ def evaluate(  # noqa: PLR0917 - a benchmark's one helper
         "km from home (mean)": round(float(np.mean(dists)), 1),
         "km (median)": round(float(np.median(dists)), 1),
         "christmas items": round(float(np.mean(xmas)), 4),
+        "list alikeness": round(float(np.mean(alikeness)), 4),
         "ms/query": round(1000 * float(np.mean(seconds)), 1),
     }
 

@@ -11,10 +11,12 @@
 // Params: $userIds, e.g. ['196', '42']; $k, e.g. 10. Unknown users get no rows. Context (all optional,
 // graphrec.serving.context): $seasonWeight/$atDay and $weekdayWeight/$atWeekday (a date), $hourWeight/$atHour
 // (an hour of the day), $distanceWeight/$nearPoint (a point, e.g. point({latitude: 52.52, longitude: 13.40}))
-// re-rank $k * $pool candidates; a radius filter on $nearPoint is generated into the filters.
+// re-rank $k * $pool candidates; a radius filter on $nearPoint is generated into the filters; $diversity
+// (e.g. 0.3) then lists them by maximal marginal relevance: each next item the one whose score minus
+// $diversity x its largest cosine to the items listed before it is highest.
 // Columns: userId, itemId, score, source ('vector' | 'exact' | 'cold-start' | 'popularity'), version, item
 // (the item's properties as [key, value] pairs, embeddings left out), context (what each context term
-// added to the score, and km: the distance from $nearPoint).
+// added to the score, diversity the MMR penalty, and km: the distance from $nearPoint).
 // graphrec's query builder turns each "literal /* $name */" into parameter $name and replaces
 // "true /* @filters */" (item filters) and "true /* @segment */" (popularity segment) with predicates.
 UNWIND $userIds AS userId
@@ -106,9 +108,33 @@ CALL (userId) {
        } AS terms
   WITH m, source, i, km, terms, score + terms.season + terms.weekday + terms.hour + terms.distance AS score
   ORDER BY score DESC, i.`id`
-  LIMIT $k
+  WITH m, source, collect({node: i, km: km, terms: terms, score: score}) AS ranked
+  // diversity (MMR): list, one at a time, the candidate whose score minus $diversity x its largest cosine
+  // to an item listed before it is highest (picks: [position in ranked, that cosine]); $diversity 0 keeps
+  // the first $k as ranked
+  WITH m, source, ranked, CASE WHEN 0.0 /* $diversity */ > 0.0 AND m IS NOT NULL
+       THEN [row IN ranked | row.node[m.property]] END AS vectors
+  WITH m, source, ranked, CASE WHEN vectors IS NULL THEN [n IN range(0, size(ranked[..$k]) - 1) | [n, 0.0]]
+    ELSE reduce(state = {picks: [], near: [row IN ranked | 0.0]}, step IN range(1, size(ranked[..$k])) |
+      [best IN [reduce(b = -1, n IN range(0, size(ranked) - 1) |
+          CASE WHEN state.near[n] IS NULL THEN b
+               WHEN b < 0 OR ranked[n].score - 0.0 /* $diversity */ * state.near[n]
+                 > ranked[b].score - 0.0 /* $diversity */ * state.near[b] THEN n
+               ELSE b END)] |
+        {picks: state.picks + [[best, state.near[best]]],
+         near: [n IN range(0, size(ranked) - 1) |
+           CASE WHEN n = best OR state.near[n] IS NULL THEN null
+                ELSE reduce(most = state.near[n],
+                  c IN [2 * coalesce(vector.similarity.cosine(vectors[best], vectors[n]), 0.5) - 1] |
+                  CASE WHEN c > most THEN c ELSE most END) END]}][0]).picks END AS picks
+  UNWIND range(0, size(picks) - 1) AS position
+  WITH m, source, position, ranked[picks[position][0]] AS row,
+       -(0.0 /* $diversity */) * picks[position][1] AS diversity
+  WITH m, source, position, row.node AS i, row.km AS km, row.terms AS terms, row.score + diversity AS score,
+       diversity
+  ORDER BY position
   RETURN i.`id` AS itemId, score, source, m.version AS version,
          [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]] AS item,
-         terms {.*, km: km} AS context
+         terms {.*, km: km, diversity: diversity} AS context
 }
 RETURN userId, itemId, score, source, version, item, context;

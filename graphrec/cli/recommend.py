@@ -11,7 +11,7 @@ from graphrec import ui
 from graphrec.cli.common import connect
 from graphrec.cli.exits import user_errors
 from graphrec.cli.options import JsonOption, MappingOption
-from graphrec.serving.context import CANDIDATES, DEFAULT_SEASON_WEIGHT, Near, Weights
+from graphrec.serving.context import CANDIDATES, DEFAULT_SEASON_WEIGHT, MAX_DIVERSITY, Near, Weights
 from graphrec.serving.filters import ItemFilter, parse_filter
 
 PANEL = "Recommend and serve"
@@ -113,9 +113,21 @@ def recommend_command(
             "those within the radius)."
         ),
     ] = None,
+    diversity: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=MAX_DIVERSITY,
+            help="0-1: list the candidates by maximal marginal relevance, each item's score lowered by this "
+            "times its largest cosine to the items above it, so near copies drop down (0.3 is moderate; "
+            "0, the default, is off).",
+        ),
+    ] = 0.0,
     candidates: Annotated[
         int,
-        typer.Option(min=1, help="With --near or --hour: how many of the best candidates are re-ranked."),
+        typer.Option(
+            min=1, help="With --near, --hour or --diversity: how many of the best candidates are re-ranked."
+        ),
     ] = CANDIDATES,
     segment: Annotated[
         str | None,
@@ -128,8 +140,9 @@ def recommend_command(
     """Top-k items a user has not interacted with, from the active model (vector index or exact cosine).
 
     --at, --hour and --near re-rank the best candidates by context (season and weekday, time of day,
-    distance), and the output says what each term added. A user without an embedding gets the items most
-    popular (among users of the same --segment); the output says which path served the list.
+    distance), --diversity lists them by MMR, and the output says what each term added. A user without an
+    embedding gets the items most popular (among users of the same --segment); the output says which path
+    served the list.
     """
     from graphrec.serving.recommend import recommend_for_user
 
@@ -151,6 +164,7 @@ def recommend_command(
             segment=segment,
             weights=Weights(season=season_weight),
             candidates=candidates,
+            diversity=diversity or None,
         )
     _print_recommendations(results, json_out, f"recommendations for user {user}")
 

@@ -13,6 +13,10 @@ then adds each term's contribution to the cosine score and keeps the best k:
   km away. `near.radius_km` is a hard filter as well: only items with a location within it (the point index
   on items' `location` serves it), in every path.
 
+Then, with `diversity` (MMR, maximal marginal relevance), the candidates are listed one at a time, each next
+the one whose score minus diversity x its largest cosine to the items already listed is highest, so near
+copies of a listed item drop down the list; `context.diversity` is that penalty.
+
 Each row says what the terms added (`context`), which is how the API explains what moved an item.
 """
 
@@ -44,7 +48,9 @@ already learned the planted locality) 0.1 took the recommendations' mean distanc
 DEFAULT_DISTANCE_SCALE_KM = 5.0
 """The distance at which an item has lost 63% of the distance weight (city scale: delivery, a shop)."""
 CANDIDATES = 200
-"""With `near` or `hour`, this many candidates in all (at least k) are re-ranked."""
+"""With `near`, `hour` or `diversity`, this many candidates in all (at least k) are re-ranked."""
+MAX_DIVERSITY = 1.0
+"""The largest `diversity`: at 1 an item identical to one listed above it loses a whole cosine unit."""
 SEASON_POOL = 5
 """With `at` alone, this many candidates per requested item are re-ranked by season and weekday."""
 LOCATION = "location"
@@ -101,13 +107,25 @@ def check_hour(hour: int | None) -> int | None:
     return hour
 
 
+def check_diversity(diversity: float | None) -> float | None:
+    """`diversity` when it is within [0, MAX_DIVERSITY] (or None); a ValueError says what is wrong."""
+    if diversity is not None and not (math.isfinite(diversity) and 0 <= diversity <= MAX_DIVERSITY):
+        raise ValueError(f"diversity must be between 0 and {MAX_DIVERSITY:g}, got {diversity}")
+    return diversity
+
+
 def context_params(
-    at: date | None, hour: int | None, near: Near | None, weights: Weights | None = None
+    at: date | None,
+    hour: int | None,
+    near: Near | None,
+    weights: Weights | None = None,
+    diversity: float | None = None,
 ) -> dict[str, Any]:
     """The query's context parameters; a term whose input is absent gets weight 0 (off)."""
     check_hour(hour)
     w = weights or Weights()
     return {
+        "diversity": float(check_diversity(diversity) or 0.0),
         "seasonWeight": float(w.season) if at is not None else 0.0,
         "atDay": season_position(at) if at is not None else 0.0,
         "seasonWindow": SEASON_WINDOW_DAYS,
@@ -131,9 +149,17 @@ def radius_predicate(mapping: GraphMapping, near: Near | None) -> str | None:
     return f"point.distance(i.{location}, $nearPoint) <= $nearRadius"
 
 
-def pool(k: int, at: date | None, hour: int | None, near: Near | None, candidates: int = CANDIDATES) -> int:
-    """Candidates per requested item: enough for `candidates` in all with `near` or `hour`, `SEASON_POOL`
-    with `at` alone, else 1 (no re-ranking)."""
-    if near is not None or hour is not None:
+def pool(
+    k: int,
+    at: date | None,
+    hour: int | None,
+    near: Near | None,
+    *,
+    candidates: int = CANDIDATES,
+    diversity: float | None = None,
+) -> int:
+    """Candidates per requested item: enough for `candidates` in all with `near`, `hour` or `diversity`,
+    `SEASON_POOL` with `at` alone, else 1 (no re-ranking)."""
+    if near is not None or hour is not None or diversity:
         return max(1, math.ceil(candidates / k))
     return SEASON_POOL if at is not None else 1

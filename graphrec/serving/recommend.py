@@ -6,13 +6,13 @@ Public API (stable; the GraphQL layer codes against it):
 - Filters are `graphrec.serving.filters.ItemFilter`s (conditions on item properties, allow/deny ids).
 - `CypherQuery(text: str, params: dict[str, Any])`, a NamedTuple, so `text, params = builder(...)` works.
 - `user_recommendation_query(mapping, user_ids, k=20, *, filters=None, at=None, hour=None, near=None,
-  exact=None, server_version=None, segment=None, weights=None,
-  candidates=CANDIDATES, active_version=None, filterable=None, scored=None) -> CypherQuery`: one query
-  for every user in `user_ids` (a list, or one id); `scored` (`{user id: Scored(version, inferred,
-  candidates)}`) hands the query candidates the caller scored itself (the API, from embeddings in memory);
-  the query uses them only while they are current and enough survive, else its own paths.
-  `scored_params(scored)` are those parameters alone, and `USER_IDS` /
-  `ITEM_IDS` name the id-list parameter, so a caller can reuse a built query for other ids.
+  exact=None, server_version=None, segment=None, weights=None, candidates=CANDIDATES,
+  active_version=None, filterable=None, scored=None, diversity=None) -> CypherQuery`: one query for every
+  user in `user_ids` (a list, or one id); `scored` (`{user id: Scored(version, inferred, candidates)}`)
+  hands the query candidates the caller scored itself (the API, from embeddings in memory); the query uses
+  them only while they are current and enough survive, else its own paths. `scored_params(scored)` are
+  those parameters alone, and `USER_IDS` / `ITEM_IDS` name the id-list parameter, so a caller can reuse a
+  built query for other ids.
 - `similar_items_query(mapping, item_ids, k=20, *, filters=None, exact=None, server_version=None,
   active_version=None, filterable=None, scored=None) -> CypherQuery`
   One query each, no execution: run it on any driver (sync or async) in a READ transaction, then turn the
@@ -27,8 +27,9 @@ Public API (stable; the GraphQL layer codes against it):
   a condition on another property makes the server refuse the query. Such a query names the version's
   index, so rebuild it after a switch: once that index is pruned the server refuses it (IndexNotFound).
   An id without rows is not in the graph (or the catalogue is empty).
-- Sync conveniences: `recommend_for_user(graph, user_id, k=20, *, filters=None, at=None, exact=None,
-  segment=None, weights=None) -> list[Recommendation]`,
+- Sync conveniences: `recommend_for_user(graph, user_id, k=20, *, filters=None, at=None, hour=None,
+  near=None, exact=None, segment=None, weights=None, candidates=CANDIDATES, diversity=None)
+  -> list[Recommendation]`,
   `similar_items(graph, item_id, k=20, *, filters=None, exact=None)`;
   both raise `UnknownNode` (a `LookupError`) when the id is not in the graph, and use SEARCH where
   `search_context(graph)` (the builders' SEARCH arguments, empty before 2026.01) says the server has it.
@@ -43,7 +44,7 @@ number of seen items, candidates re-scored with the exact cosine), the exact sca
 than k ANN candidates survived the filters, so k come back whenever k eligible items exist), popularity (no
 embedding; `segment` counts only peers sharing that user property). `source` is 'cold-start' when the
 user's (or item's) embedding was inferred by `graphrec embed --new`. Context re-ranking (season, weekday,
-hour, distance from `near`, with its radius filter): `graphrec.serving.context`.
+hour, distance from `near`, with its radius filter) and diversity (MMR): `graphrec.serving.context`.
 """
 
 from __future__ import annotations
@@ -109,8 +110,8 @@ class Recommendation:
     item: dict[str, Any] = field(default_factory=dict)
     version: int | None = None
     context: dict[str, float] = field(default_factory=dict)
-    """What each context term (season, weekday, hour, distance) added to the score: the terms that moved it,
-    largest change first."""
+    """What each context term (season, weekday, hour, distance) and the diversity penalty added to the score:
+    the terms that moved it, largest change first."""
     distance_km: float | None = None
     """How far the item is from `near`, when both have a location."""
 
@@ -281,21 +282,24 @@ def user_recommendation_query(
     active_version: int | None = None,
     filterable: Collection[str] | None = None,
     scored: Mapping[str, Scored] | None = None,
+    diversity: float | None = None,
 ) -> CypherQuery:
     """The query for the top `k` unseen items of each user in `user_ids` (see the module docstring); nothing
     is run.
 
     `at`, `hour` and `near` re-rank the best `candidates` by context (`graphrec.serving.context`; `weights`
-    says how much each term may move a score). `segment` names a user property (e.g. `occupation`): users
-    without an embedding then get the items most popular among users sharing its value. `filterable` lists
-    the properties the item index was created WITH (Cypher 25 servers); None assumes every equality/range
-    condition can be applied in the index.
+    says how much each term may move a score); `diversity` (0 to 1) then lists them by MMR, each next item
+    penalised by diversity x its largest cosine to the items above it. `segment` names a user property (e.g.
+    `occupation`): users without an embedding then get the items most popular among users sharing its
+    value. `filterable` lists the properties the item index was created WITH (Cypher 25 servers); None
+    assumes every equality/range condition can be applied in the index.
     """
     fragments = {}
     if segment is not None:
         prop = quote(segment, "segment property")
         fragments["segment"] = f"peer.{prop} = u.{prop}"
-    params = {USER_IDS: _ids(user_ids), **context_params(at, hour, near, weights), **scored_params(scored)}
+    context = context_params(at, hour, near, weights, diversity)
+    params = {USER_IDS: _ids(user_ids), **context, **scored_params(scored)}
     return _build(
         "user",
         mapping,
@@ -304,7 +308,7 @@ def user_recommendation_query(
         filters=filters,
         exact=exact,
         search=_Search(server_version, active_version, filterable),
-        pool=pool(k, at, hour, near, candidates),
+        pool=pool(k, at, hour, near, candidates=candidates, diversity=diversity),
         fragments=fragments,
         within=radius_predicate(mapping, near),
     )
@@ -430,6 +434,7 @@ def recommend_for_user(
     segment: str | None = None,
     weights: Weights | None = None,
     candidates: int = CANDIDATES,
+    diversity: float | None = None,
 ) -> list[Recommendation]:
     """Run `user_recommendation_query` on `graph` (SEARCH where the server has it); `UnknownNode` when the
     user does not exist."""
@@ -445,6 +450,7 @@ def recommend_for_user(
         segment=segment,
         weights=weights,
         candidates=candidates,
+        diversity=diversity,
         **(search_context(graph) if exact is not True else {}),
     )
     return _answer(graph, query, "user", user_id)

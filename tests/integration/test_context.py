@@ -20,7 +20,7 @@ from graphrec.db.graph import Graph
 from graphrec.ingest import synthetic
 from graphrec.ingest.load import load_dataset
 from graphrec.learn.model_dir import ModelArtifacts
-from graphrec.serving.context import Near, Weights
+from graphrec.serving.context import CANDIDATES, Near, Weights
 from graphrec.serving.recommend import recommend_for_user
 from graphrec.serving.writeback import WritebackOptions, writeback
 from integration.test_api import API_KEY, TestClient, api_settings, codes, gql, ok
@@ -110,6 +110,62 @@ def test_near_ranks_by_cosine_and_distance_and_keeps_the_radius(
     assert mean_km < 0.5 * np.mean([km_between(NEW_YORK, where[r.item_id]) for r in plain])
 
 
+def brute_force_mmr(
+    shop: tuple[Graph, Any, ModelArtifacts], user: str, k: int, diversity: float, candidates: int
+) -> list[tuple[str, float, float]]:
+    """Greedy MMR over the best `candidates` unseen items by cosine: (item, score after the penalty, the
+    penalty), each next item the one whose score minus diversity x its largest cosine (at least 0) to the
+    items already listed is highest."""
+    _, dataset, artifacts = shop
+    seen = {row["item"] for row in dataset.iter_interactions() if row["user"] == user}
+    vector = artifacts.user_embeddings[artifacts.user_ids.index(user)]
+    rows = [n for n, item in enumerate(artifacts.item_ids) if item not in seen]
+    score = {n: (1 + float(artifacts.item_embeddings[n] @ vector)) / 2 for n in rows}
+    ranked = sorted(rows, key=lambda n: (-score[n], artifacts.item_ids[n]))
+    ranked = ranked[: max(k, math.ceil(candidates / k) * k)]
+    nearest = dict.fromkeys(ranked, 0.0)
+    listed: list[tuple[str, float, float]] = []
+    for _ in range(k):
+        best = max(nearest, key=lambda n: score[n] - diversity * nearest[n])
+        penalty = -diversity * nearest.pop(best)
+        listed.append((artifacts.item_ids[best], score[best] + penalty, penalty))
+        for n in nearest:
+            cosine = float(artifacts.item_embeddings[n] @ artifacts.item_embeddings[best])
+            nearest[n] = max(nearest[n], cosine)
+    return listed
+
+
+def mean_pairwise_cosine(shop: tuple[Graph, Any, ModelArtifacts], items: list[str]) -> float:
+    """How alike a list's items are: the mean cosine over its pairs."""
+    artifacts = shop[2]
+    rows = artifacts.item_embeddings[[artifacts.item_ids.index(item) for item in items]]
+    gram = rows @ rows.T
+    return float((gram.sum() - np.trace(gram)) / (len(items) * (len(items) - 1)))
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_diversity_lists_by_mmr(shop: tuple[Graph, Any, ModelArtifacts], exact: bool) -> None:
+    """`diversity` lists the best candidates by greedy MMR (the exact scan and the vector index alike),
+    reports each penalty, and makes the list less alike; 0 is the plain ranking."""
+    graph, dataset, _ = shop
+    user = dataset.users[3]["id"]
+    got = recommend_for_user(graph, user, 10, diversity=0.5, exact=exact, candidates=60)
+    expected = brute_force_mmr(shop, user, 10, 0.5, 60)
+    assert [r.item_id for r in got] == [item for item, _, _ in expected]
+    assert [r.score for r in got] == pytest.approx([score for _, score, _ in expected], abs=1e-4)
+    for r, (_, _, penalty) in zip(got, expected, strict=True):
+        assert r.context.get("diversity", 0.0) == pytest.approx(penalty, abs=1e-4)
+    assert "diversity" not in got[0].context  # nothing listed above the first
+    assert sum("diversity" in r.context for r in got[1:]) >= 5  # (an item unlike all above it: none)
+    plain = recommend_for_user(graph, user, 10, exact=exact)
+    assert [r.item_id for r in plain] == [item for item, _, _ in brute_force_mmr(shop, user, 10, 0.0, 10)]
+    assert [r.item_id for r in got] != [r.item_id for r in plain]
+    assert mean_pairwise_cosine(shop, [r.item_id for r in got]) < mean_pairwise_cosine(
+        shop, [r.item_id for r in plain]
+    )
+    assert recommend_for_user(graph, user, 10, diversity=0.0, exact=exact) == plain
+
+
 def test_at_and_hour_report_their_terms(shop: tuple[Graph, Any, ModelArtifacts]) -> None:
     graph, dataset, _ = shop
     user = dataset.users[0]["id"]
@@ -152,3 +208,21 @@ def test_the_api_takes_near_and_hour_and_says_what_moved_each_item(
     assert codes(bad) == ["BAD_USER_INPUT"]
     assert "latitude" in bad["errors"][0]["message"]
     assert codes(gql(client, query, {"u": user, "hour": 24}, key=API_KEY)) == ["BAD_USER_INPUT"]
+
+
+def test_the_api_takes_diversity(client: TestClient, shop: tuple[Graph, Any, ModelArtifacts]) -> None:
+    """The API's in-memory scored path lists by MMR as the query's own paths do, and checks the range."""
+    _, dataset, _ = shop
+    user = dataset.users[3]["id"]
+    query = """query($u: ID!, $d: Float) { recommendations(userId: $u, k: 10, diversity: $d) {
+      item { id } score context { name contribution } } }"""
+    found = ok(gql(client, query, {"u": user, "d": 0.5}))["recommendations"]
+    expected = brute_force_mmr(shop, user, 10, 0.5, CANDIDATES)
+    assert [row["item"]["id"] for row in found] == [item for item, _, _ in expected]
+    terms = [{t["name"]: t["contribution"] for t in row["context"]} for row in found]
+    penalties = [term.get("diversity", 0.0) for term in terms]
+    assert penalties == pytest.approx([penalty for _, _, penalty in expected], abs=1e-4)
+    for bad in (-0.1, 1.5):
+        answer = gql(client, query, {"u": user, "d": bad})
+        assert codes(answer) == ["BAD_USER_INPUT"]
+        assert "diversity" in answer["errors"][0]["message"]

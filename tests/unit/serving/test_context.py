@@ -26,6 +26,14 @@ def test_each_term_is_on_only_with_its_input() -> None:
     assert on["nearRadius"] == 5000.0  # metres, as point.distance measures
     with pytest.raises(ValueError, match="hour"):
         context_params(None, 24, None)
+    assert off["diversity"] == 0.0
+    assert context_params(None, None, None, diversity=0.3)["diversity"] == 0.3
+
+
+@pytest.mark.parametrize("diversity", [-0.1, 1.01, math.nan, math.inf])
+def test_a_diversity_out_of_range_is_refused(diversity: float) -> None:
+    with pytest.raises(ValueError, match="diversity must be between 0 and 1"):
+        context_params(None, None, None, diversity=diversity)
 
 
 @pytest.mark.parametrize(
@@ -50,6 +58,8 @@ def test_how_many_candidates_are_re_ranked() -> None:
     assert pool(20, None, None, Near(0, 0)) * 20 >= CANDIDATES
     assert pool(20, None, 7, None, candidates=50) == 3
     assert pool(500, None, None, Near(0, 0)) == 1  # never fewer than k
+    assert pool(20, None, None, None, diversity=0.3) * 20 >= CANDIDATES
+    assert pool(20, None, None, None, diversity=0.0) == 1  # 0 is off
 
 
 def test_the_radius_filters_every_path_on_the_mapped_location() -> None:
