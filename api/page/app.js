@@ -185,16 +185,18 @@ async function loadHistory() {
 
 function recommendationsQuery() {
   const hour = $("hour").value.trim();
+  const diversity = $("diversity").value.trim();
   const [lat, lon, radius] = ["near-lat", "near-lon", "near-radius"].map((f) => $(f).value.trim());
   const variables = {
     id: state.user,
     k: Number($("k").value),
     at: $("at").value || null,
     hour: hour === "" ? null : Number(hour),
+    diversity: diversity === "" ? null : Number(diversity),
     near: lat && lon ? { latitude: Number(lat), longitude: Number(lon), radiusKm: radius ? Number(radius) : null } : null,
   };
-  const query = `query($id: ID!, $k: Int, $at: Date, $hour: Int, $near: NearInput) {
-    recommendations(userId: $id, k: $k, at: $at, hour: $hour, near: $near) {
+  const query = `query($id: ID!, $k: Int, $at: Date, $hour: Int, $near: NearInput, $diversity: Float) {
+    recommendations(userId: $id, k: $k, at: $at, hour: $hour, near: $near, diversity: $diversity) {
       score source item { ${ITEM} } context { name contribution } distanceKm } }`;
   return [query, variables];
 }

@@ -1,6 +1,7 @@
 // recommend/user with Cypher 25's SEARCH clause (Neo4j 2026.01 and later) in place of the ANN call, so the
 // item index itself applies the filter conditions on properties it stores: top $k unseen items for each user
-// in $userIds (one user: a list of one); paths, columns and markers as in recommend/user.
+// in $userIds (one user: a list of one); paths, columns, markers, context and $diversity (MMR) as in
+// recommend/user.
 // Params: $userIds, e.g. ['196', '42']; $k, e.g. 10. SEARCH names version 1's item index and runs only while
 // version 1 (the default of $searchVersion) is active, else the exact scan answers: for the active version N
 // write its index, graphrec_item_vN (SHOW VECTOR INDEXES), and pass $searchVersion: N. A query that names a

@@ -152,7 +152,8 @@ class TrainConfig(BaseModel):
     shared_negatives: int | None = Field(
         None,
         ge=0,
-        description="if > 0: one pool of this many negatives per batch (full-graph, not hard); None: the "
+        description="if > 0: one pool of this many negatives per batch (full-graph, not hard; at least the "
+        "number of items: the whole catalogue, each item once, unless popularity-sampled); None: the "
         f"number of items, within [{MIN_AUTO_NEGATIVES}, {MAX_AUTO_NEGATIVES}]",
     )
     init: Literal["spectral", "random"] = Field(

@@ -228,3 +228,20 @@ def test_the_context_controls_re_rank_and_say_what_moved_each_item(
     browser.find_element(By.ID, "near-radius").send_keys("5")
     browser.find_element(By.CSS_SELECTOR, "#context button[type=submit]").click()
     wait(browser, lambda b: "nothing to recommend" in b.find_element(By.ID, "recommendations").text)
+
+
+def test_the_diversity_control_lists_by_mmr_and_says_what_it_cost(
+    served: LiveServer, browser: webdriver.Chrome
+) -> None:
+    browser.get(served.url + "/?user=u5")
+    wait(browser, lambda b: len(rows(b, "recommendations")) == K)
+    plain = [row.text for row in rows(browser, "recommendations")]
+    browser.find_element(By.ID, "diversity").send_keys("1")
+    browser.find_element(By.CSS_SELECTOR, "#context button[type=submit]").click()
+
+    def penalised(b: webdriver.Chrome) -> list[str]:
+        lines = [e.text for e in b.find_elements(By.CSS_SELECTOR, "#recommendations .moved")]
+        return lines if any(line.startswith("diversity \N{MINUS SIGN}") for line in lines) else []
+
+    assert wait(browser, penalised)
+    assert [row.text for row in rows(browser, "recommendations")] != plain
