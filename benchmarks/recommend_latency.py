@@ -51,6 +51,9 @@ def paths(graph: Graph, k: int) -> dict[str, Callable[[str], CypherQuery]]:
         "user, seasonal --at": lambda u: recommend.user_recommendation_query(
             mapping, u, k, at=date(2026, 12, 24)
         ),
+        "user, diversity 0.3 (MMR)": lambda u: recommend.user_recommendation_query(
+            mapping, u, k, diversity=0.3
+        ),
         "similar items, exact": lambda i: recommend.similar_items_query(mapping, i, k),
         "similar items, ANN": lambda i: recommend.similar_items_query(mapping, i, k, exact=False),
     }

@@ -99,6 +99,7 @@ CALL (userId) {
        } AS terms
   WITH m, source, i, km, terms, score + terms.season + terms.weekday + terms.hour + terms.distance AS score
   ORDER BY score DESC, i.`id`
+  LIMIT CASE WHEN 0.0 /* $diversity */ > 0.0 THEN $k * 1 /* $pool */ ELSE $k END
   WITH m, source, collect({node: i, km: km, terms: terms, score: score}) AS ranked
   // diversity (MMR): list, one at a time, the candidate whose score minus $diversity x its largest cosine
   // to an item listed before it is highest (picks: [position in ranked, that cosine]); $diversity 0 keeps
@@ -118,12 +119,9 @@ CALL (userId) {
                 ELSE reduce(most = state.near[n],
                   c IN [2 * coalesce(vector.similarity.cosine(vectors[best], vectors[n]), 0.5) - 1] |
                   CASE WHEN c > most THEN c ELSE most END) END]}][0]).picks END AS picks
-  UNWIND range(0, size(picks) - 1) AS position
-  WITH m, source, position, ranked[picks[position][0]] AS row,
-       -(0.0 /* $diversity */) * picks[position][1] AS diversity
-  WITH m, source, position, row.node AS i, row.km AS km, row.terms AS terms, row.score + diversity AS score,
-       diversity
-  ORDER BY position
+  UNWIND picks AS pick // in the list's order: no sort needed
+  WITH m, source, ranked[pick[0]] AS row, -(0.0 /* $diversity */) * pick[1] AS diversity
+  WITH m, source, row.node AS i, row.km AS km, row.terms AS terms, row.score + diversity AS score, diversity
   RETURN i.`id` AS itemId, score, source, m.version AS version,
          [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]] AS item,
          terms {.*, km: km, diversity: diversity} AS context
