@@ -327,6 +327,19 @@ def test_cli_recommend_and_similar(embedded: Graph, cli_env: None, seen: dict[st
     assert bad.exit_code == 2
 
 
+def test_cli_recommend_with_diversity(embedded: Graph, cli_env: None) -> None:
+    """`--diversity` gives the library's MMR list with each penalty; outside 0-1 it is a usage error."""
+    runner = CliRunner()
+    result = runner.invoke(app, ["recommend", "--user", "42", "-k", "10", "--diversity", "0.5", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    expected = recommend_for_user(embedded, "42", 10, diversity=0.5)
+    assert [row["itemId"] for row in rows] == [r.item_id for r in expected]
+    assert [row["itemId"] for row in rows] != [r.item_id for r in recommend_for_user(embedded, "42", 10)]
+    assert any(row["context"].get("diversity", 0) < 0 for row in rows)
+    assert runner.invoke(app, ["recommend", "--user", "42", "--diversity", "1.5"]).exit_code == 2
+
+
 def test_analysis_neighbours_of_an_item(embedded: Graph, model: ModelArtifacts) -> None:
     rows = [r.data() for r in embedded.read("analysis/embedding_neighbours", {"itemId": "50", "k": 5})]
     vector = model.item_embeddings[model.item_ids.index("50")]
