@@ -174,8 +174,9 @@ def write_embeddings(
 ) -> tuple[int, int]:
     """Write users' and items' embeddings of `version`; return (written now, already there).
 
-    Both sides' batches share one pool of `options.concurrency` transactions. `fresh` (a version registered
-    just now) skips asking which nodes already hold it; the statement skips those nodes either way.
+    Both sides' batches share one pool of `options.concurrency` transactions. Only nodes without the
+    version's property are sent: `fresh` (a version registered just now) has none to ask for; a resumed one
+    reads which nodes hold it first (the job lock keeps other writers of the version out meanwhile).
     """
     prop = versions.embedding_property(version)
 
