@@ -14,10 +14,11 @@ seed, and torch's deterministic algorithms are on, so a seed reproduces a model 
 The default model (chosen on ml-100k `ro`, ml-1m and Gowalla; see benchmarks/quality.py): `sage` with
 symmetric aggregation and layer-mean readout, 128-d, 2 layers, id embeddings started from the interaction
 matrix's top singular vectors (`models.spectral`), the sampled-softmax loss over one pool of uniform
-negatives shared by each batch of positives, Adam, early stopping on NDCG@20 with patience 10. The batch,
-the pool, the temperature and the learning rate adapt to the graph (`resolve`): the pool is the whole
-catalogue up to 4096 items, the temperature 0.15 when the pool covers the catalogue and down to 0.1 as it
-covers less, the learning rate 0.0025 x sqrt(batch / 4096) up to 0.005. On ml-100k that is 4096
+negatives shared by each batch of positives, Adam at a constant rate that decays linearly to zero over the
+run's last 30% when the time budget ends it (`learn.schedule`), early stopping on NDCG@20 with patience 10.
+The batch, the pool, the temperature and the learning rate adapt to the graph (`resolve`): the pool is the
+whole catalogue up to 4096 items, the temperature 0.15 when the pool covers the catalogue and down to 0.1
+as it covers less, the learning rate 0.0025 x sqrt(batch / 4096) up to 0.005. On ml-100k that is 4096
 positives, 1682 negatives, 0.15 and 0.0025; on Gowalla 32768, 4096, 0.1 and 0.005, so an epoch is ~23
 full-graph steps.
 The max-margin loss (`loss="max_margin"`, `margin`) and BPR stay available: on ml-100k they stopped ~1-2
@@ -54,6 +55,7 @@ from graphrec.learn.models.neighbors import NeighborSampler
 from graphrec.learn.models.sampling import NegativeSampler, Strategy
 from graphrec.learn.models.spectral import spectral_init
 from graphrec.learn.models.time import calendar_features, recency_weight
+from graphrec.learn.schedule import BudgetedDecay
 
 Log = Callable[[dict[str, Any]], None]
 Init = Callable[[Encoder], None]
@@ -129,6 +131,13 @@ class TrainConfig(BaseModel):
         gt=0,
         description=f"Adam's learning rate; None: {BASE_LR} x sqrt(batch size / 4096), at most {MAX_AUTO_LR} "
         "(the square-root rule for larger batches; the cap applies from 16384 positives a step)",
+    )
+    anneal_share: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="the run's last share (of its epochs, or of the epochs the time budget leaves room "
+        "for) decays the learning rate linearly to zero; 0: constant (see learn.schedule)",
     )
     loss_chunk: int = Field(
         16384,
@@ -452,6 +461,8 @@ def _train(
     elif config.init == "spectral":
         spectral_init(model, train_set, seed=config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    decay = BudgetedDecay(config.anneal_share, -(-len(train_set) // config.batch_size), config.epochs)
+    scheduler = decay.scheduler(optimizer)
     loss_fn = get_loss(config.loss)
     pos_user, pos_item = train_set.user.to(device), train_set.item.to(device)
     weights = positive_weights(train_set, config)
@@ -477,6 +488,7 @@ def _train(
     best_state: dict[str, Tensor] | None = None
     best_metric, best_epoch, stale = -float("inf"), 0, 0
     begun = time.perf_counter()
+    spent = 0.0
 
     loss_options = {"margin": config.margin, "temperature": config.temperature}
     for epoch in range(1, config.epochs + 1):
@@ -520,11 +532,17 @@ def _train(
             optimizer.zero_grad(set_to_none=True)
             torch.autograd.backward(loss)
             optimizer.step()
+            scheduler.step()
             total += float(loss.detach())
             steps += 1
         train_seconds = time.perf_counter() - started
         mean_loss = distributed.mean(dist, total / max(steps, 1))
-        row: dict[str, Any] = {"epoch": epoch, "loss": mean_loss, "train_seconds": train_seconds}
+        row: dict[str, Any] = {
+            "epoch": epoch,
+            "loss": mean_loss,
+            "train_seconds": train_seconds,
+            "lr": optimizer.param_groups[0]["lr"],  # the rate the next step takes (learn.schedule)
+        }
         if valid_pairs is not None:
             metric = float("nan")
             if main:
@@ -550,9 +568,9 @@ def _train(
             else:
                 stale += 1
         row["seconds"] = time.perf_counter() - started
-        spent = time.perf_counter() - begun
+        before, spent = spent, distributed.broadcast(dist, [time.perf_counter() - begun])[0]  # rank 0's clock
         over_budget = config.time_budget_s is not None and spent >= config.time_budget_s
-        over_budget = bool(distributed.broadcast(dist, [float(over_budget)])[0])  # rank 0's clock decides
+        decay.plan(epoch, spent, spent - before, config.time_budget_s, config.epochs)
         if over_budget and epoch < config.epochs:
             row["stopped"] = f"time budget of {config.time_budget_s:g} s spent ({spent:.0f} s)"
         history.append(row)

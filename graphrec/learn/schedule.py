@@ -1,0 +1,49 @@
+"""The learning rate over a run: constant, then a linear decay to zero over the run's last `share`.
+
+A run's length is its `epochs`, or fewer when the time budget will end it first: after every epoch the
+epochs that still fit the budget are estimated from the last epoch's duration. So a run the budget cuts
+(Gowalla in the refresh's 420 s) ends annealed, like the decay phase of a warmup-stable-decay schedule,
+instead of stopping at Adam's constant rate; a run that early stopping ends well inside its epochs and its
+budget (ml-100k, ml-1m) never reaches the decay and trains exactly as at a constant rate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LambdaLR
+
+
+@dataclass
+class BudgetedDecay:
+    """The planned length of a run in steps, re-estimated each epoch, and the rate's factor at a step."""
+
+    share: float
+    """The run's last share (0-1) over which the rate falls linearly to zero; 0: constant."""
+    steps_per_epoch: int
+    epochs: int
+    """Planned epochs: the configured ones, or fewer once the time budget says so."""
+
+    def plan(self, done: int, spent: float, last_epoch_s: float, budget_s: float | None, most: int) -> None:
+        """After epoch `done`, `spent` seconds into a budget of `budget_s` (its last epoch `last_epoch_s`
+        long): the epochs that will run, at most `most` and at least `done + 1` (else no next epoch)."""
+        if budget_s is None or last_epoch_s <= 0:
+            self.epochs = most
+            return
+        left = max(0.0, budget_s - spent)
+        self.epochs = max(done + 1, min(most, done + math.ceil(left / last_epoch_s)))
+
+    def factor(self, step: int) -> float:
+        """The learning rate's multiplier at optimiser step `step` (counted from 0 over the whole run)."""
+        if self.share <= 0:
+            return 1.0
+        progress = step / max(1, self.epochs * self.steps_per_epoch)
+        if progress <= 1.0 - self.share:
+            return 1.0
+        return max(0.0, (1.0 - progress) / self.share)
+
+    def scheduler(self, optimizer: Optimizer) -> LambdaLR:
+        """torch's `LambdaLR` over `optimizer` that follows this plan (call its `step` after each step)."""
+        return LambdaLR(optimizer, self.factor)

@@ -1,0 +1,81 @@
+"""The learning-rate schedule: constant, then a linear decay over the run's last share, planned from the
+epochs the time budget leaves; and the rates a training run really took."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from graphrec.learn.interactions import Interactions
+from graphrec.learn.schedule import BudgetedDecay
+from graphrec.learn.train import TrainConfig, train
+
+from .test_train import FAST, planted
+
+
+def test_the_rate_is_constant_then_falls_linearly_to_zero() -> None:
+    decay = BudgetedDecay(share=0.5, steps_per_epoch=10, epochs=4)
+    factors = [decay.factor(step) for step in range(41)]
+    assert factors[:21] == [1.0] * 21
+    assert factors[30] == pytest.approx(0.5)
+    assert factors[40] == 0.0
+    assert all(a > b for a, b in pairwise(factors[20:]))
+
+
+def test_share_zero_keeps_the_rate_constant() -> None:
+    decay = BudgetedDecay(share=0.0, steps_per_epoch=3, epochs=2)
+    assert {decay.factor(step) for step in range(10)} == {1.0}
+
+
+def test_the_plan_is_the_epochs_the_budget_leaves_room_for() -> None:
+    decay = BudgetedDecay(share=0.3, steps_per_epoch=23, epochs=300)
+    decay.plan(done=1, spent=25.0, last_epoch_s=22.0, budget_s=420.0, most=300)
+    assert decay.epochs == 1 + 18  # 395 s left: 17.95 more epochs of 22 s, the 18th starting inside
+    decay.plan(done=5, spent=60.0, last_epoch_s=5.0, budget_s=None, most=300)
+    assert decay.epochs == 300
+    decay.plan(done=3, spent=30.0, last_epoch_s=10.0, budget_s=1000.0, most=40)
+    assert decay.epochs == 40  # the configured epochs end the run first
+    decay.plan(done=19, spent=430.0, last_epoch_s=22.0, budget_s=420.0, most=300)
+    assert decay.epochs == 20
+
+
+@given(
+    done=st.integers(1, 500),
+    spent=st.floats(0, 10_000),
+    last=st.floats(0, 1_000),
+    budget=st.one_of(st.none(), st.floats(1, 10_000)),
+    most=st.integers(1, 1_000),
+)
+def test_a_plan_never_ends_before_the_next_epoch(
+    done: int, spent: float, last: float, budget: float | None, most: int
+) -> None:
+    decay = BudgetedDecay(share=0.3, steps_per_epoch=7, epochs=most)
+    decay.plan(done, spent, last, budget, most)
+    if budget is not None and last > 0:
+        assert decay.epochs >= done + 1
+        assert decay.epochs <= max(done + 1, most)
+    else:
+        assert decay.epochs == most
+    # the next epoch's steps never see a negative rate, and rates never rise within it
+    steps = range(done * 7, (done + 1) * 7 + 1)
+    factors = [decay.factor(step) for step in steps]
+    assert all(0.0 <= f <= 1.0 for f in factors)
+    assert all(a >= b for a, b in pairwise(factors))
+
+
+def test_a_training_run_takes_the_planned_rates() -> None:
+    data = planted()
+    inter = Interactions.from_hetero(data)
+    config = TrainConfig(**{**FAST, "epochs": 4, "anneal_share": 0.5, "time_budget_s": None})
+    result = train(data, config, inter, None)
+    lr = FAST["lr"]
+    rates = [row["lr"] for row in result.history]
+    # after epochs 1-4 of 4: progress 0.25, 0.5 (still constant), 0.75 (half way down), 1.0 (zero)
+    assert rates == pytest.approx([lr, lr, lr / 2, 0.0])
+    constant = train(data, config.model_copy(update={"anneal_share": 0.0}), inter, None)
+    assert [row["lr"] for row in constant.history] == pytest.approx([lr] * 4)
+    assert not torch.equal(result.item_embeddings, constant.item_embeddings)
