@@ -32,8 +32,8 @@ class BudgetedDecay:
         if budget_s is None or last_epoch_s <= 0:
             self.epochs = most
             return
-        left = max(0.0, budget_s - spent)
-        self.epochs = max(done + 1, min(most, done + math.ceil(left / last_epoch_s)))
+        more = max(0.0, budget_s - spent) / last_epoch_s  # inf for a vanishing epoch: then `most`
+        self.epochs = max(done + 1, most if done + more >= most else done + math.ceil(more))
 
     def factor(self, step: int) -> float:
         """The learning rate's multiplier at optimiser step `step` (counted from 0 over the whole run)."""

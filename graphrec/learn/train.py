@@ -15,7 +15,8 @@ The default model (chosen on ml-100k `ro`, ml-1m and Gowalla; see benchmarks/qua
 symmetric aggregation and layer-mean readout, 128-d, 2 layers, id embeddings started from the interaction
 matrix's top singular vectors (`models.spectral`), the sampled-softmax loss over one pool of uniform
 negatives shared by each batch of positives, Adam at a constant rate that decays linearly to zero over the
-run's last 30% when the time budget ends it (`learn.schedule`), early stopping on NDCG@20 with patience 10.
+run's last 30% (of its epochs, or of those the time budget leaves room for: `learn.schedule`), early
+stopping on NDCG@20 with patience 10.
 The batch, the pool, the temperature and the learning rate adapt to the graph (`resolve`): the pool is the
 whole catalogue up to 4096 items, the temperature 0.15 when the pool covers the catalogue and down to 0.1
 as it covers less, the learning rate 0.0025 x sqrt(batch / 4096) up to 0.005. On ml-100k that is 4096

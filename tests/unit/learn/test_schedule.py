@@ -43,6 +43,12 @@ def test_the_plan_is_the_epochs_the_budget_leaves_room_for() -> None:
     assert decay.epochs == 20
 
 
+def test_a_vanishing_epoch_plans_the_configured_epochs() -> None:
+    decay = BudgetedDecay(share=0.3, steps_per_epoch=7, epochs=10)
+    decay.plan(done=2, spent=1.0, last_epoch_s=5e-324, budget_s=420.0, most=300)
+    assert decay.epochs == 300
+
+
 @given(
     done=st.integers(1, 500),
     spent=st.floats(0, 10_000),
