@@ -1,4 +1,4 @@
-"""Embeddings written per second by write-back: 128-d float32 vectors (the default model's) on 1M nodes.
+"""Embeddings written per second by write-back: 128-d float32 vectors on ml-100k and on 1M nodes.
 
 Runs against `NEO4J_URI` when set (it writes `:User`/`:Item` nodes and model versions there: use a scratch
 database), else starts its own local Neo4j on a free port in a temp directory and stops it at the end.
@@ -114,9 +114,9 @@ def synthetic(
     artifacts = random_artifacts(
         [f"su{k}" for k in range(half)], [f"si{k}" for k in range(half)], dim, seed=2
     )
-    rows = []
+    rows, version = [], 1_000_000
     for n in range(1, passes + 1):
-        version = 1_000_000 - n
+        version -= 1
         graph.execute("MERGE (:GraphrecModel {version: $version, status: 'writing'})", {"version": version})
         started = time.perf_counter()
         written, _ = write_embeddings(graph, artifacts, version, options)
@@ -132,7 +132,7 @@ def synthetic(
             }
         )
     if index:
-        rows[-1]["index_seconds"] = round(build_indexes(graph, 1_000_000 - passes, dim, options.index), 1)
+        rows[-1]["index_seconds"] = round(build_indexes(graph, version, dim, options.index), 1)
     return rows
 
 

@@ -10,7 +10,7 @@ budget (ml-100k, ml-1m) never reaches the decay and trains exactly as at a const
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
@@ -23,17 +23,24 @@ class BudgetedDecay:
     share: float
     """The run's last share (0-1) over which the rate falls linearly to zero; 0: constant."""
     steps_per_epoch: int
-    epochs: int
-    """Planned epochs: the configured ones, or fewer once the time budget says so."""
+    most: int
+    """The configured epochs."""
+    budget_s: float | None = None
+    """The run's time budget; None: the configured epochs end it."""
+    epochs: int = field(init=False)
+    """Planned epochs: `most`, or fewer once the time budget says so."""
 
-    def plan(self, done: int, spent: float, last_epoch_s: float, budget_s: float | None, most: int) -> None:
-        """After epoch `done`, `spent` seconds into a budget of `budget_s` (its last epoch `last_epoch_s`
-        long): the epochs that will run, at most `most` and at least `done + 1` (else no next epoch)."""
-        if budget_s is None or last_epoch_s <= 0:
-            self.epochs = most
+    def __post_init__(self) -> None:
+        self.epochs = self.most
+
+    def plan(self, done: int, spent: float, last_epoch_s: float) -> None:
+        """After epoch `done`, `spent` seconds into the budget (its last epoch `last_epoch_s` long): the
+        epochs that will run, at most `most` and at least `done + 1` (else no next epoch)."""
+        if self.budget_s is None or last_epoch_s <= 0:
+            self.epochs = self.most
             return
-        more = max(0.0, budget_s - spent) / last_epoch_s  # inf for a vanishing epoch: then `most`
-        self.epochs = max(done + 1, most if done + more >= most else done + math.ceil(more))
+        more = max(0.0, self.budget_s - spent) / last_epoch_s  # inf for a vanishing epoch: then `most`
+        self.epochs = max(done + 1, self.most if done + more >= self.most else done + math.ceil(more))
 
     def factor(self, step: int) -> float:
         """The learning rate's multiplier at optimiser step `step` (counted from 0 over the whole run)."""

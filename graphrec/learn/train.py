@@ -462,7 +462,8 @@ def _train(
     elif config.init == "spectral":
         spectral_init(model, train_set, seed=config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    decay = BudgetedDecay(config.anneal_share, -(-len(train_set) // config.batch_size), config.epochs)
+    steps = -(-len(train_set) // config.batch_size)
+    decay = BudgetedDecay(config.anneal_share, steps, config.epochs, config.time_budget_s)
     scheduler = decay.scheduler(optimizer)
     loss_fn = get_loss(config.loss)
     pos_user, pos_item = train_set.user.to(device), train_set.item.to(device)
@@ -571,7 +572,7 @@ def _train(
         row["seconds"] = time.perf_counter() - started
         before, spent = spent, distributed.broadcast(dist, [time.perf_counter() - begun])[0]  # rank 0's clock
         over_budget = config.time_budget_s is not None and spent >= config.time_budget_s
-        decay.plan(epoch, spent, spent - before, config.time_budget_s, config.epochs)
+        decay.plan(epoch, spent, spent - before)
         if over_budget and epoch < config.epochs:
             row["stopped"] = f"time budget of {config.time_budget_s:g} s spent ({spent:.0f} s)"
         history.append(row)

@@ -18,7 +18,7 @@ from .test_train import FAST, planted
 
 
 def test_the_rate_is_constant_then_falls_linearly_to_zero() -> None:
-    decay = BudgetedDecay(share=0.5, steps_per_epoch=10, epochs=4)
+    decay = BudgetedDecay(share=0.5, steps_per_epoch=10, most=4)
     factors = [decay.factor(step) for step in range(41)]
     assert factors[:21] == [1.0] * 21
     assert factors[30] == pytest.approx(0.5)
@@ -27,25 +27,28 @@ def test_the_rate_is_constant_then_falls_linearly_to_zero() -> None:
 
 
 def test_share_zero_keeps_the_rate_constant() -> None:
-    decay = BudgetedDecay(share=0.0, steps_per_epoch=3, epochs=2)
+    decay = BudgetedDecay(share=0.0, steps_per_epoch=3, most=2)
     assert {decay.factor(step) for step in range(10)} == {1.0}
 
 
 def test_the_plan_is_the_epochs_the_budget_leaves_room_for() -> None:
-    decay = BudgetedDecay(share=0.3, steps_per_epoch=23, epochs=300)
-    decay.plan(done=1, spent=25.0, last_epoch_s=22.0, budget_s=420.0, most=300)
+    decay = BudgetedDecay(share=0.3, steps_per_epoch=23, most=300, budget_s=420.0)
+    assert decay.epochs == 300  # before the first epoch's duration is known
+    decay.plan(done=1, spent=25.0, last_epoch_s=22.0)
     assert decay.epochs == 1 + 18  # 395 s left: 17.95 more epochs of 22 s, the 18th starting inside
-    decay.plan(done=5, spent=60.0, last_epoch_s=5.0, budget_s=None, most=300)
-    assert decay.epochs == 300
-    decay.plan(done=3, spent=30.0, last_epoch_s=10.0, budget_s=1000.0, most=40)
-    assert decay.epochs == 40  # the configured epochs end the run first
-    decay.plan(done=19, spent=430.0, last_epoch_s=22.0, budget_s=420.0, most=300)
+    decay.plan(done=19, spent=430.0, last_epoch_s=22.0)
     assert decay.epochs == 20
+    unbudgeted = BudgetedDecay(share=0.3, steps_per_epoch=23, most=300)
+    unbudgeted.plan(done=5, spent=60.0, last_epoch_s=5.0)
+    assert unbudgeted.epochs == 300
+    short = BudgetedDecay(share=0.3, steps_per_epoch=23, most=40, budget_s=1000.0)
+    short.plan(done=3, spent=30.0, last_epoch_s=10.0)
+    assert short.epochs == 40  # the configured epochs end the run first
 
 
 def test_a_vanishing_epoch_plans_the_configured_epochs() -> None:
-    decay = BudgetedDecay(share=0.3, steps_per_epoch=7, epochs=10)
-    decay.plan(done=2, spent=1.0, last_epoch_s=5e-324, budget_s=420.0, most=300)
+    decay = BudgetedDecay(share=0.3, steps_per_epoch=7, most=300, budget_s=420.0)
+    decay.plan(done=2, spent=1.0, last_epoch_s=5e-324)
     assert decay.epochs == 300
 
 
@@ -59,8 +62,8 @@ def test_a_vanishing_epoch_plans_the_configured_epochs() -> None:
 def test_a_plan_never_ends_before_the_next_epoch(
     done: int, spent: float, last: float, budget: float | None, most: int
 ) -> None:
-    decay = BudgetedDecay(share=0.3, steps_per_epoch=7, epochs=most)
-    decay.plan(done, spent, last, budget, most)
+    decay = BudgetedDecay(share=0.3, steps_per_epoch=7, most=most, budget_s=budget)
+    decay.plan(done, spent, last)
     if budget is not None and last > 0:
         assert decay.epochs >= done + 1
         assert decay.epochs <= max(done + 1, most)
