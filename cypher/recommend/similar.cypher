@@ -6,9 +6,10 @@
 // cosine scan (also the fallback when fewer than $k candidates survive); without an embedding, the most
 // popular items sharing a genre with it first, then the most popular overall. recommend/similar_search is the
 // same query with Cypher 25's SEARCH in place of the ANN call.
-// Params: $itemIds, e.g. ['50', '172']; $k, e.g. 10. Unknown items get no rows.
-// Columns: similarTo (the item asked about), itemId, score, source ('vector' | 'exact' | 'cold-start' |
-// 'popularity'), version, item (the item's properties as [key, value] pairs, embeddings left out).
+// Params: $itemIds, e.g. ['50', '172']; $k, e.g. 10. Unknown items get an empty list.
+// Columns: similarTo (the item asked about), recommendations: a list, best first, of one map per item with
+// itemId, score, source ('vector' | 'exact' | 'cold-start' | 'popularity'), version and item (the item's
+// properties as [key, value] pairs, embeddings left out).
 // graphrec's query builder turns each "literal /* $name */" into parameter $name and replaces
 // "true /* @filters */" (item filters) with a predicate.
 UNWIND $itemIds AS similarTo
@@ -77,7 +78,7 @@ CALL (similarTo) {
   WITH m, source, p.node AS i, p.score AS score
   ORDER BY score DESC, i.`id`
   LIMIT $k
-  RETURN i.`id` AS itemId, score, source, m.version AS version,
-         [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]] AS item
+  RETURN collect({itemId: i.`id`, score: score, source: source, version: m.version,
+                  item: [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]]}) AS recommendations
 }
-RETURN similarTo, itemId, score, source, version, item;
+RETURN similarTo, recommendations;

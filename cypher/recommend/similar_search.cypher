@@ -75,7 +75,7 @@ CALL (similarTo) {
   WITH m, source, p.node AS i, p.score AS score
   ORDER BY score DESC, i.`id`
   LIMIT $k
-  RETURN i.`id` AS itemId, score, source, m.version AS version,
-         [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]] AS item
+  RETURN collect({itemId: i.`id`, score: score, source: source, version: m.version,
+                  item: [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]]}) AS recommendations
 }
-RETURN similarTo, itemId, score, source, version, item;
+RETURN similarTo, recommendations;

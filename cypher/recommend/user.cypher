@@ -8,15 +8,16 @@
 // does not reorder them) when the catalogue has at least 10000 items, else an exact cosine scan (also the
 // fallback when fewer than $k candidates survive); popularity when the user has no embedding in the active
 // version. recommend/user_search is the same query with Cypher 25's SEARCH in place of the ANN call.
-// Params: $userIds, e.g. ['196', '42']; $k, e.g. 10. Unknown users get no rows. Context (all optional,
+// Params: $userIds, e.g. ['196', '42']; $k, e.g. 10. Unknown users get an empty list. Context (all optional,
 // graphrec.serving.context): $seasonWeight/$atDay and $weekdayWeight/$atWeekday (a date), $hourWeight/$atHour
 // (an hour of the day), $distanceWeight/$nearPoint (a point, e.g. point({latitude: 52.52, longitude: 13.40}))
 // re-rank $k * $pool candidates; a radius filter on $nearPoint is generated into the filters; $diversity
 // (e.g. 0.3) then lists them by maximal marginal relevance: each next item the one whose score minus
 // $diversity x its largest cosine to the items listed before it is highest.
-// Columns: userId, itemId, score, source ('vector' | 'exact' | 'cold-start' | 'popularity'), version, item
-// (the item's properties as [key, value] pairs, embeddings left out), context (what each context term
-// added to the score, diversity the MMR penalty, and km: the distance from $nearPoint).
+// Columns: userId, recommendations: a list, best first, of one map per item with itemId, score, source
+// ('vector' | 'exact' | 'cold-start' | 'popularity'), version, item (the item's properties as [key, value]
+// pairs, embeddings left out) and context (what each context term added to the score, diversity the MMR
+// penalty, and km: the distance from $nearPoint).
 // graphrec's query builder turns each "literal /* $name */" into parameter $name and replaces
 // "true /* @filters */" (item filters) and "true /* @segment */" (popularity segment) with predicates.
 UNWIND $userIds AS userId
@@ -128,11 +129,13 @@ CALL (userId) {
                 ELSE reduce(most = state.near[n],
                   c IN [2 * coalesce(vector.similarity.cosine(vectors[best], vectors[n]), 0.5) - 1] |
                   CASE WHEN c > most THEN c ELSE most END) END]}][0]).picks END AS picks
-  UNWIND picks AS pick // in the list's order: no sort needed
-  WITH m, source, ranked[pick[0]] AS row, -(0.0 /* $diversity */) * pick[1] AS diversity
-  WITH m, source, row.node AS i, row.km AS km, row.terms AS terms, row.score + diversity AS score, diversity
-  RETURN i.`id` AS itemId, score, source, m.version AS version,
-         [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]] AS item,
-         terms {.*, km: km, diversity: diversity} AS context
+  UNWIND range(0, size(picks) - 1) AS position
+  WITH m, source, position, ranked[picks[position][0]] AS row, -(0.0 /* $diversity */) * picks[position][1] AS diversity
+  WITH m, source, position, row.node AS i, row.km AS km, row.terms AS terms, row.score + diversity AS score, diversity
+  ORDER BY position
+  // one row per user, its list in one value: a driver decodes one record much faster than k of them
+  RETURN collect({itemId: i.`id`, score: score, source: source, version: m.version,
+                  item: [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]],
+                  context: terms {.*, km: km, diversity: diversity}}) AS recommendations
 }
-RETURN userId, itemId, score, source, version, item, context;
+RETURN userId, recommendations;

@@ -119,11 +119,13 @@ CALL (userId) {
                 ELSE reduce(most = state.near[n],
                   c IN [2 * coalesce(vector.similarity.cosine(vectors[best], vectors[n]), 0.5) - 1] |
                   CASE WHEN c > most THEN c ELSE most END) END]}][0]).picks END AS picks
-  UNWIND picks AS pick // in the list's order: no sort needed
-  WITH m, source, ranked[pick[0]] AS row, -(0.0 /* $diversity */) * pick[1] AS diversity
-  WITH m, source, row.node AS i, row.km AS km, row.terms AS terms, row.score + diversity AS score, diversity
-  RETURN i.`id` AS itemId, score, source, m.version AS version,
-         [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]] AS item,
-         terms {.*, km: km, diversity: diversity} AS context
+  UNWIND range(0, size(picks) - 1) AS position
+  WITH m, source, position, ranked[picks[position][0]] AS row, -(0.0 /* $diversity */) * picks[position][1] AS diversity
+  WITH m, source, position, row.node AS i, row.km AS km, row.terms AS terms, row.score + diversity AS score, diversity
+  ORDER BY position
+  // one row per user, its list in one value: a driver decodes one record much faster than k of them
+  RETURN collect({itemId: i.`id`, score: score, source: source, version: m.version,
+                  item: [key IN keys(i) WHERE NOT key STARTS WITH 'embedding_v' | [key, i[key]]],
+                  context: terms {.*, km: km, diversity: diversity}}) AS recommendations
 }
-RETURN userId, itemId, score, source, version, item, context;
+RETURN userId, recommendations;

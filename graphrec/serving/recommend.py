@@ -16,9 +16,10 @@ Public API (stable; the GraphQL layer codes against it):
 - `similar_items_query(mapping, item_ids, k=20, *, filters=None, exact=None, server_version=None,
   active_version=None, filterable=None, scored=None) -> CypherQuery`
   One query each, no execution: run it on any driver (sync or async) in a READ transaction, then turn the
-  records into results with `parse_recommendations(records) -> list[Recommendation]` (records: anything
-  indexable by column name, e.g. `neo4j.Record` or `record.data()`), or with `parse_lists(records, column)`
-  into one list per id (`column`: `FOR_USER` or `FOR_ITEM`). The query resolves the active model
+  records (one per id, its list in column `LIST_COLUMN`) into results with
+  `parse_recommendations(records) -> list[Recommendation]` (records: anything indexable by column name, e.g.
+  `neo4j.Record` or `record.data()`), or with `parse_lists(records, column)` into one list per id
+  (`column`: `FOR_USER` or `FOR_ITEM`). The query resolves the active model
   version itself, so a switch between two calls is never seen as a mix. `exact=None` lets the query pick the
   exact scan when the catalogue is small (< `EXACT_BELOW` items); `at` (a `date`), `hour` and `near` re-rank;
   `server_version` (a tuple like `(2026, 1, 0)`, from `Graph.server_info().version_tuple`) together with
@@ -26,7 +27,7 @@ Public API (stable; the GraphQL layer codes against it):
   then list the properties the version's item index stores (`search_context(graph)` gives all three), else
   a condition on another property makes the server refuse the query. Such a query names the version's
   index, so rebuild it after a switch: once that index is pruned the server refuses it (IndexNotFound).
-  An id without rows is not in the graph (or the catalogue is empty).
+  An id with an empty list is not in the graph (or nothing is left to recommend to it).
 - Sync conveniences: `recommend_for_user(graph, user_id, k=20, *, filters=None, at=None, hour=None,
   near=None, exact=None, segment=None, weights=None, candidates=CANDIDATES, diversity=None)
   -> list[Recommendation]`,
@@ -89,6 +90,9 @@ USER_IDS, ITEM_IDS = "userIds", "itemIds"
 """The parameters holding the ids a recommendation query answers for (users; items for similar items)."""
 FOR_USER, FOR_ITEM = "userId", "similarTo"
 """The columns that say which id a row answers for, in the user and the similar-items queries."""
+LIST_COLUMN = "recommendations"
+"""The column holding each id's list (one map per item, best first): one row per id, since a driver decodes
+one record with a list of k maps several times faster than k records."""
 
 _INDEXABLE_OPS = {"=", "<", "<=", ">", ">="}
 _LOWER = {">", ">="}
@@ -340,25 +344,26 @@ def similar_items_query(
 
 
 def parse_recommendations(records: Iterable[Mapping[str, Any]]) -> list[Recommendation]:
-    """Turn the rows of a recommendation query into `Recommendation`s (item properties as a dict)."""
-    results = []
-    for record in records:
-        source = str(record["source"])
-        if source not in SOURCES:
-            raise ValueError(f"unexpected recommendation source {source!r}")
-        version = record["version"]
-        results.append(
-            Recommendation(
-                item_id=str(record["itemId"]),
-                score=float(record["score"]),
-                source=source,  # type: ignore[arg-type]
-                item={str(key): value for key, value in record["item"]},
-                version=None if version is None else int(version),
-                context=_moved(record.get("context")),
-                distance_km=_km(record.get("context")),
-            )
-        )
-    return results
+    """Turn the rows of a recommendation query (one per id asked about, its list in `recommendations`) into
+    one list of `Recommendation`s, in the rows' order (item properties as a dict)."""
+    return [_recommendation(entry) for record in records for entry in record[LIST_COLUMN]]
+
+
+def _recommendation(entry: Mapping[str, Any]) -> Recommendation:
+    """One map of a row's `recommendations` list as a `Recommendation`."""
+    source = str(entry["source"])
+    if source not in SOURCES:
+        raise ValueError(f"unexpected recommendation source {source!r}")
+    version = entry["version"]
+    return Recommendation(
+        item_id=str(entry["itemId"]),
+        score=float(entry["score"]),
+        source=source,  # type: ignore[arg-type]
+        item={str(key): value for key, value in entry["item"]},
+        version=None if version is None else int(version),
+        context=_moved(entry.get("context")),
+        distance_km=_km(entry.get("context")),
+    )
 
 
 def _moved(context: Mapping[str, Any] | None) -> dict[str, float]:
@@ -375,11 +380,12 @@ def _km(context: Mapping[str, Any] | None) -> float | None:
 
 def parse_lists(records: Iterable[Mapping[str, Any]], column: str) -> dict[str, list[Recommendation]]:
     """The rows of a query over several ids as one list per id (`column`: `FOR_USER` or `FOR_ITEM`); an id
-    without rows is absent."""
-    rows: dict[str, list[Mapping[str, Any]]] = {}
-    for record in records:
-        rows.setdefault(str(record[column]), []).append(record)
-    return {key: parse_recommendations(found) for key, found in rows.items()}
+    with an empty list (unknown, or nothing left to recommend) is absent."""
+    return {
+        str(record[column]): [_recommendation(entry) for entry in record[LIST_COLUMN]]
+        for record in records
+        if record[LIST_COLUMN]
+    }
 
 
 def search_arguments(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from graphrec.serving.filters import Condition, ItemFilter
 from graphrec.serving.recommend import (
     Scored,
     parse_lists,
+    parse_recommendations,
     scored_params,
     similar_items_query,
     user_recommendation_query,
@@ -114,7 +116,16 @@ def test_the_index_takes_one_bound_per_side_and_only_stored_properties() -> None
 
 
 def test_rows_of_a_batch_come_back_as_one_list_per_id() -> None:
-    row = {"itemId": "i9", "score": 0.5, "source": "exact", "version": 2, "item": [["id", "i9"]]}
-    lists = parse_lists([{**row, "userId": "u1"}, {**row, "userId": "u2"}, {**row, "userId": "u1"}], "userId")
-    assert {key: len(found) for key, found in lists.items()} == {"u1": 2, "u2": 1}
-    assert lists["u2"][0].item == {"id": "i9"}
+    def entry(item: str) -> dict[str, Any]:
+        return {"itemId": item, "score": 0.5, "source": "exact", "version": 2, "item": [["id", item]]}
+
+    rows = [
+        {"userId": "u1", "recommendations": [entry("i9"), entry("i3")]},
+        {"userId": "u2", "recommendations": [entry("i4")]},
+        {"userId": "nobody", "recommendations": []},
+    ]
+    lists = parse_lists(rows, "userId")
+    listed = {key: [r.item_id for r in found] for key, found in lists.items()}
+    assert listed == {"u1": ["i9", "i3"], "u2": ["i4"]}
+    assert lists["u2"][0].item == {"id": "i4"}
+    assert [r.item_id for r in parse_recommendations(rows)] == ["i9", "i3", "i4"]
