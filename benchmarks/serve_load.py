@@ -13,7 +13,10 @@ The API scores candidates in memory by default (see api/scoring.py); `GRAPHREC_A
 environment measures it answering from Cypher alone.
 
 Targets on the 2-core development machine: p99 <= 50 ms at concurrency 8, GraphQL p50 <= 2x raw Cypher p50.
-Neo4j, the server and this client share the same cores, so figures are noisy.
+Neo4j, the server and this client share the same cores, so figures are noisy. "API ms CPU" is the CPU time
+the API's processes (uvicorn and its workers, from /proc) spent per GraphQL request: what a request costs the
+server, whatever else shares the cores. A server started a minute ago answers slower than one that has served
+for a while (Neo4j's JIT): run it a few times in a row to see both.
 """
 
 from __future__ import annotations
@@ -100,22 +103,42 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values) * 1000.0, q))
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of process `pid` and its children (uvicorn's workers), from /proc; None
+    where /proc cannot tell (not Linux, or no such process)."""
+    if pid is None:
+        return None
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        total = 0.0
+        for each in [str(pid), *children]:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+        return total
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @dataclass
 class Tally:
-    """Latencies, errors and busy seconds of one mode at one concurrency, over all its rounds."""
+    """Latencies, errors, busy seconds and the API's CPU seconds of one mode at one concurrency, over all its
+    rounds."""
 
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     seconds: float = 0.0
+    api_cpu: float | None = None
 
     def row(self) -> dict[str, Any]:
-        """Requests, errors, throughput, p50 and p99 (ms)."""
+        """Requests, errors, throughput, p50 and p99 (ms), and the API's CPU ms per request (or None)."""
+        requests = len(self.latencies)
         return {
-            "requests": len(self.latencies),
+            "requests": requests,
             "errors": self.errors,
-            "throughput": len(self.latencies) / self.seconds,
+            "throughput": requests / self.seconds,
             "p50": percentile(self.latencies, 50),
             "p99": percentile(self.latencies, 99),
+            "api_cpu_ms": None if self.api_cpu is None else self.api_cpu / requests * 1000.0,
         }
 
 
@@ -141,8 +164,11 @@ async def drive(
     tally.seconds += time.perf_counter() - started
 
 
-async def benchmark(settings: Settings, base_url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Both modes at every concurrency, in alternating rounds, after a warm-up of each."""
+async def benchmark(
+    settings: Settings, base_url: str, args: argparse.Namespace, api_pid: int | None = None
+) -> list[dict[str, Any]]:
+    """Both modes at every concurrency, in alternating rounds, after a warm-up of each; the GraphQL rounds
+    also count the CPU seconds of the API's process `api_pid`."""
     driver = AsyncGraphDatabase.driver(
         settings.neo4j_uri,
         auth=(settings.neo4j_username, settings.neo4j_password.get_secret_value()),
@@ -191,7 +217,11 @@ async def benchmark(settings: Settings, base_url: str, args: argparse.Namespace)
             # alternate the modes in short rounds, so a change in the machine's load hits both alike
             for _ in range(ROUNDS):
                 for mode, call in modes:
+                    before = cpu_seconds(api_pid) if mode == "graphql" else None
                     await drive(call, users, args.requests // ROUNDS, concurrency, tallies[mode])
+                    after = cpu_seconds(api_pid) if before is not None else None
+                    if before is not None and after is not None:
+                        tallies[mode].api_cpu = (tallies[mode].api_cpu or 0.0) + after - before
             rows += [{"mode": m, "concurrency": concurrency, **t.row()} for m, t in tallies.items()]
         return rows
 
@@ -215,11 +245,13 @@ def wait_ready(base_url: str, server: subprocess.Popen[bytes], timeout: float = 
 
 def report(rows: list[dict[str, Any]]) -> None:
     """The figures, one line per mode and concurrency, then the targets."""
-    print(f"{'mode':8} {'conc':>4} {'reqs':>5} {'err':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    head = f"{'mode':8} {'conc':>4} {'reqs':>5} {'err':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+    print(f"{head} {'API ms CPU':>10}")
     for r in rows:
+        cpu = "" if r["api_cpu_ms"] is None else f"{r['api_cpu_ms']:.2f}"
         print(
             f"{r['mode']:8} {r['concurrency']:>4} {r['requests']:>5} {r['errors']:>4} "
-            f"{r['throughput']:>8.1f} {r['p50']:>8.2f} {r['p99']:>8.2f}"
+            f"{r['throughput']:>8.1f} {r['p50']:>8.2f} {r['p99']:>8.2f} {cpu:>10}"
         )
     by = {(r["mode"], r["concurrency"]): r for r in rows}
     for conc in sorted({r["concurrency"] for r in rows}):
@@ -283,7 +315,7 @@ def main() -> int:
         print(f"graphrec serve ready; in-memory scoring: {scoring}", file=sys.stderr)
         gc.collect()
         gc.freeze()  # this client's own full collections (~20 ms) would otherwise show up as server latency
-        report(asyncio.run(benchmark(settings, base_url, args)))
+        report(asyncio.run(benchmark(settings, base_url, args, api.pid)))
         return 0
     finally:
         if api is not None:
