@@ -67,8 +67,13 @@ def table(rows: Sequence[Mapping[str, Any]], title: str | None = None) -> Table:
 
 
 def _cell(value: Any) -> str:
+    """A value as table text: floats to 4 digits, lists cut at 10 elements, a list of maps (the rows a
+    recommendation query collects per id) one map a line."""
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key}: {_cell(v)}" for key, v in value.items())
     if isinstance(value, list):
-        return ", ".join(_cell(v) for v in value[:10]) + (" ..." if len(value) > 10 else "")
+        separator = "\n" if any(isinstance(v, Mapping) for v in value) else ", "
+        return separator.join(_cell(v) for v in value[:10]) + (" ..." if len(value) > 10 else "")
     return "" if value is None else str(value)
