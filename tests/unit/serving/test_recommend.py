@@ -119,7 +119,7 @@ def test_rows_of_a_batch_come_back_as_one_list_per_id() -> None:
     def entry(item: str) -> dict[str, Any]:
         return {"itemId": item, "score": 0.5, "source": "exact", "version": 2, "item": [["id", item]]}
 
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"userId": "u1", "recommendations": [entry("i9"), entry("i3")]},
         {"userId": "u2", "recommendations": [entry("i4")]},
         {"userId": "nobody", "recommendations": []},
