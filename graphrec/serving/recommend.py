@@ -75,7 +75,7 @@ Source = Literal["vector", "exact", "cold-start", "popularity"]
 SOURCES: tuple[str, ...] = ("vector", "exact", "cold-start", "popularity")
 
 EXACT_BELOW = 10_000
-"""Below this many embedded items the exact cosine scan is used: exact, at about 5 us of server CPU per item
+"""Below this many embedded items the exact cosine scan is used: exact, at about 5 us of server time per item
 and query (128-d). The index is faster well below it (ml-1m, 3.6k items: user lists 13 vs 26 ms p50, ANN
 Recall@20 0.997; similar items 7.5 vs 23 ms, recall 0.958: benchmarks/ann_recall.py), but the API, which
 serves most lists, scores catalogues this small in memory and never reaches either path."""
@@ -422,7 +422,7 @@ def search_context(graph: Graph) -> dict[str, Any]:
 def _answer(
     graph: Graph, query: CypherQuery, kind: Literal["user", "item"], node_id: str
 ) -> list[Recommendation]:
-    """Run `query` for one id; `UnknownNode` when it has no rows and no such user (or item) exists."""
+    """Run `query` for one id; `UnknownNode` when its list is empty and no such user (or item) exists."""
     results = parse_recommendations(graph.execute(query.text, query.params, write=False))
     node = graph.mapping.user if kind == "user" else graph.mapping.item
     if not results and not graph.read(f"recommend/{kind}_exists", {"id": str(node_id)}):
