@@ -462,8 +462,8 @@ def _train(
     elif config.init == "spectral":
         spectral_init(model, train_set, seed=config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps = -(-len(train_set) // config.batch_size)
-    decay = BudgetedDecay(config.anneal_share, steps, config.epochs, config.time_budget_s)
+    steps_per_epoch = -(-len(train_set) // config.batch_size)  # the batches `torch.split` makes below
+    decay = BudgetedDecay(config.anneal_share, steps_per_epoch, config.epochs, config.time_budget_s)
     scheduler = decay.scheduler(optimizer)
     loss_fn = get_loss(config.loss)
     pos_user, pos_item = train_set.user.to(device), train_set.item.to(device)
