@@ -36,6 +36,10 @@ SUPPORTED_JAVA = (17, 21)
 """The Java versions Neo4j 5.26 runs on."""
 CALVER_JAVA = (21, 25)
 """The Java versions calendar-versioned Neo4j (2025.01 and later) runs on."""
+SHUTDOWN_WAITS = {"internal.dbms.bolt.netty_server_shutdown_quiet_period": "0"}
+"""Bolt's shutdown quiet period: 5 s by default, waited twice (its two Netty event-loop groups) after the
+databases have checkpointed and stopped, when no client can be served any more. A clean stop of an idle
+server took 10.6 s with it and 0.6-0.8 s with 0, on 5.26 and 2026.08 alike (both accept this name)."""
 JVM_FLAGS = [  # as Neo4j's own launcher sets them (server.jvm.additional defaults)
     "-XX:+UseG1GC",
     "-XX:+AlwaysPreTouch",  # heap pages touched at start, not as page faults while serving
@@ -271,10 +275,11 @@ class LocalNeo4j:
             "dbms.security.auth_enabled": "true",
             "dbms.usage_report.enabled": "false",
             "db.tx_log.rotation.retention_policy": "2 files",
+            **SHUTDOWN_WAITS,
         } | self.extra_conf
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         path = self.conf_dir / "neo4j.conf"
-        lines = ["# Written by graphrec (graphrec/neo4j_local.py); edits are overwritten on start."]
+        lines = ["# Written by graphrec (graphrec/db/local.py); edits are overwritten on start."]
         lines += [f"{key}={value}" for key, value in conf.items()]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -36,8 +37,16 @@ def test_cli_start_status_stop(tmp_path: Path) -> None:
         again = runner.invoke(app, ["neo4j", "start", "--home", str(home), "--port", str(port)])
         assert again.exit_code == 0, again.output  # already running on that port: nothing to do
     finally:
+        began = time.monotonic()
         stopped = runner.invoke(app, ["neo4j", "stop", "--home", str(home), "--json"])
+        took = time.monotonic() - began
     assert json.loads(stopped.stdout) == {"stopped": True, "home": str(home.resolve())}
+    log = (home / "logs" / "debug.log").read_text()
+    assert 'Checkpoint triggered by "Database shutdown"' in log  # a clean stop: checkpointed, not killed
+    assert "Bolt server has been shut down" in log
+    assert "Shutdown failed" not in (home / "logs" / "neo4j.log").read_text()
+    # Bolt's default quiet period is two fixed 5 s waits after the databases stopped (SHUTDOWN_WAITS)
+    assert took < 6, f"stop took {took:.1f} s"
     not_running = runner.invoke(app, ["neo4j", "status", "--home", str(home)])
     assert not_running.exit_code == 3
     assert "not running" in not_running.stdout
