@@ -41,7 +41,17 @@ from pathlib import Path
 
 from graphrec.db.mapping import IDENTIFIER_PATTERN
 from graphrec.ingest.lines import MAX_LINE_CHARS, LineReader
-from graphrec.ingest.records import INT64, MAX_KEY_CHARS, BadInput, BadLines, Dataset, Row, key_error, shorten
+from graphrec.ingest.records import (
+    INT64,
+    MAX_KEY_CHARS,
+    BadInput,
+    BadLines,
+    Dataset,
+    Row,
+    id_rows,
+    key_error,
+    shorten,
+)
 
 REQUIRED = ("user_id", "item_id", "type")
 OPTIONAL = ("timestamp", "weight")
@@ -353,8 +363,8 @@ def read(
         seen_items[row["item"]] = None
     return Dataset(
         name=f"csv:{interactions.name}",
-        users=user_rows if users else [{"id": ident} for ident in seen_users],
-        items=item_rows if items else [{"id": ident} for ident in seen_items],
+        users=user_rows if users else id_rows(seen_users),
+        items=item_rows if items else id_rows(seen_items),
         interactions=stream,
         interaction_count=count,
         bad=bad,

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from graphrec.ingest.lines import MAX_LINE_CHARS, LineReader, strip_ending
-from graphrec.ingest.records import MAX_KEY_CHARS, BadInput, BadLines, Dataset, Row, excerpt
+from graphrec.ingest.records import MAX_KEY_CHARS, BadInput, BadLines, Dataset, Row, excerpt, id_rows
 
 DEFAULT_TYPE = "VIEWED"
 """The interaction type pairs get unless told otherwise: an implicit one (this format has no rating)."""
@@ -110,8 +110,8 @@ def read(
         name = f"{paths[0].parent.name}/{name}"
     return Dataset(
         name=f"lightgcn:{name}",
-        users=[{"id": ident} for ident in users],
-        items=[{"id": ident} for ident in items],
+        users=id_rows(users),
+        items=id_rows(items),
         interactions=stream,
         interaction_count=count,
         bad=bad,

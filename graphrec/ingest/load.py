@@ -91,15 +91,30 @@ LOCATION = "location"
 """The logical property a node's `lat` and `lon` also become, as a WGS-84 point (what `near` ranks by)."""
 
 
-def _feature_props(node: NodeMapping, row: Row, skip: tuple[str, ...]) -> dict[str, Any]:
+def _feature_props(
+    node: NodeMapping, row: Row, skip: tuple[str, ...], names: dict[str, str]
+) -> dict[str, Any]:
     """The row's features keyed by their mapped property names (validated identifiers); a row with numeric
-    `lat` (-90..90) and `lon` (-180..180) also gets them as one point, `location` (mapped)."""
-    props = {validate_identifier(node.prop(k), "property"): v for k, v in row.items() if k not in skip}
+    `lat` (-90..90) and `lon` (-180..180) also gets them as one point, `location` (mapped). `names` caches
+    key -> validated stored name across the rows of one node type (the check is then once per key)."""
+    props: dict[str, Any] = {}
+    for key, value in row.items():
+        if key in skip:
+            continue
+        props[_stored(node, key, names)] = value
     lat, lon = row.get("lat"), row.get("lon")
     numbers = (int, float)
     if isinstance(lat, numbers) and isinstance(lon, numbers) and -90 <= lat <= 90 and -180 <= lon <= 180:
-        props[validate_identifier(node.prop(LOCATION), "property")] = WGS84Point((float(lon), float(lat)))
+        props[_stored(node, LOCATION, names)] = WGS84Point((float(lon), float(lat)))
     return props
+
+
+def _stored(node: NodeMapping, key: str, names: dict[str, str]) -> str:
+    """The validated stored name of logical property `key`, from `names` or checked now and kept there."""
+    name = names.get(key)
+    if name is None:
+        name = names[key] = validate_identifier(node.prop(key), "property")
+    return name
 
 
 class _Writer:
@@ -163,7 +178,7 @@ class _Writer:
                     if len(in_flight) >= concurrency:
                         settle()
                 settle(len(in_flight))
-            except (Neo4jError, BadInput) as exc:
+            except (Neo4jError, BadInput, MappingError) as exc:  # MappingError: a row's property name
                 while in_flight:  # batches already sent still commit: count them before reporting
                     with suppress(Neo4jError):
                         settle()
@@ -448,11 +463,20 @@ def load_dataset(
     graph.run_file("schema/constraints")
     constraints_seconds = time.perf_counter() - load_started
     mapping = graph.mapping
-    user_rows = [{"id": r["id"], "props": _feature_props(mapping.user, r, ("id",))} for r in dataset.users]
-    item_rows = [
-        {"id": r["id"], "props": _feature_props(mapping.item, r, ("id",)), "genres": r.get("genres") or []}
+    # generators: a batch's rows exist only while it is sent (a million users' rows took 530 MB as a list)
+    user_names: dict[str, str] = {}
+    item_names: dict[str, str] = {}
+    user_rows = (
+        {"id": r["id"], "props": _feature_props(mapping.user, r, ("id",), user_names)} for r in dataset.users
+    )
+    item_rows = (
+        {
+            "id": r["id"],
+            "props": _feature_props(mapping.item, r, ("id",), item_names),
+            "genres": r.get("genres") or [],
+        }
         for r in dataset.items
-    ]
+    )
     unmatched = 0
 
     def count_unmatched(sent: int, written: int) -> None:
@@ -461,8 +485,8 @@ def load_dataset(
 
     with _Writer(graph, show_progress) as writer:
         small = max(1, min(batch_size, 2_000))  # node rows carry feature maps: smaller batches commit faster
-        writer.phase("users", _row_batches(graph, "load/users", user_rows, small), len(user_rows))
-        writer.phase("items", _row_batches(graph, "load/items", item_rows, small), len(item_rows))
+        writer.phase("users", _row_batches(graph, "load/users", user_rows, small), len(dataset.users))
+        writer.phase("items", _row_batches(graph, "load/items", item_rows, small), len(dataset.items))
         started = time.perf_counter()
         interactions = writer.phase(
             "interactions",

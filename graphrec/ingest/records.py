@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from graphrec.errors import GraphrecError
 
@@ -106,12 +106,62 @@ class BadLines:
         return {"skipped": self.count, "reasons": dict(self.reasons), "examples": self.examples}
 
 
+class Rows(Sequence[Row]):
+    """A read-only sequence of node rows made when read, `CHUNK_ROWS` at a time, by `make(start, stop)`.
+
+    What a reader keeps per node is then its compact source (an id string, numpy columns), not a dict row:
+    a million synthetic users took 433 MB as a list of dicts, and a dict `{"id": ...}` costs 184 bytes.
+    """
+
+    CHUNK_ROWS = 10_000
+    """Rows made at once while iterating (bounds the memory a pass over the rows holds)."""
+
+    def __init__(self, count: int, make: Callable[[int, int], list[Row]]) -> None:
+        self._count, self._make = count, make
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._count)
+            if step != 1:
+                return [self[n] for n in range(start, stop, step)]
+            return self._make(start, stop) if start < stop else []
+        n = index + self._count if index < 0 else index
+        if not 0 <= n < self._count:
+            raise IndexError(f"row {index} of {self._count}")
+        return self._make(n, n + 1)[0]
+
+    def __iter__(self) -> Iterator[Row]:
+        for start in range(0, self._count, self.CHUNK_ROWS):
+            yield from self._make(start, min(start + self.CHUNK_ROWS, self._count))
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to any sequence of equal rows (as the lists it stands for would be)."""
+        if not isinstance(other, Sequence) or len(self) != len(other):
+            return False
+        return all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # a sequence that compares by content, like list
+
+
+def id_rows(ids: Iterable[str]) -> Rows:
+    """Rows `{"id": ident}` for `ids` in order (the nodes met in the interactions), made when read."""
+    keys = list(ids)
+    return Rows(len(keys), lambda start, stop: [{"id": key} for key in keys[start:stop]])
+
+
 @dataclass
 class Dataset:
     """A source ready to load: node rows, interaction rows (streamed), and optional side graph.
 
     - `users`: rows `{"id": str, ...features}`; `items`: rows `{"id": str, ...features}` where
-      `genres`/`categories` are lists of strings;
+      `genres`/`categories` are lists of strings (a list, or `Rows` made when read);
     - `interactions()`: an iterator of rows `{"user": str, "item": str, "type": str (logical, e.g. "RATED"),
       "timestamp": int (unix seconds) | None, "weight": float | None}`;
     - `kg()`: rows `{"head": str, "relation": str, "tail": str}` over entity ids, and `links`: item id ->
@@ -119,8 +169,8 @@ class Dataset:
     """
 
     name: str
-    users: list[Row]
-    items: list[Row]
+    users: Sequence[Row]
+    items: Sequence[Row]
     interactions: Any  # Callable[[], Iterator[Row]]; Any keeps dataclass simple for generators
     interaction_count: int | None = None
     kg: Any = None  # Callable[[], Iterator[Row]] | None

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 import numpy as np
 from numpy.typing import NDArray
 
-from graphrec.ingest.records import Dataset, Row
+from graphrec.ingest.records import Dataset, Row, Rows
 
 YEAR = 2025
 """The (non-leap) year every timestamp falls in."""
@@ -254,44 +254,52 @@ def _world(
     return _places(world, popularity, seed, local) if local > 0 else world
 
 
-def _user_rows(world: _World, seed: int) -> list[Row]:
+def _user_rows(world: _World, seed: int) -> Rows:
     rng = np.random.default_rng([seed, 1])
     city = rng.choice(len(CITIES), size=world.users, p=_city_weights())  # as `_user_cities` draws them
     age = np.clip(np.rint(rng.normal(36.0, 12.0, world.users)), 16, 85).astype(np.int64)
     gender = rng.choice(np.array(["F", "M", "X"]), size=world.users, p=[0.49, 0.49, 0.02])
     jitter = rng.normal(0.0, 0.05, (world.users, 2))
-    rows: list[Row] = []
-    for n in range(world.users):
-        country, name, lat, lon, _ = CITIES[city[n]]
-        rows.append(
-            {
-                "id": f"u{n + 1}",
-                "segment": int(world.segment[n]),
-                "country": country,
-                "city": name,
-                "lat": round(lat + float(jitter[n, 0]), 4),
-                "lon": round(lon + float(jitter[n, 1]), 4),
-                "age": int(age[n]),
-                "gender": str(gender[n]),
-            }
-        )
-    return rows
+
+    def make(start: int, stop: int) -> list[Row]:
+        rows: list[Row] = []
+        for n in range(start, stop):
+            country, name, lat, lon, _ = CITIES[city[n]]
+            rows.append(
+                {
+                    "id": f"u{n + 1}",
+                    "segment": int(world.segment[n]),
+                    "country": country,
+                    "city": name,
+                    "lat": round(lat + float(jitter[n, 0]), 4),
+                    "lon": round(lon + float(jitter[n, 1]), 4),
+                    "age": int(age[n]),
+                    "gender": str(gender[n]),
+                }
+            )
+        return rows
+
+    return Rows(world.users, make)
 
 
-def _item_rows(world: _World, seed: int) -> list[Row]:
+def _item_rows(world: _World, seed: int) -> Rows:
     rng = np.random.default_rng([seed, 2])
     extra = rng.integers(0, len(CATEGORIES), size=(world.items, 2))
     n_extra = rng.choice(3, size=world.items, p=[0.4, 0.4, 0.2])
     price = np.round(np.exp(rng.normal(3.2, 0.9, world.items)), 2)
-    rows: list[Row] = []
-    for n in range(world.items):
-        categories = [CATEGORIES[world.community[n] % len(CATEGORIES)]]
-        season = int(world.season[n])
-        for name in [SEASON_CATEGORY.get(season)] + [CATEGORIES[c] for c in extra[n, : n_extra[n]]]:
-            if name is not None and name not in categories:
-                categories.append(name)
-        rows.append(
-            {
+    item_city = world.item_city
+    if item_city is not None:  # shops: a city and a spot in it (within a few km of its centre)
+        jitter = np.random.default_rng([seed, 5]).normal(0.0, 0.05, (world.items, 2))
+
+    def make(start: int, stop: int) -> list[Row]:
+        rows: list[Row] = []
+        for n in range(start, stop):
+            categories = [CATEGORIES[world.community[n] % len(CATEGORIES)]]
+            season = int(world.season[n])
+            for name in [SEASON_CATEGORY.get(season)] + [CATEGORIES[c] for c in extra[n, : n_extra[n]]]:
+                if name is not None and name not in categories:
+                    categories.append(name)
+            row: Row = {
                 "id": f"i{n + 1}",
                 "title": f"{categories[0].capitalize()} item {n + 1}",
                 "community": int(world.community[n]),
@@ -299,15 +307,17 @@ def _item_rows(world: _World, seed: int) -> list[Row]:
                 "price": max(0.99, float(price[n])),
                 "seasonal_peak": SEASONS[season],
             }
-        )
-    if world.item_city is not None:  # shops: a city and a spot in it (within a few km of its centre)
-        jitter = np.random.default_rng([seed, 5]).normal(0.0, 0.05, (world.items, 2))
-        for n, row in enumerate(rows):
-            _, name, lat, lon, _ = CITIES[world.item_city[n]]
-            row.update(
-                city=name, lat=round(lat + float(jitter[n, 0]), 4), lon=round(lon + float(jitter[n, 1]), 4)
-            )
-    return rows
+            if item_city is not None:
+                _, city, lat, lon, _ = CITIES[item_city[n]]
+                row.update(
+                    city=city,
+                    lat=round(lat + float(jitter[n, 0]), 4),
+                    lon=round(lon + float(jitter[n, 1]), 4),
+                )
+            rows.append(row)
+        return rows
+
+    return Rows(world.items, make)
 
 
 def _chunks(world: _World, interactions: int) -> list[tuple[int, int, int]]:
@@ -437,8 +447,8 @@ def generate(
     """A synthetic shop with exactly `interactions` rows, the same for the same arguments (see module doc);
     `local` > 0 places items in cities and has users pick that share of their items near home.
 
-    Users and items are built now (lists of rows); interactions stream from `dataset.interactions()`, a
-    fresh generator on each call, chunk by chunk.
+    Users and items are sequences whose rows are made when read (`Rows`); interactions stream from
+    `dataset.interactions()`, a fresh generator on each call, chunk by chunk.
     """
     n_comm = default_communities(users, items, interactions) if communities is None else communities
     _check(users, items, interactions, n_comm)

@@ -269,6 +269,18 @@ def test_bad_line_in_a_movielens_file_writes_nothing(
     assert graph_counts(graph) == {}
 
 
+def test_node_rows_stream_and_a_bad_property_name_says_how_far_it_got(graph: Graph) -> None:
+    """Node rows are turned into batches as they are sent, so a bad name in a later row stops the load there."""
+    users = [{"id": "u1"}, {"id": "u2", "age": 30}, {"id": "u3", "bad name": 1}]
+    dataset = in_memory(users, [{"id": "i1"}], [rated("u1", "i1", 1)])
+    with pytest.raises(LoadError) as caught:
+        load_dataset(graph, dataset, batch_size=2, show_progress=False)
+    assert caught.value.phase == "users"
+    assert caught.value.committed == 2
+    assert "invalid property 'bad name'" in str(caught.value)
+    assert graph_counts(graph)["User"] == 2
+
+
 def test_input_failing_mid_load_says_how_far_it_got(graph: Graph) -> None:
     """A file changed between the checking pass and the load: the error says what was committed."""
     rows = [rated("u1", "i1", t) for t in range(1, 6)]
