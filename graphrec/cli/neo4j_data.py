@@ -191,11 +191,12 @@ def _refold_loaded(graph: Any, dataset: Any, most: int) -> dict[str, Any]:
     """With an active model, re-embed the users the load gave interactions (fold-in, at most `most` of them),
     so their recommendations reflect what was loaded before the next refresh; what happened, as a dict."""
     from graphrec.serving import versions
-    from graphrec.serving.coldstart import ColdStartError
-    from graphrec.serving.reactive import refold_users
 
     if versions.active_version(graph) is None:
         return {"refolded": 0}
+    from graphrec.serving.coldstart import ColdStartError  # imports torch (~600 MB): only with a model
+    from graphrec.serving.reactive import refold_users
+
     users = list(dict.fromkeys(str(row["user"]) for row in dataset.iter_interactions()))
     if len(users) > most:
         message = (

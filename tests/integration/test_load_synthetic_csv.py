@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -160,3 +162,25 @@ def test_load_csv_field_over_the_csv_modules_limit(cli_graph: Graph, tmp_path: P
     load(args)
     notes = cli_graph.execute("MATCH (i:Item {id: 'i1'}) RETURN size(i.notes) AS n", write=False)
     assert notes[0]["n"] == 200_000
+
+
+def test_a_load_without_a_model_leaves_torch_unimported(cli_graph: Graph) -> None:
+    """The fold-in after a load needs torch only when a model is active: a plain load stays ~100 MB, not
+    the ~700 MB that importing torch costs."""
+    probe = (
+        "import sys\n"
+        "from graphrec.cli.app import app\n"
+        "try:\n"
+        "    app(['load', 'synthetic', '--users', '30', '--items', '20', '--interactions', '100',\n"
+        "         '--json'])\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    *summary, imported = done.stdout.splitlines()
+    assert json.loads("\n".join(summary))["interactions"] == 100  # the load ran
+    assert imported == "False"
