@@ -23,11 +23,17 @@ def test_rows_behave_like_the_list_they_stand_for() -> None:
     expected = [{"id": f"n{k}"} for k in range(7)]
     assert len(rows) == 7
     assert list(rows) == expected
-    assert rows == expected and expected == rows  # both ways round, as two lists would
-    assert rows != expected[:6] and rows != [*expected[:6], {"id": "other"}]
-    assert rows[0] == {"id": "n0"} and rows[-1] == {"id": "n6"}
-    assert rows[2:5] == expected[2:5] and rows[::3] == expected[::3] and rows[::-2] == expected[::-2]
-    assert rows[5:2] == [] and rows[10:] == []
+    assert rows == expected
+    assert expected == rows
+    assert rows != expected[:6]
+    assert rows != [*expected[:6], {"id": "other"}]
+    assert rows[0] == {"id": "n0"}
+    assert rows[-1] == {"id": "n6"}
+    assert rows[2:5] == expected[2:5]
+    assert rows[::3] == expected[::3]
+    assert rows[::-2] == expected[::-2]
+    assert rows[5:2] == []
+    assert rows[10:] == []
     assert [r["id"] for r in reversed(rows)] == [f"n{k}" for k in reversed(range(7))]
     for bad in (7, -8):
         with pytest.raises(IndexError):
@@ -47,4 +53,5 @@ def test_iterating_makes_rows_a_chunk_at_a_time(monkeypatch: pytest.MonkeyPatch)
 def test_id_rows_keep_the_order_of_the_ids() -> None:
     seen = dict.fromkeys(["u9", "u3", "u9", "u1"])
     assert id_rows(seen) == [{"id": "u9"}, {"id": "u3"}, {"id": "u1"}]
-    assert id_rows([]) == [] and len(id_rows([])) == 0
+    assert id_rows([]) == []
+    assert len(id_rows([])) == 0
