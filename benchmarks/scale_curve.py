@@ -160,8 +160,9 @@ WHY = {
     "(n log n), and more once the index outgrows the page cache",
     "recommend": "a query reads one user's embedding and searches the HNSW index (about log n); the exact "
     "fallback (rec_sources in --json) scores every item, which grows with the catalogue",
-    "load_rss": "only the interactions stream: synthetic.generate builds every user and item row up front "
-    "(a list of dicts, several hundred bytes per user), so the loader's memory grows with the users",
+    "load_rss": "rows stream, but the loader remembers a 64-bit hash of every interaction key it has met "
+    "(SeenKeys, 8 bytes each, at most 50M keys) so that new keys are CREATEd rather than MERGEd, and the "
+    "generator keeps a few numpy columns per user (tens of bytes each)",
     "sync_transient": "sync checks that ids are unique with a set of every node's id and plans its edge "
     "groups from per-node internal-id and degree arrays (chunks, then their concatenation), so part of its "
     "transient memory grows with the nodes rather than with the batch",

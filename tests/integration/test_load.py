@@ -270,8 +270,8 @@ def test_bad_line_in_a_movielens_file_writes_nothing(
 
 
 def test_node_rows_stream_and_a_bad_property_name_says_how_far_it_got(graph: Graph) -> None:
-    """Node rows are turned into batches as they are sent, so a bad name in a later row stops the load there."""
-    users = [{"id": "u1"}, {"id": "u2", "age": 30}, {"id": "u3", "bad name": 1}]
+    """Node rows become batches as they are sent, so a bad name in a later row stops the load there."""
+    users: list[Row] = [{"id": "u1"}, {"id": "u2", "age": 30}, {"id": "u3", "bad name": 1}]
     dataset = in_memory(users, [{"id": "i1"}], [rated("u1", "i1", 1)])
     with pytest.raises(LoadError) as caught:
         load_dataset(graph, dataset, batch_size=2, show_progress=False)
