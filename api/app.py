@@ -7,7 +7,7 @@ its own that the lifespan opens before anything else.
 The lifespan opens ONE async Neo4j driver for the process and closes it on shutdown, after uvicorn has let
 in-flight requests finish; what it builds reaches every request as Starlette's lifespan state
 (`request.state.services`), not through closures or module globals. The service starts even while Neo4j is
-down; `/readyz` says when it can serve.
+down; `/readyz` says when it can serve (after the warm-up of `api/warmup.py`).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from graphrec.api.scoring import Scorer
 from graphrec.api.settings import ApiSettings
 from graphrec.api.store import Store
 from graphrec.api.view import GraphQLView
+from graphrec.api.warmup import Warmup
 from graphrec.config import package_file
 from graphrec.db.mapping import GraphMapping, load_mapping
 
@@ -78,9 +79,11 @@ async def lifespan(
     scorer = Scorer(store, settings, server_version) if settings.scoring else None
     refolder = Refolder(store, settings, scorer) if settings.refold else None
     recommender = Recommender(store, server_version, scorer, settings.context_candidates)
-    services = Services(settings, store, recommender, refolder)
+    warmup = Warmup(store, recommender, settings, scorer)
+    services = Services(settings, store, recommender, refolder, warmup)
     scoring = asyncio.create_task(scorer.run()) if scorer is not None else None
     preload = asyncio.create_task(refolder.preload()) if refolder is not None else None
+    warming = asyncio.create_task(warmup.run())
     # What startup built (modules, schema, driver) lives as long as the process: keep it out of the
     # collector's full passes, which otherwise stall every request in flight for ~20 ms.
     gc.collect()
@@ -89,7 +92,7 @@ async def lifespan(
     try:
         yield {"services": services, "metrics": metrics}
     finally:
-        for task in (scoring, preload):
+        for task in (scoring, preload, warming):
             if task is not None:
                 task.cancel()
                 with suppress(asyncio.CancelledError):
@@ -106,7 +109,8 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when Neo4j answers within the readiness timeout and a model is active."""
+    """Ready when Neo4j answers within the readiness timeout, a model is active and the start-up warm-up has
+    ended."""
     services: Services = request.state.services
     try:
         rows = await asyncio.wait_for(
@@ -121,6 +125,10 @@ async def readyz(request: Request) -> Response:
     version = rows[0]["model"].get("version")
     scorer = services.recommender.scorer
     scoring = "off" if scorer is None else scorer.describe()
+    warming = services.warmup.state.reason if services.warmup is not None else None
+    if warming is not None:
+        body = {"status": "unready", "neo4j": True, "reason": warming, "model": version, "scoring": scoring}
+        return JSONResponse(body, status_code=503)
     return JSONResponse({"status": "ready", "neo4j": True, "model": version, "scoring": scoring})
 
 

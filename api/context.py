@@ -13,6 +13,7 @@ from graphrec.api.recommender import Recommender
 from graphrec.api.refold import Refolder
 from graphrec.api.settings import ApiSettings
 from graphrec.api.store import Store
+from graphrec.api.warmup import Warmup
 from graphrec.db.mapping import GraphMapping
 from graphrec.serving.versions import EMBEDDING_PREFIX
 
@@ -22,13 +23,14 @@ HIDDEN_PREFIXES: tuple[str, ...] = (EMBEDDING_PREFIX,)
 
 @dataclass
 class Services:
-    """The app-wide parts, made once in the lifespan: store (one driver), recommender, settings, and the
-    fold-in that follows recorded interactions (None when `refold` is off)."""
+    """The app-wide parts, made once in the lifespan: store (one driver), recommender, settings, the
+    fold-in that follows recorded interactions (None when `refold` is off) and the start-up warm-up."""
 
     settings: ApiSettings
     store: Store
     recommender: Recommender
     refolder: Refolder | None = None
+    warmup: Warmup | None = None
     hidden: tuple[str, ...] = HIDDEN_PREFIXES
 
 

@@ -117,6 +117,8 @@ class Scorer:
         self.off_reason: str | None = "not loaded yet"
         self._state: tuple[Any, ...] | None = None
         self._checked = False
+        self.settled = asyncio.Event()
+        """Set once the first check has ended (loaded, found nothing to load, or failed)."""
 
     def describe(self) -> str:
         """`v<N>` for the version held, else why nothing is held (shown by /readyz)."""
@@ -219,4 +221,5 @@ class Scorer:
                 await self.check()
             except (ApiError, Neo4jError, DriverError, OSError) as exc:
                 log.warning("scoring cache check failed: %s", exc)
+            self.settled.set()
             await asyncio.sleep(self.check_s)

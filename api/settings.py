@@ -130,6 +130,14 @@ class ApiSettings(Settings):
     refold_wait_s: float = Field(2.0, ge=0, le=600, validation_alias=_env("refold_wait"))
     """How long a mutation waits for the encoder to finish loading (at startup or after a switch); past it
     the interaction is recorded without fold-in, and the next refresh picks it up."""
+    warmup_requests: int = Field(2000, ge=0, le=100_000, validation_alias=_env("warmup_requests"))
+    """At startup, this many recommendation lists (users', and similar items for one in four) for sampled
+    ids are asked before `/readyz` says ready: a just-started Neo4j answers its first few thousand queries
+    slower while its JIT compiles them (`api/warmup.py`). 0: no warm-up."""
+    warmup_concurrency: int = Field(8, ge=1, le=64, validation_alias=_env("warmup_concurrency"))
+    """Warm-up requests in flight at once."""
+    warmup_max_s: float = Field(60.0, gt=0, le=3600, validation_alias=_env("warmup_max"))
+    """The warm-up stops after this long, done or not, and the service reports ready."""
     log_level: str = Field("INFO", validation_alias=_env("log_level"))
     log_json: bool = Field(True, validation_alias=_env("log_json"))
 

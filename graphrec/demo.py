@@ -95,8 +95,9 @@ class BackgroundServer:
         from graphrec.api.settings import ApiSettings
 
         # the demo serves on loopback for the person running it, so anonymous reads reach users too (the
-        # README's first query asks for one); `graphrec serve` keeps production's catalogue-only default
-        settings = ApiSettings(anonymous="all")
+        # README's first query asks for one); `graphrec serve` keeps production's catalogue-only default.
+        # No start-up warm-up: a person asks a few queries here, not a load balancer thousands.
+        settings = ApiSettings(anonymous="all", warmup_requests=0)
         app = create_app(settings)
         config = uvicorn.Config(app, host=host, port=port, log_config=None, server_header=False)
         self.server = uvicorn.Server(config)

@@ -24,6 +24,10 @@ ML100K = (
 )
 TEST_PASSWORD = "graphrec-test-pw"
 
+# The API's start-up warm-up (graphrec/api/warmup.py) asks 2,000 lists before /readyz says ready: worth it
+# against a just-started Neo4j, seconds lost for every app a test starts. Off unless a test turns it on.
+os.environ.setdefault("GRAPHREC_API_WARMUP_REQUESTS", "0")
+
 
 def _docker_answers() -> bool:
     try:

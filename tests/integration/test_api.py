@@ -262,6 +262,57 @@ def test_healthz_and_metrics(client: TestClient) -> None:
     assert "graphrec_graphql_request_duration_seconds_bucket" in text
 
 
+def ready_after(client: TestClient, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Poll /readyz until it says ready; every body seen, the ready one last."""
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while not seen or seen[-1]["status"] != "ready":
+        assert time.monotonic() < deadline, f"/readyz never said ready; last: {seen[-1:]}"
+        seen.append(client.get("/readyz").json())
+        time.sleep(0.05)
+    return seen
+
+
+def cypher_counts(client: TestClient) -> dict[str, float]:
+    """Queries run per Cypher file name, from /metrics."""
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_KEY}"}).text
+    return {
+        sample.labels["query"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "graphrec_cypher_duration_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_count")
+    }
+
+
+def test_the_warm_up_asks_its_lists_before_readyz_says_ready(loaded: Graph, neo4j_settings: Settings) -> None:
+    settings = api_settings(neo4j_settings, warmup_requests=40, warmup_concurrency=4)
+    with TestClient(create_app(settings)) as app:
+        ready_after(app)
+        state = app.services.warmup.state if app.services.warmup else None
+        assert state is not None
+        assert (state.sent, state.outcome) == (40, "done")
+        counts = cypher_counts(app)
+        # one in four is a similar-items list; every one went through the recommender's queries
+        assert (counts.get("recommend/user"), counts.get("recommend/similar")) == (30, 10)
+
+
+def test_readyz_says_warming_up_until_the_warm_up_ends_at_its_time_limit(
+    loaded: Graph, neo4j_settings: Settings
+) -> None:
+    settings = api_settings(neo4j_settings, warmup_requests=100_000, warmup_max_s=1.5)
+    with TestClient(create_app(settings)) as app:
+        seen = ready_after(app)
+        assert seen[0]["status"] == "unready"
+        assert str(seen[0]["reason"]).startswith("warming up: ")
+        assert seen[0]["reason"].endswith(" of 100000 requests")
+        state = app.services.warmup.state if app.services.warmup else None
+        assert state is not None
+        assert state.outcome == "stopped at warmup_max_s"
+        assert 0 < state.sent < 100_000
+        assert state.seconds >= 1.5
+
+
 def test_graphiql_and_introspection_off_in_production(client: TestClient) -> None:
     assert client.get("/graphql", headers={"Accept": "text/html"}).status_code == 404
     body = gql(client, "{ __schema { types { name } } }")
