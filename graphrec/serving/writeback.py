@@ -110,7 +110,7 @@ def fingerprint(artifacts: ModelArtifacts) -> str:
         (artifacts.item_ids, artifacts.item_embeddings),
     ):
         digest.update(json.dumps(ids).encode())
-        digest.update(np.ascontiguousarray(matrix, dtype=np.float32).tobytes())
+        digest.update(np.ascontiguousarray(matrix, dtype=np.float32).data)  # its buffer, not a bytes copy
     return digest.hexdigest()
 
 
