@@ -5,7 +5,8 @@ lists for sampled users and items, through the same `Recommender` the requests u
 
 Bounded by `warmup_requests`, `warmup_concurrency` and `warmup_max_s`; it waits for the scoring cache's first
 check (so it warms the path requests will take), and ends early, logging why, when there is nothing to ask
-for (no active model, no users or items) or Neo4j fails; either way the service then reports ready. Its
+for (no active model, no users or items) or Neo4j fails (it is asked again each second until then while it
+does not answer); either way the service then reports ready. Its
 queries count in `/metrics`' Cypher figures like any others.
 """
 
@@ -15,6 +16,7 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from neo4j.exceptions import DriverError, Neo4jError
 
@@ -34,6 +36,8 @@ SIMILAR_EVERY = 4
 """One request in this many asks for similar items, the rest for a user's recommendations."""
 ANY = ItemFilter()
 """No filter: the lists requests ask for most."""
+RETRY_S = 1.0
+"""Seconds between attempts to reach Neo4j when it does not answer at start."""
 FAILURES = (ApiError, Neo4jError, DriverError, OSError, TimeoutError)
 
 
@@ -89,9 +93,9 @@ class Warmup:
                 await asyncio.wait_for(self.scorer.settled.wait(), timeout=deadline - time.monotonic())
             except TimeoutError:
                 return "timed out waiting for the scoring cache"
-        if not await self.store.read("api/active_model"):
+        rows = await self._sample(deadline)
+        if rows is None:
             return "nothing to warm: no active model"
-        rows = await self.store.read("api/warmup_ids", {"limit": SAMPLE})
         users = [str(i) for i in rows[0]["users"]] if rows else []
         items = [str(i) for i in rows[0]["items"]] if rows else []
         if not users or not items:
@@ -115,3 +119,16 @@ class Warmup:
         if failures:
             return f"stopped: {type(failures[0]).__name__}: {failures[0]}"
         return "done" if state.sent >= state.planned else "stopped at warmup_max_s"
+
+    async def _sample(self, deadline: float) -> list[dict[str, Any]] | None:
+        """The sampled ids (None without an active model), asked again every `RETRY_S` while Neo4j does not
+        answer (a service started before its database), until `deadline`."""
+        while True:
+            try:
+                if not await self.store.read("api/active_model"):
+                    return None
+                return await self.store.read("api/warmup_ids", {"limit": SAMPLE})
+            except FAILURES:
+                if time.monotonic() + RETRY_S >= deadline:
+                    raise
+                await asyncio.sleep(RETRY_S)
