@@ -3,11 +3,10 @@ recommendation queries slower (its JIT has not compiled their paths yet), so the
 lists for sampled users and items, through the same `Recommender` the requests use, while `/readyz` answers
 503 "warming up". A load balancer then sends traffic only to a warm service.
 
-Bounded by `warmup_requests`, `warmup_concurrency` and `warmup_max_s`; it waits for the scoring cache's first
-check (so it warms the path requests will take), and ends early, logging why, when there is nothing to ask
-for (no active model, no users or items) or Neo4j fails (it is asked again each second until then while it
-does not answer); either way the service then reports ready. Its
-queries count in `/metrics`' Cypher figures like any others.
+Bounded by `warmup_requests`, `warmup_concurrency` and `warmup_max_s`. It waits for the scoring cache's first
+check (so it warms the path requests will take), asks Neo4j again each second while it does not answer, and
+ends early, logging why, when there is nothing to ask for (no active model, no users or items) or a query
+fails; either way the service then reports ready. Its queries count in `/metrics`' Cypher figures.
 """
 
 from __future__ import annotations
