@@ -31,6 +31,22 @@ class Bulk(list[Any]):
         return f"<{len(self):,} values>"
 
 
+def run_batch(tx: ManagedTransaction, text: str, params: Mapping[str, Any]) -> Record | None:
+    """Run one batch statement with its list parameters as `Bulk`s; its one record, or None.
+
+    The lists are emptied once the statement has run: the driver (6.4) leaves each run's parameters in
+    reference cycles that only a full garbage collection frees, rare in a process that holds millions of
+    objects, so every batch's rows stayed in memory (a write-back of 1M nodes peaked 430 MB higher).
+    """
+    bulk = {key: Bulk(value) if isinstance(value, list) else value for key, value in params.items()}
+    try:
+        return tx.run(text, bulk).single()
+    finally:
+        for value in bulk.values():
+            if isinstance(value, Bulk):
+                value.clear()
+
+
 class Neo4jUnavailable(GraphrecError, RuntimeError):
     """Neo4j could not be reached or refused the login; the message says which and how to fix it."""
 

@@ -30,7 +30,7 @@ from neo4j.spatial import WGS84Point
 
 from graphrec import ui
 from graphrec.db import cypher
-from graphrec.db.graph import Bulk, Graph
+from graphrec.db.graph import Graph, run_batch
 from graphrec.db.mapping import MappingError, NodeMapping, validate_identifier
 from graphrec.errors import GraphrecError
 from graphrec.ingest.records import BadInput, Dataset, Row
@@ -202,8 +202,7 @@ def _closing(iterator: Iterator[Any]) -> Iterator[None]:
 
 
 def _run_batch(tx: ManagedTransaction, batch: Batch) -> int:
-    params = {key: Bulk(value) if isinstance(value, list) else value for key, value in batch.params.items()}
-    record = tx.run(batch.statement, params).single()
+    record = run_batch(tx, batch.statement, batch.params)
     return int(record["written"]) if record else 0
 
 

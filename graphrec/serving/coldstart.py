@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from neo4j import ManagedTransaction
 
-from graphrec.db.graph import Bulk, Graph
+from graphrec.db.graph import Graph, run_batch
 from graphrec.errors import GraphrecError
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.serving import versions
@@ -132,7 +132,7 @@ def _write(graph: Graph, role: str, rows: list[list[Any]], prop: str, batch_size
     written = 0
 
     def work(tx: ManagedTransaction, chunk: list[list[Any]]) -> int:
-        record = tx.run(text, rows=Bulk(chunk), property=prop).single()
+        record = run_batch(tx, text, {"rows": chunk, "property": prop})
         return int(record["written"]) if record else 0
 
     for start in range(0, len(rows), batch_size):

@@ -27,7 +27,7 @@ import numpy as np
 from neo4j import ManagedTransaction
 
 from graphrec import ui
-from graphrec.db.graph import Bulk, Graph
+from graphrec.db.graph import Graph, run_batch
 from graphrec.errors import GraphrecError
 from graphrec.learn.model_dir import FloatMatrix, ModelArtifacts
 from graphrec.serving import versions
@@ -201,8 +201,7 @@ def write_embeddings(
     size = max(1, min(options.batch_size, -(-todo // options.concurrency)))
 
     def work(tx: ManagedTransaction, text: str, batch: tuple[list[str], list[list[float]]]) -> int:
-        params = {"ids": Bulk(batch[0]), "vectors": Bulk(batch[1]), "property": prop}
-        record = tx.run(text, params).single()
+        record = run_batch(tx, text, {"ids": batch[0], "vectors": batch[1], "property": prop})
         return int(record["written"]) if record else 0
 
     def run(text: str, batch: tuple[list[str], list[list[float]]]) -> int:

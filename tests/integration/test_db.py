@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 from neo4j import ManagedTransaction
 from neo4j.exceptions import Neo4jError
 
-from graphrec.db.graph import Graph
+from graphrec.db.graph import Graph, run_batch
 
 
 def test_server_info_reports_a_5x_community_server(graph: Graph) -> None:
@@ -48,3 +51,26 @@ def test_managed_transactions_pass_arguments_and_stream_results(graph: Graph) ->
         return [int(record["n"]) for record in tx.run("MATCH (d:Door) RETURN d.n AS n ORDER BY n")]
 
     assert graph.in_read_transaction(read, fetch_size=1) == [10, 11, 12]
+
+
+class _Row(list[float]):
+    """A row that a weak reference can follow (plain lists cannot)."""
+
+
+def test_a_batch_statement_frees_its_rows_once_run_without_waiting_for_the_collector(graph: Graph) -> None:
+    rows = [_Row([float(n)] * 4) for n in range(100)]
+    alive = [weakref.ref(row) for row in rows]
+
+    def work(tx: ManagedTransaction, rows: list[_Row]) -> int:
+        record = run_batch(tx, "UNWIND $rows AS r RETURN count(r) AS n, sum(r[0]) AS total", {"rows": rows})
+        assert record is not None
+        assert record["total"] == sum(range(100))
+        return int(record["n"])
+
+    gc.disable()  # the driver's reference cycles held every batch until a full collection
+    try:
+        assert graph.in_write_transaction(work, rows) == 100
+        del rows
+        assert sum(ref() is not None for ref in alive) == 0
+    finally:
+        gc.enable()
