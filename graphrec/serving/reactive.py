@@ -19,7 +19,7 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
-from graphrec.db.graph import Bulk, Graph
+from graphrec.db.graph import Graph, run_batch
 from graphrec.learn.foldin import FoldIn, FoldInStates
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.serving import versions
@@ -108,9 +108,8 @@ def write(graph: Graph, version: int, vectors: Mapping[str, list[float]]) -> int
     text = graph.query("writeback/fold_user_embeddings")
 
     def work(tx: ManagedTransaction) -> int:
-        record = tx.run(
-            text, version=version, ids=list(vectors), vectors=Bulk(list(vectors.values()))
-        ).single()
+        params = {"version": version, "ids": list(vectors), "vectors": list(vectors.values())}
+        record = run_batch(tx, text, params)
         return int(record["written"]) if record else 0
 
     return graph.in_write_transaction(work)
