@@ -19,7 +19,6 @@ from contextlib import asynccontextmanager, suppress
 from functools import partial
 from typing import TypedDict
 
-from neo4j.exceptions import DriverError, Neo4jError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -32,21 +31,17 @@ from starlette.types import Message, Receive, Scope, Send
 from graphrec.api import logs
 from graphrec.api.body_limit import BodyLimit
 from graphrec.api.context import Services
-from graphrec.api.errors import ApiError
 from graphrec.api.metrics import Metrics, MetricsGate, MetricsPort, metrics_endpoint
 from graphrec.api.recommender import Recommender
 from graphrec.api.refold import Refolder
 from graphrec.api.schema import build_schema
 from graphrec.api.scoring import Scorer
 from graphrec.api.settings import ApiSettings
-from graphrec.api.store import Store
+from graphrec.api.store import QUERY_FAILURES, Store
 from graphrec.api.view import GraphQLView
 from graphrec.api.warmup import Warmup
 from graphrec.config import package_file
 from graphrec.db.mapping import GraphMapping, load_mapping
-
-UNREACHABLE = (ApiError, Neo4jError, DriverError, OSError, TimeoutError)
-"""What a query to an unreachable or too slow Neo4j raises."""
 
 
 class State(TypedDict):
@@ -60,7 +55,7 @@ async def _server_version(store: Store) -> tuple[int, ...] | None:
     """The Neo4j version as a tuple (gates newer Cypher in the recommender); None while Neo4j is down."""
     try:
         info = await asyncio.wait_for(store.server_info(), timeout=5)
-    except UNREACHABLE:
+    except QUERY_FAILURES:
         logs.get_logger().warning("Neo4j not reachable at startup; /readyz will say when it is")
         return None
     return info.version_tuple or None
@@ -116,7 +111,7 @@ async def readyz(request: Request) -> Response:
         rows = await asyncio.wait_for(
             services.store.read("api/active_model"), timeout=services.settings.readiness_timeout_s
         )
-    except UNREACHABLE as exc:
+    except QUERY_FAILURES as exc:
         reason = f"Neo4j unreachable: {type(exc).__name__}"
         return JSONResponse({"status": "unready", "neo4j": False, "reason": reason}, status_code=503)
     if not rows:

@@ -14,19 +14,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from neo4j.exceptions import DriverError, Neo4jError
-
-from graphrec.api.errors import ApiError
 from graphrec.api.logs import get_logger
 from graphrec.api.scoring import Scorer
 from graphrec.api.settings import ApiSettings
-from graphrec.api.store import Store
+from graphrec.api.store import QUERY_FAILURES, Store
 from graphrec.errors import GraphrecError
 from graphrec.serving.reactive import Reactive
 from graphrec.serving.versions import ModelVersion
-
-FAILURES = (ApiError, Neo4jError, DriverError, OSError, TimeoutError)
-"""What a fold-in may meet besides an unfoldable version: it is logged, the mutation still succeeds."""
 
 
 class Refolder:
@@ -67,7 +61,7 @@ class Refolder:
         """Load the active version's fold-in now (the lifespan starts this), so mutations need not wait."""
         try:
             await self._active()
-        except FAILURES as exc:
+        except QUERY_FAILURES as exc:  # logged; the mutation still succeeds
             get_logger().warning("fold-in preload failed: %s", exc)
 
     async def refold(self, user_id: str) -> bool:
@@ -86,7 +80,7 @@ class Refolder:
                 "writeback/fold_user_embeddings",
                 {"version": reactive.version, "ids": list(vectors), "vectors": list(vectors.values())},
             )
-        except FAILURES as exc:
+        except QUERY_FAILURES as exc:  # logged; the mutation still succeeds
             get_logger().warning("fold-in for user %s skipped: %s", user_id, exc)
             return False
         if not written or not written[0]["written"]:

@@ -47,6 +47,9 @@ from graphrec.db.mapping import GraphMapping
 
 Row = dict[str, Any]
 T = TypeVar("T")
+QUERY_FAILURES = (ApiError, Neo4jError, DriverError, OSError, TimeoutError)
+"""What a query through the store raises when Neo4j is unreachable, too slow or refuses it: callers that
+carry on without the answer (readiness, fold-in, warm-up) catch these."""
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 
 

@@ -17,14 +17,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from neo4j.exceptions import DriverError, Neo4jError
-
-from graphrec.api.errors import ApiError
 from graphrec.api.logs import get_logger
 from graphrec.api.recommender import RecKey, Recommender
 from graphrec.api.scoring import Scorer
 from graphrec.api.settings import ApiSettings
-from graphrec.api.store import Store
+from graphrec.api.store import QUERY_FAILURES, Store
 from graphrec.serving.filters import ItemFilter
 
 SAMPLE = 1_000
@@ -37,7 +34,6 @@ ANY = ItemFilter()
 """No filter: the lists requests ask for most."""
 RETRY_S = 1.0
 """Seconds between attempts to reach Neo4j when it does not answer at start."""
-FAILURES = (ApiError, Neo4jError, DriverError, OSError, TimeoutError)
 
 
 @dataclass
@@ -79,7 +75,7 @@ class Warmup:
         started = time.monotonic()
         try:
             state.outcome = await self._run(started + self.max_s)
-        except FAILURES as exc:
+        except QUERY_FAILURES as exc:
             state.outcome = f"stopped: {type(exc).__name__}: {exc}"
         finally:
             state.seconds = time.monotonic() - started
@@ -111,7 +107,7 @@ class Warmup:
                         await self.recommender.similar_to_items([RecKey(picks.choice(items), K, ANY)])
                     else:
                         await self.recommender.for_users([RecKey(picks.choice(users), K, ANY)])
-                except FAILURES as exc:  # the others stop at their next request
+                except QUERY_FAILURES as exc:  # the others stop at their next request
                     failures.append(exc)
 
         await asyncio.gather(*(worker() for _ in range(self.concurrency)))
@@ -127,7 +123,7 @@ class Warmup:
                 if not await self.store.read("api/active_model"):
                     return None
                 return await self.store.read("api/warmup_ids", {"limit": SAMPLE})
-            except FAILURES:
+            except QUERY_FAILURES:
                 if time.monotonic() + RETRY_S >= deadline:
                     raise
                 await asyncio.sleep(RETRY_S)
