@@ -227,17 +227,21 @@ def codes(body: dict[str, Any]) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
 
 
+def cypher_counts(client: TestClient) -> dict[str, float]:
+    """Queries run per Cypher file name, from /metrics."""
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_KEY}"}).text
+    return {
+        sample.labels["query"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "graphrec_cypher_duration_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_count")
+    }
+
+
 def cypher_calls(client: TestClient) -> float:
     """Cypher queries the app has sent for requests (not the scoring cache's own), read from /metrics."""
-    text = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_KEY}"}).text
-    for family in text_string_to_metric_families(text):
-        if family.name == "graphrec_cypher_duration_seconds":
-            return sum(
-                s.value
-                for s in family.samples
-                if s.name.endswith("_count") and not s.labels["query"].startswith("api/scoring")
-            )
-    return 0.0
+    return sum(n for query, n in cypher_counts(client).items() if not query.startswith("api/scoring"))
 
 
 def history(graph: Graph, user: str) -> list[tuple[str, int]]:
@@ -271,18 +275,6 @@ def ready_after(client: TestClient, timeout: float = 60.0) -> list[dict[str, Any
         seen.append(client.get("/readyz").json())
         time.sleep(0.05)
     return seen
-
-
-def cypher_counts(client: TestClient) -> dict[str, float]:
-    """Queries run per Cypher file name, from /metrics."""
-    text = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_KEY}"}).text
-    return {
-        sample.labels["query"]: sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "graphrec_cypher_duration_seconds"
-        for sample in family.samples
-        if sample.name.endswith("_count")
-    }
 
 
 def test_the_warm_up_asks_its_lists_before_readyz_says_ready(loaded: Graph, neo4j_settings: Settings) -> None:
