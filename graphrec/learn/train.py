@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
 from graphrec.learn import distributed
+from graphrec.learn.allocator import reuse_freed_memory
 from graphrec.learn.baselines import MostPopular
 from graphrec.learn.distributed import Dist
 from graphrec.learn.foldin import FoldInStates, forward_capturing
@@ -195,6 +196,12 @@ class TrainConfig(BaseModel):
     )
     seed: int = 0
     deterministic: bool = Field(True, description="bitwise-repeatable runs (torch deterministic algorithms)")
+    reuse_freed_memory: bool = Field(
+        True,
+        description="keep freed memory in the process while training (glibc's mmap and trim thresholds "
+        "raised), so each step's large tensors are not faulted in and zeroed again: a Gowalla epoch 17.0 s "
+        "instead of 23.0 s on the CPU, for 0.8 GiB more peak RSS (see learn.allocator)",
+    )
     device: str = "cpu"
 
 
@@ -418,7 +425,8 @@ def train(
     if config.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        return _train(data, config, train_set, valid, log, init=init, dist=dist)
+        with reuse_freed_memory(config.reuse_freed_memory):
+            return _train(data, config, train_set, valid, log, init=init, dist=dist)
     finally:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 

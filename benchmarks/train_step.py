@@ -1,0 +1,99 @@
+"""Seconds per full-graph training epoch on a LightGCN-format dataset, with freed memory reused or not.
+
+Usage: .venv/bin/python benchmarks/train_step.py [--data ../shared/datasets/gowalla] [--epochs 2]
+       [--variants reuse,keep] [--threads 2] [--json]
+
+Each variant (`reuse`: `TrainConfig.reuse_freed_memory` on, the default; `keep`: off, glibc's own
+thresholds) trains the default model for `--epochs` epochs without validation, in a fresh process of its
+own (glibc's mmap threshold adapts over a process's life, so variants must not share one), through
+`graphrec.learn.train.train` itself: what a refresh runs. It prints each epoch's training seconds, the steps
+an epoch and the seconds a step (best epoch), and the process's minor page faults and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from fixed_split import DATA, hetero
+
+from graphrec import ui
+from graphrec.ingest import lightgcn
+from graphrec.learn.interactions import Interactions
+from graphrec.learn.train import TrainConfig, train
+
+
+def one(data_dir: Path, variant: str, epochs: int, threads: int) -> dict[str, Any]:
+    """Train `epochs` epochs under `variant` in this process; its figures."""
+    torch.set_num_threads(threads)
+    data = hetero(lightgcn.read([data_dir / "train.txt"]))
+    train_set = Interactions.from_hetero(data)
+    config = TrainConfig(epochs=epochs, reuse_freed_memory=variant == "reuse", time_budget_s=None)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    started = time.perf_counter()
+    result = train(data, config, train_set, None)
+    seconds = [row["train_seconds"] for row in result.history]
+    assert result.config.batch_size is not None
+    steps = -(-len(train_set) // result.config.batch_size)
+    return {
+        "variant": variant,
+        "epoch_s": seconds,
+        "best_epoch_s": min(seconds),
+        "steps": steps,
+        "step_s": min(seconds) / steps,
+        "wall_s": time.perf_counter() - started,
+        "minor_faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults,
+        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+    }
+
+
+def main() -> None:
+    """Run every variant in its own process and print the table."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=DATA / "gowalla", help="folder with train.txt")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--variants", default="reuse,keep")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run this variant here
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.data, args.one, args.epochs, args.threads)))
+        return
+    rows = []
+    for variant in args.variants.split(","):
+        if variant not in {"reuse", "keep"}:
+            parser.error(f"--variants: {variant!r} is neither reuse nor keep")
+        command = [sys.executable, __file__, "--data", str(args.data), "--epochs", str(args.epochs)]
+        command += ["--threads", str(args.threads), "--one", variant]
+        done = subprocess.run(command, check=True, capture_output=True, text=True)
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        ui.err.print(f"{variant}: best epoch {rows[-1]['best_epoch_s']:.1f}s", highlight=False)
+    if args.json:
+        ui.emit_json(rows)
+        return
+    table = [
+        {
+            "variant": r["variant"],
+            "epochs s": " ".join(f"{s:.1f}" for s in r["epoch_s"]),
+            "s/step": f"{r['step_s']:.3f}",
+            "steps": r["steps"],
+            "minor faults": f"{r['minor_faults']:,}",
+            "peak RSS GiB": f"{r['peak_rss_gib']:.2f}",
+        }
+        for r in rows
+    ]
+    ui.out.print(ui.table(table, title=f"{args.data.name}: full-graph training epochs"))
+
+
+if __name__ == "__main__":
+    main()
