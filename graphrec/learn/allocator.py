@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import platform
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -30,6 +31,13 @@ USUAL_TRIM_THRESHOLD = 2 * USUAL_MMAP_THRESHOLD
 """Restored afterwards: twice the mmap threshold, as glibc's dynamic rule sets it."""
 
 _Mallopt = Callable[[int, int], int]
+
+
+class _Blocks:
+    """How many `reuse_freed_memory` blocks are running: the first sets the thresholds, the last restores."""
+
+    lock = threading.Lock()
+    active = 0
 
 
 def _glibc() -> tuple[_Mallopt, Callable[[int], int]] | None:
@@ -51,17 +59,26 @@ def reuse_freed_memory(enabled: bool = True) -> Iterator[bool]:
 
     Yields whether the setting took effect (False when disabled or not on glibc). On exit the usual
     thresholds are restored and freed memory is handed back to the system, so the rest of the process (a
-    refresh's write-back) does not keep the training peak.
+    refresh's write-back) does not keep the training peak. Blocks may nest or overlap across threads: the
+    thresholds stay raised until the last one ends.
     """
     calls = _glibc() if enabled else None
     if calls is None:
         yield False
         return
     mallopt, trim = calls
-    applied = bool(mallopt(M_MMAP_THRESHOLD, KEEP)) and bool(mallopt(M_TRIM_THRESHOLD, KEEP))
+    with _Blocks.lock:
+        _Blocks.active += 1
+        first = _Blocks.active == 1
+        applied = not first or (
+            bool(mallopt(M_MMAP_THRESHOLD, KEEP)) and bool(mallopt(M_TRIM_THRESHOLD, KEEP))
+        )
     try:
         yield applied
     finally:
-        mallopt(M_MMAP_THRESHOLD, USUAL_MMAP_THRESHOLD)
-        mallopt(M_TRIM_THRESHOLD, USUAL_TRIM_THRESHOLD)
-        trim(0)
+        with _Blocks.lock:
+            _Blocks.active -= 1
+            if _Blocks.active == 0:
+                mallopt(M_MMAP_THRESHOLD, USUAL_MMAP_THRESHOLD)
+                mallopt(M_TRIM_THRESHOLD, USUAL_TRIM_THRESHOLD)
+                trim(0)
