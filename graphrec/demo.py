@@ -61,12 +61,12 @@ def default_dataset(settings: Settings) -> Dataset:
 
 
 def analyses(graph: Graph) -> dict[str, list[dict[str, Any]]]:
-    """Top items, what their raters also rated, and activity per month."""
+    """Top items, what else their users chose, and activity per month (interactions of every kind)."""
     top = [record.data() for record in graph.read("analysis/top_items", {"limit": 10})]
-    tables = {"Most-rated items": top}
+    tables = {"Most-interacted items": top}
     if top:
         also = graph.read("analysis/also_rated", {"itemId": top[0]["item"], "limit": 5})
-        tables[f"Users who rated {top[0]['title']} also rated"] = [record.data() for record in also]
+        tables[f"Users of {top[0]['title']} also chose"] = [record.data() for record in also]
     monthly = graph.read("analysis/interactions_per_month", {})
     tables["Interactions per month"] = [record.data() for record in monthly]
     return tables

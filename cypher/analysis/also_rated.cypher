@@ -1,8 +1,10 @@
-// "Users who rated X also rated": items most often rated by the users who rated item $itemId.
+// "Users who rated X also rated", for every kind of interaction (RATED, VIEWED, CLICKED, PURCHASED): items
+// most often interacted with by the users who interacted with item $itemId.
 // Params: $itemId (the item's id, a string; a number is converted), $limit (integer).
 // In cypher-shell: :param itemId => '50'  and  :param limit => 10
-// users counts distinct co-raters; the item itself is excluded.
-MATCH (x:`Item` {`id`: toString($itemId)})<-[:`RATED`]-(u:`User`)-[:`RATED`]->(i:`Item`)
+// users counts distinct co-interacting users; the item itself is excluded.
+MATCH (x:`Item` {`id`: toString($itemId)})<-[:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]-(u:`User`)
+      -[:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]->(i:`Item`)
 WHERE i <> x
 WITH i, count(DISTINCT u) AS users
 RETURN i.`id` AS item, i.`title` AS title, users

@@ -75,7 +75,7 @@ def test_top_items(cli_on_ml100k: Graph, ratings: list[Rating], titles: dict[str
     for row in rows:
         values = per_item[row["item"]]
         assert row["title"] == titles[row["item"]]
-        assert row["ratings"] == len(values)
+        assert row["interactions"] == len(values)
         assert row["meanRating"] == pytest.approx(sum(values) / len(values), abs=1e-3)
 
 

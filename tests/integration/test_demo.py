@@ -43,9 +43,9 @@ def test_demo_falls_back_to_synthetic_data(
     assert report["dataset"].startswith("synthetic")
     assert report["load"]["nodes"]["User"] == 1_000
     assert report["load"]["nodes"]["Item"] == 1_700
-    top = report["analyses"]["Most-rated items"]
+    top = report["analyses"]["Most-interacted items"]
     assert len(top) == 10
-    assert [row["ratings"] for row in top] == sorted((row["ratings"] for row in top), reverse=True)
+    assert [row["interactions"] for row in top] == sorted((row["interactions"] for row in top), reverse=True)
     assert report["recommendations"] == []
 
 

@@ -115,3 +115,26 @@ def test_files_and_type_options(graph: Graph, split_dir: Path) -> None:
     assert graph_counts(graph) == {"User": 6, "Item": 6, "PURCHASED": 21}
     output = invoke(["load", "lightgcn", str(split_dir), "--files", "test.txt"], code=1)
     assert "no test.txt in this folder" in output
+
+
+def analysis(name: str, **params: Any) -> Any:
+    args = ["cypher", f"analysis/{name}", "--json"]
+    for key, value in params.items():
+        args += ["--param", f"{key}={json.dumps(value)}"]
+    return invoke(args)
+
+
+def test_the_analysis_files_answer_on_views_as_on_ratings(graph: Graph, split_dir: Path) -> None:
+    """A graph of VIEWED pairs only (no rating anywhere): the analysis files count its interactions."""
+    invoke(["load", "lightgcn", str(split_dir / "train.txt"), "--json"])
+    top = analysis("top_items", limit=3)
+    assert [(r["item"], r["interactions"], r["meanRating"]) for r in top] == [
+        ("0", 5, None),
+        ("1", 4, None),
+        ("2", 3, None),
+    ]
+    also = analysis("also_rated", itemId="3", limit=10)  # item 3: users 0 and 1, who both have 0, 1 and 2
+    assert [(r["item"], r["users"]) for r in also] == [("0", 2), ("1", 2), ("2", 2), ("4", 1)]
+    degrees = {(r["side"], r["bucket"]): r["nodes"] for r in analysis("degree_distribution")}
+    # users' and items' degrees are both 5, 4, 3, 2, 1: buckets 1 (1), 2 (2, 3) and 4 (4, 5)
+    assert degrees == {(side, b): n for side in ("user", "item") for b, n in ((1, 1), (2, 2), (4, 2))}
