@@ -4,7 +4,7 @@ glibc's malloc serves every block above its mmap threshold (which adapts, up to 
 and unmaps it when freed. A full-graph training step allocates and frees blocks far above that: on Gowalla
 the [users x pool] scores are 268 MB and each [nodes x dim] activation 36 MB. Every step then has the
 kernel fault in and zero each page it touches: kept in the process, a Gowalla epoch took 17.0 s instead of
-23.0 s (1.04 s a step against 0.77, `benchmarks/train_step.py`), for a peak RSS of 2.81 GiB instead of 2.02
+23.0 s (0.77 s a step instead of 1.04, `benchmarks/train_step.py`), for a peak RSS of 2.81 GiB instead of 2.02
 (freed blocks stay resident, and the heap fragments). Transparent huge pages (`THP_MEM_ALLOC_ENABLE=1`) cut
 the faults 25-fold but not the time, so the zeroing is the cost. PyTorch's CPU tuning guide answers this with
 a caching allocator (jemalloc or TCMalloc, preloaded); raising glibc's own thresholds with `mallopt` does the
@@ -38,6 +38,8 @@ class _Blocks:
 
     lock = threading.Lock()
     active = 0
+    applied = False
+    """Whether the first block's `mallopt` calls took: what every block running beside it reports."""
 
 
 def _glibc() -> tuple[_Mallopt, Callable[[int], int]] | None:
@@ -69,10 +71,9 @@ def reuse_freed_memory(enabled: bool = True) -> Iterator[bool]:
     mallopt, trim = calls
     with _Blocks.lock:
         _Blocks.active += 1
-        first = _Blocks.active == 1
-        applied = not first or (
-            bool(mallopt(M_MMAP_THRESHOLD, KEEP)) and bool(mallopt(M_TRIM_THRESHOLD, KEEP))
-        )
+        if _Blocks.active == 1:
+            _Blocks.applied = bool(mallopt(M_MMAP_THRESHOLD, KEEP)) and bool(mallopt(M_TRIM_THRESHOLD, KEEP))
+        applied = _Blocks.applied
     try:
         yield applied
     finally:
