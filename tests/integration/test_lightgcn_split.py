@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 from graphrec.cli.app import app
 from graphrec.db.graph import Graph
 
+from .test_cypher_files import run
+
 runner = CliRunner()
 TRAIN = "0 0 1 2 3 4\n1 0 1 2 3\n2 0 1 2\n3 0 1\n4 0\n"
 """Item i is listed by 5 - i users: MostPopular ranks 0, 1, 2, 3, 4 for everyone, without ties."""
@@ -117,24 +119,17 @@ def test_files_and_type_options(graph: Graph, split_dir: Path) -> None:
     assert "no test.txt in this folder" in output
 
 
-def analysis(name: str, **params: Any) -> Any:
-    args = ["cypher", f"analysis/{name}", "--json"]
-    for key, value in params.items():
-        args += ["--param", f"{key}={json.dumps(value)}"]
-    return invoke(args)
-
-
 def test_the_analysis_files_answer_on_views_as_on_ratings(graph: Graph, split_dir: Path) -> None:
     """A graph of VIEWED pairs only (no rating anywhere): the analysis files count its interactions."""
     invoke(["load", "lightgcn", str(split_dir / "train.txt"), "--json"])
-    top = analysis("top_items", limit=3)
+    top = run("top_items", limit=3)
     assert [(r["item"], r["interactions"], r["meanRating"]) for r in top] == [
         ("0", 5, None),
         ("1", 4, None),
         ("2", 3, None),
     ]
-    also = analysis("also_rated", itemId="3", limit=10)  # item 3: users 0 and 1, who both have 0, 1 and 2
+    also = run("also_rated", itemId="3", limit=10)  # item 3: users 0 and 1, who both have 0, 1 and 2
     assert [(r["item"], r["users"]) for r in also] == [("0", 2), ("1", 2), ("2", 2), ("4", 1)]
-    degrees = {(r["side"], r["bucket"]): r["nodes"] for r in analysis("degree_distribution")}
+    degrees = {(r["side"], r["bucket"]): r["nodes"] for r in run("degree_distribution")}
     # users' and items' degrees are both 5, 4, 3, 2, 1: buckets 1 (1), 2 (2, 3) and 4 (4, 5)
     assert degrees == {(side, b): n for side in ("user", "item") for b, n in ((1, 1), (2, 2), (4, 2))}
