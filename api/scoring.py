@@ -24,12 +24,10 @@ from typing import Any
 
 import numpy as np
 from neo4j import AsyncManagedTransaction
-from neo4j.exceptions import DriverError, Neo4jError
 
-from graphrec.api.errors import ApiError
 from graphrec.api.logs import get_logger
 from graphrec.api.settings import ApiSettings
-from graphrec.api.store import Store
+from graphrec.api.store import QUERY_FAILURES, Store
 from graphrec.serving.recommend import SEARCH_MIN_VERSION, Scored, search_arguments
 
 Matrix = np.ndarray[Any, np.dtype[np.float32]]
@@ -219,7 +217,7 @@ class Scorer:
         while True:
             try:
                 await self.check()
-            except (ApiError, Neo4jError, DriverError, OSError) as exc:
+            except QUERY_FAILURES as exc:  # a timeout, too, only delays the reload
                 log.warning("scoring cache check failed: %s", exc)
             self.settled.set()
             await asyncio.sleep(self.check_s)

@@ -3,6 +3,7 @@ the write, and leaves both (for the next reload) when someone else folded in bet
 
 from __future__ import annotations
 
+import asyncio
 from typing import cast
 
 import numpy as np
@@ -51,3 +52,32 @@ def test_a_fold_in_by_someone_else_meanwhile_leaves_the_cache_to_its_reload() ->
     held = scorer.candidates("u1", 1)
     assert held is not None
     assert (held.candidates[0][0], held.folded) == ("a", 4)
+
+
+def test_the_cache_loop_goes_on_after_a_check_times_out() -> None:
+    """A check that times out (or loses Neo4j) only delays the reload: the loop checks again later."""
+    scorer = Scorer(cast(Store, None), ApiSettings(scoring_check_s=0.01))
+    failures = [TimeoutError("read timed out"), OSError("connection reset")]
+    calls = 0
+
+    async def check() -> bool:
+        nonlocal calls
+        calls += 1
+        if failures:
+            raise failures.pop(0)
+        return False
+
+    scorer.check = check  # type: ignore[method-assign]
+
+    async def main() -> None:
+        task = asyncio.create_task(scorer.run())
+        await asyncio.wait_for(scorer.settled.wait(), 5)
+        for _ in range(500):
+            if calls >= 3 or task.done():
+                break
+            await asyncio.sleep(0.01)
+        assert not task.done(), task.exception() if task.done() else None
+        task.cancel()
+
+    asyncio.run(main())
+    assert calls >= 3
