@@ -117,6 +117,51 @@ def test_sage_layer_matches_pyg_sageconv() -> None:
     assert torch.allclose(model.propagate(h, graph), conv(h, graph.homogeneous_edge_index()), atol=1e-5)
 
 
+def test_the_default_sage_readout_is_the_mean_of_pyg_sageconv_layers() -> None:
+    """`norm="sym", combine="mean"` (the default model): the mean of the input and of every layer's output,
+    each layer PyG's SAGEConv summing over D^-1/2 A D^-1/2 (a ReLU between layers)."""
+    torch.manual_seed(0)
+    graph = small_graph(with_features=False)
+    model = build_encoder(
+        "sage", num_users=USERS, num_items=ITEMS, dim=4, layers=3, norm="sym", combine="mean"
+    )
+    assert isinstance(model, SAGEEncoder)
+    adj_t = graph.adjacency("sym").matrix  # row i: the weighted messages node i receives
+    h = model.input(graph)
+    layers = [h]
+    for n in range(3):
+        conv = SAGEConv(4, 4, aggr="sum")
+        conv.lin_l.load_state_dict(model.lin_neigh[n].state_dict())
+        conv.lin_r.load_state_dict(model.lin_self[n].state_dict())
+        out = conv(layers[-1], adj_t)
+        layers.append(torch.relu(out) if n < 2 else out)
+    expected = torch.stack(layers).mean(0)
+    assert torch.allclose(model.propagate(h, graph), expected, atol=1e-5)
+
+
+def test_id_rows_give_the_formula_s_values_and_gradients() -> None:
+    """Layer 0 is the id row (zero for an unseen -1 id) plus the projected features, for ids in order, in
+    another order or with unseen ones, and the id table's gradient is the upstream rows scattered back."""
+    torch.manual_seed(0)
+    model = build_encoder("sage", num_users=USERS, num_items=ITEMS, dim=4, user_features=UF, item_features=IF)
+    table, projection = model.input.item_embedding.weight, model.input.item_projection
+    assert projection is not None
+    upstream = torch.randn(ITEMS, 4)
+    for ids in (torch.arange(ITEMS), torch.tensor([4, 3, 2, 1, 0]), torch.tensor([0, 1, -1, 3, 4])):
+        graph = small_graph()
+        graph.item_ids = ids
+        assert graph.item_x is not None
+        model.zero_grad()
+        items = model.input(graph)[USERS:]
+        (items * upstream).sum().backward()
+        known = (ids >= 0).unsqueeze(1).float()
+        expected = table.detach()[ids.clamp(min=0)] * known + projection(graph.item_x).detach()
+        assert torch.allclose(items.detach(), expected, atol=1e-6)
+        expected_grad = torch.zeros_like(table).index_add_(0, ids.clamp(min=0), upstream * known)
+        assert table.grad is not None
+        assert torch.allclose(table.grad, expected_grad, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_losses_prefer_positives_above_negatives(name: str) -> None:
     loss = get_loss(name)
