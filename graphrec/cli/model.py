@@ -225,6 +225,16 @@ def train_command(
             default_factory=Default(TRAIN_CONFIG, "seed"),
         ),
     ],
+    time_budget_s: Annotated[
+        float,
+        typer.Option(
+            "--time-budget",
+            min=0.0,
+            help="Seconds of training and validation after which the run stops, keeping the best epoch "
+            "(0: no limit). A slower CPU fits fewer epochs in it.",
+            default_factory=Default(TRAIN_CONFIG, "time_budget_s"),
+        ),
+    ],
     nproc: NprocOption = 1,
     source: Annotated[
         Source,
@@ -252,6 +262,7 @@ def train_command(
         encoder=encoder, dim=dim, layers=layers, epochs=epochs, lr=lr, loss=loss, margin=margin,
         batch_size=batch_size, mode=mode, device=device, seed=seed,
     )  # fmt: skip
+    config = config.model_copy(update={"time_budget_s": time_budget_s or None})  # 0: no limit
     if source is Source.neo4j:
         if nproc > 1 or from_sync is not None:
             raise CommandError(

@@ -243,6 +243,18 @@ def describe_epoch(row: dict[str, Any]) -> str:
     return line
 
 
+def budget_stop(budget_s: float, spent_s: float, epoch: int, best_epoch: int, metric: str) -> str:
+    """Why a run the time budget ended stopped; when the validation metric was still rising at its last
+    epoch (a slow CPU fits few epochs in the budget), it says that a longer budget would likely pay."""
+    reason = f"time budget of {budget_s:g} s spent ({spent_s:.0f} s)"
+    if epoch > 1 and best_epoch == epoch:
+        reason += (
+            f" after {epoch} epochs, with {metric} still rising: a longer budget would likely give a better "
+            "model (`graphrec train --time-budget SECONDS`, `graphrec refresh --train time_budget_s=SECONDS`)"
+        )
+    return reason
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices)."""
     random.seed(seed)
@@ -582,7 +594,8 @@ def _train(
         over_budget = config.time_budget_s is not None and spent >= config.time_budget_s
         decay.plan(epoch, spent, spent - before)
         if over_budget and epoch < config.epochs:
-            row["stopped"] = f"time budget of {config.time_budget_s:g} s spent ({spent:.0f} s)"
+            assert config.time_budget_s is not None
+            row["stopped"] = budget_stop(config.time_budget_s, spent, epoch, best_epoch, config.valid_metric)
         history.append(row)
         if log is not None and main:
             log(row)

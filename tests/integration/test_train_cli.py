@@ -21,7 +21,21 @@ def test_train_and_evaluate_commands(graph: Graph, cli_env: None, tmp_path: Path
     load_dataset(graph, synthetic.generate(60, 40, 1200, seed=5), show_progress=False)
     out = tmp_path / "model"
     trained = CliRunner().invoke(
-        app, ["train", "--out", str(out), "--epochs", "5", "--dim", "16", "--seed", "1", "--json"]
+        app,
+        [
+            "train",
+            "--out",
+            str(out),
+            "--epochs",
+            "5",
+            "--dim",
+            "16",
+            "--seed",
+            "1",
+            "--time-budget",
+            "0",
+            "--json",
+        ],
     )
     assert trained.exit_code == 0, trained.output
     summary = json.loads(trained.stdout)
@@ -36,6 +50,7 @@ def test_train_and_evaluate_commands(graph: Graph, cli_env: None, tmp_path: Path
     assert artifacts.metrics["history"][0]["epoch"] == 1
     model, config = load_model(out)
     assert config.dim == 16
+    assert config.time_budget_s is None  # --time-budget 0: no limit
     assert model.hparams["num_items"] == 40
     assert [row["model"] for row in summary["valid_table"]] == ["sage", "MostPopular"]
     assert artifacts.metrics["valid_table"] == summary["valid_table"]

@@ -30,6 +30,7 @@ from graphrec.learn.train import (
     MIN_AUTO_NEGATIVES,
     TrainConfig,
     _valid_sample,
+    budget_stop,
     resolve,
     train,
 )
@@ -226,6 +227,15 @@ def test_time_budget_stops_after_the_epoch_that_spends_it(data: HeteroData) -> N
     result = train(data, config, parts.train, parts.valid)
     assert len(result.history) == 1
     assert "time budget" in result.history[0]["stopped"]
+
+
+def test_a_budget_stop_says_when_the_metric_was_still_rising() -> None:
+    rising = budget_stop(420, 436.2, 8, 8, "ndcg@20")
+    assert rising.startswith("time budget of 420 s spent (436 s) after 8 epochs, with ndcg@20 still rising")
+    assert "--time-budget SECONDS" in rising
+    assert "--train time_budget_s=SECONDS" in rising
+    for epoch, best in ((8, 6), (1, 1), (8, 0)):  # past its best, a single epoch, no validation
+        assert budget_stop(420, 436.2, epoch, best, "ndcg@20") == "time budget of 420 s spent (436 s)"
 
 
 def test_validation_sample_is_fixed_and_bounded(data: HeteroData) -> None:
