@@ -231,7 +231,7 @@ def train_command(
             "--time-budget",
             min=0.0,
             help="Seconds of training and validation after which the run stops, keeping the best epoch "
-            "(0: no limit). A slower CPU fits fewer epochs in it.",
+            "(0: no limit; --source neo4j runs its fixed epochs). A slower CPU fits fewer epochs in it.",
             default_factory=Default(TRAIN_CONFIG, "time_budget_s"),
         ),
     ],

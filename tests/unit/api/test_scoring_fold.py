@@ -1,5 +1,6 @@
 """The scoring cache after a fold-in: it takes the new user vector and count when it held the count before
-the write, and leaves both (for the next reload) when someone else folded in between."""
+the write, and leaves both (for the next reload) when someone else folded in between; and its background
+loop, which goes on checking after a check fails."""
 
 from __future__ import annotations
 

@@ -139,7 +139,7 @@ def test_the_default_sage_readout_is_the_mean_of_pyg_sageconv_layers() -> None:
     assert torch.allclose(model.propagate(h, graph), expected, atol=1e-5)
 
 
-def test_id_rows_give_the_formula_s_values_and_gradients() -> None:
+def test_layer_zero_is_the_id_row_plus_projected_features_with_their_gradients() -> None:
     """Layer 0 is the id row (zero for an unseen -1 id) plus the projected features, for ids in order, in
     another order or with unseen ones, and the id table's gradient is the upstream rows scattered back."""
     torch.manual_seed(0)
