@@ -22,6 +22,7 @@ from graphrec.learn.models.losses import (
 from graphrec.learn.models.spectral import normalized_interactions, spectral_embeddings, spectral_init
 from graphrec.learn.splits import split_ro
 from graphrec.learn.train import (
+    AUTO_TOGETHER,
     MAX_AUTO_BATCH,
     MAX_AUTO_LR,
     MAX_AUTO_NEGATIVES,
@@ -153,6 +154,24 @@ def test_minibatch_mode_keeps_the_batch_it_samples_for() -> None:
     edges = interactions(10_000_000, 1_000, 200_000)
     assert resolve(TrainConfig(), edges, "full").batch_size == 524_288
     assert resolve(TrainConfig(), edges, "minibatch").batch_size == MAX_MINIBATCH_AUTO_BATCH == 65_536
+
+
+@pytest.mark.parametrize(
+    ("items", "mode", "settings", "together"),
+    [
+        (1_682, "full", {}, 1),  # ml-100k: the pool is the whole catalogue
+        (40_981, "full", {}, AUTO_TOGETHER),  # Gowalla: the pool samples the catalogue
+        (40_981, "full", {"shared_negatives": 0}, 1),  # per-positive negatives: no pool to share
+        (40_981, "full", {"negative_sampling": "hard"}, 1),  # hard negatives are drawn per positive
+        (40_981, "minibatch", {}, 1),  # a sampled step's cost is its subgraph, not the pool
+        (40_981, "full", {"positives_together": 3}, 3),  # explicit wins
+    ],
+)
+def test_positives_run_together_only_where_the_pool_samples_the_catalogue(
+    items: int, mode: str, settings: dict[str, object], together: int
+) -> None:
+    config = resolve(TrainConfig.model_validate(settings), interactions(200_000, 1_000, items), mode)
+    assert config.positives_together == together
 
 
 def test_explicit_batch_and_pool_are_kept() -> None:
