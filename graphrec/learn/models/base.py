@@ -118,9 +118,11 @@ class Encoder(nn.Module):
 
     _layer_hook: LayerHook | None = None
 
-    def propagate(self, h: Tensor, graph: BipartiteGraph) -> Tensor:
+    def propagate(self, h: Tensor, graph: BipartiteGraph, rows: Tensor | None = None) -> Tensor:
         """Message passing from layer-0 representations `h` [N, dim] to final ones [N, dim]; every subclass
-        passes each layer's output (after its activation, before it feeds the next layer) through `layer`."""
+        passes each layer's output (after its activation, before it feeds the next layer) through `layer`.
+        `rows` (node indices) are the only final rows the caller reads: an encoder may compute just those
+        and leave the others zero, where that is cheaper (`SAGEEncoder`'s last layer)."""
         raise NotImplementedError
 
     def layer(self, h: Tensor, index: int) -> Tensor:
@@ -137,7 +139,8 @@ class Encoder(nn.Module):
         finally:
             self._layer_hook = None
 
-    def forward(self, graph: BipartiteGraph) -> tuple[Tensor, Tensor]:
-        """User and item embeddings for every node of `graph` (not yet normalised: see `decoder`)."""
-        h = self.propagate(self.layer(self.input(graph), 0), graph)
+    def forward(self, graph: BipartiteGraph, rows: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """User and item embeddings for every node of `graph` (not yet normalised: see `decoder`); with
+        `rows`, only those nodes' are sure to be computed (see `propagate`)."""
+        h = self.propagate(self.layer(self.input(graph), 0), graph, rows)
         return h[: graph.num_users], h[graph.num_users :]

@@ -60,7 +60,7 @@ class GATEncoder(Encoder):
             GATConv(dim, dim, heads=heads, concat=False, residual=True) for _ in range(layers)
         )
 
-    def propagate(self, h: Tensor, graph: BipartiteGraph) -> Tensor:
+    def propagate(self, h: Tensor, graph: BipartiteGraph, rows: Tensor | None = None) -> Tensor:
         """Stacked attention layers over both edge directions (plus self-loops)."""
         structure = graph.structure()
         for layer, conv in enumerate(self.convs):

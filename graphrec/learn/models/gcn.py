@@ -25,7 +25,7 @@ class GCNEncoder(Encoder):
         super().__init__(num_users, num_items, dim, layers, **options)
         self.lins = nn.ModuleList(nn.Linear(dim, dim, bias=True) for _ in range(layers))
 
-    def propagate(self, h: Tensor, graph: BipartiteGraph) -> Tensor:
+    def propagate(self, h: Tensor, graph: BipartiteGraph, rows: Tensor | None = None) -> Tensor:
         """Stacked GCN layers; no ReLU after the last."""
         adj = graph.adjacency("gcn")
         for layer, lin in enumerate(self.lins):

@@ -18,7 +18,7 @@ class LightGCNEncoder(Encoder):
 
     name = "lightgcn"
 
-    def propagate(self, h: Tensor, graph: BipartiteGraph) -> Tensor:
+    def propagate(self, h: Tensor, graph: BipartiteGraph, rows: Tensor | None = None) -> Tensor:
         """Mean over layers of A_sym^l h, l = 0..L."""
         adj = graph.adjacency("sym")
         total = h

@@ -139,6 +139,45 @@ def test_the_default_sage_readout_is_the_mean_of_pyg_sageconv_layers() -> None:
     assert torch.allclose(model.propagate(h, graph), expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("combine", ["mean", "last"])
+def test_sage_rows_are_the_full_forward_s_rows_with_its_gradients(combine: str) -> None:
+    """Asked for some rows, the SAGE encoder gives exactly those rows of the full forward (the others zero)
+    and the same parameter gradients for a loss that reads only them; a layer hook sees every row."""
+    graph = small_graph()
+    rows = torch.tensor([0, 3, 6, 9])  # users 0 and 3, items 0 and 3
+    read = torch.randn(USERS + ITEMS, 8, generator=torch.Generator().manual_seed(1))
+    results = []
+    for asked in (None, rows):
+        torch.manual_seed(0)
+        model = build_encoder(
+            "sage", num_users=USERS, num_items=ITEMS, dim=8, layers=2, user_features=UF,
+            item_features=IF, norm="sym", combine=combine,
+        )  # fmt: skip
+        h = torch.cat(model(graph, asked))
+        torch.autograd.backward((h[rows] * read[rows]).sum())
+        results.append((h.detach(), [p.grad for p in model.parameters()]))
+        if asked is not None:
+            others = torch.ones(USERS + ITEMS, dtype=torch.bool)
+            others[rows] = False
+            assert not h[others].any()
+            seen: list[int] = []
+
+            def hook(states: torch.Tensor, layer: int, seen: list[int] = seen) -> torch.Tensor:
+                seen.append(states.shape[0])
+                return states
+
+            with model.hooked(hook):
+                model(graph, rows)
+            assert seen == [USERS + ITEMS] * 3  # a hook (fold-in) gets the whole graph's states
+    (full, full_grads), (some, some_grads) = results
+    assert torch.allclose(full[rows], some[rows], atol=1e-6)
+    assert full[rows].abs().sum() > 0
+    for a, b in zip(full_grads, some_grads, strict=True):
+        assert a is not None
+        assert b is not None
+        assert torch.allclose(a, b, atol=1e-6)
+
+
 def test_layer_zero_is_the_id_row_plus_projected_features_with_their_gradients() -> None:
     """Layer 0 is the id row (zero for an unseen -1 id) plus the projected features, for ids in order, in
     another order or with unseen ones, and the id table's gradient is the upstream rows scattered back."""

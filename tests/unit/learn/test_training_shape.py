@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import pytest
 import torch
@@ -172,6 +173,34 @@ def test_positives_run_together_only_where_the_pool_samples_the_catalogue(
 ) -> None:
     config = resolve(TrainConfig.model_validate(settings), interactions(200_000, 1_000, items), mode)
     assert config.positives_together == together
+
+
+def test_a_step_computing_only_the_rows_it_reads_trains_the_same_model(
+    data: HeteroData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pool that samples the catalogue leaves most rows unread by a step; asking the encoder for only
+    the read rows (`ROWS_READ_SHARE`) changes the arithmetic's rounding, not the training."""
+    import graphrec.learn.train as training
+
+    train_set = Interactions.from_hetero(data)
+    config = TrainConfig(**{**FAST, "epochs": 3, "batch_size": 64, "shared_negatives": 8})
+    rows_read = training._rows_read
+    asked: list[bool] = []
+
+    def recording(*args: Any) -> torch.Tensor | None:
+        rows = rows_read(*args)
+        asked.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(training, "_rows_read", recording)
+    histories = []
+    for share in (0.0, 1.0):  # never / always restricted
+        monkeypatch.setattr(training, "ROWS_READ_SHARE", share)
+        asked.clear()
+        histories.append([row["loss"] for row in train(data, config, train_set, None).history])
+        assert asked
+        assert all(asked) if share else not any(asked)
+    assert histories[0] == pytest.approx(histories[1], rel=1e-4)
 
 
 def test_explicit_batch_and_pool_are_kept() -> None:
