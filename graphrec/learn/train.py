@@ -99,7 +99,7 @@ datasets."""
 AUTO_TOGETHER = 8
 """Where the shared pool samples the catalogue, an epoch visits each user's positives in shuffled runs of
 this many (`learn.batching`): Gowalla's batches then hold ~4.1k distinct users instead of ~16.1k, and an
-epoch on a 2-core EPYC took ~32 s instead of ~46 s, each a little weaker, for a better model in the 420 s
+epoch on a 2-core EPYC took ~34 s instead of ~46 s, each a little weaker, for a better model in the 420 s
 budget. Where the pool is the whole catalogue (ml-100k, ml-1m: runs end by early stopping, well inside the
 budget) positives stay shuffled one by one, as those datasets' settings were tuned."""
 ROWS_READ_SHARE = 0.75
@@ -371,8 +371,8 @@ def resolve(config: TrainConfig, train_set: Interactions, mode: str = "full") ->
     if config.positives_together is None:
         sampled = mode == "full" and config.negative_sampling != "hard" and 0 < pool < train_set.num_items
         update["positives_together"] = AUTO_TOGETHER if sampled else 1
-    size = pool or MIN_AUTO_NEGATIVES
     if config.temperature is None:
+        size = pool or MIN_AUTO_NEGATIVES
         coverage = min(1.0, size / max(1, train_set.num_items))
         sharpened = FULL_TEMPERATURE * coverage**TEMPERATURE_EXPONENT
         update["temperature"] = max(MIN_AUTO_TEMPERATURE, sharpened)

@@ -60,22 +60,18 @@ class SAGEEncoder(Encoder):
         step reads the rows of its batch's users, positives and negative pool, on Gowalla ~35% of them."""
         adj = graph.adjacency(self.norm)
         total = h  # a running sum, as LightGCN: no [L+1, N, dim] stack or its gradient (109 MB each, Gowalla)
+        kept: Tensor | None = None  # the rows the last layer ran on, when it ran on some only
         for layer, (neigh, own) in enumerate(zip(self.lin_neigh, self.lin_self, strict=True)):
+            aggregated = propagate(adj, h)
             if rows is not None and layer == self.num_layers - 1 and self._layer_hook is None:
-                return self._last_layer_rows(h, propagate(adj, h), total, rows)
-            h = neigh(propagate(adj, h)) + own(h)
+                h, aggregated, total, kept = h[rows], aggregated[rows], total[rows], rows
+            h = neigh(aggregated) + own(h)
             if layer < self.num_layers - 1:
                 h = torch.relu(h)
             h = self.layer(h, layer + 1)
             if self.combine == "mean":
                 total = total + h
-        if self.combine == "mean":
-            return total / (self.num_layers + 1)
-        return h
-
-    def _last_layer_rows(self, h: Tensor, aggregated: Tensor, total: Tensor, rows: Tensor) -> Tensor:
-        """The last layer (no ReLU) and the readout for `rows` only, scattered into zeros [N, dim]."""
-        out = self.lin_neigh[-1](aggregated[rows]) + self.lin_self[-1](h[rows])
-        if self.combine == "mean":
-            out = (total[rows] + out) / (self.num_layers + 1)
-        return h.new_zeros(h.shape).index_copy(0, rows, out)
+        out = total / (self.num_layers + 1) if self.combine == "mean" else h
+        if kept is not None:
+            return out.new_zeros(graph.num_nodes, out.shape[1]).index_copy(0, kept, out)
+        return out
