@@ -79,6 +79,15 @@ def _segments(rowptr: Tensor, degree: Tensor, users: Tensor) -> tuple[Tensor, Te
     return rows, starts + torch.arange(rows.numel(), device=users.device)
 
 
+def _contains(sorted_keys: Tensor, keys: Tensor) -> Tensor:
+    """Whether each of `keys` is in `sorted_keys` (ascending, distinct): one binary search each."""
+    if sorted_keys.numel() == 0:
+        return torch.zeros_like(keys, dtype=torch.bool)
+    at = torch.searchsorted(sorted_keys, keys).clamp(max=sorted_keys.numel() - 1)
+    found: Tensor = sorted_keys[at] == keys
+    return found
+
+
 class _ByUser:
     """Items of a set of interactions grouped by user (CSR), for fast per-batch lookups."""
 
@@ -117,11 +126,13 @@ def evaluate_ranking(
     """
     device = truth[0].device
     by_seen = _ByUser(seen[0].to(device), seen[1].to(device), num_users)
-    by_truth = _ByUser(truth[0], truth[1], num_users)
+    # each relevant (user, item) pair once, as one sorted key: a top-k list is checked against it by binary
+    # search instead of a dense [users x items] relevance matrix per batch (most of the ranking's time)
+    relevant = torch.unique(truth[0].long() * num_items + truth[1].long())
     extra = torch.zeros(num_users, dtype=torch.long, device=device)
     if unrankable is not None:
         extra = unrankable.to(device=device, dtype=torch.long)
-    held_out = by_truth.degree + extra
+    held_out = torch.bincount(relevant // num_items, minlength=num_users) + extra
     candidates = torch.nonzero(held_out > 0).flatten() if users is None else users.to(device)
     candidates = candidates[held_out[candidates] > 0]
     sums: dict[str, float] = {}
@@ -129,11 +140,10 @@ def evaluate_ranking(
         scores = scorer(batch).to(torch.float32).clone()
         rows, items = by_seen.rows(batch)
         scores[rows.to(scores.device), items.to(scores.device)] = -torch.inf
-        relevant = torch.zeros(batch.numel(), num_items, dtype=torch.bool, device=scores.device)
-        rows, items = by_truth.rows(batch)
-        relevant[rows.to(scores.device), items.to(scores.device)] = True
-        hits = hits_at(scores, relevant, max(ks))
-        held = relevant.sum(1) + extra[batch].to(relevant.device)
+        top = scores.topk(min(max(ks), num_items), dim=1)
+        keys = batch.to(top.indices.device).unsqueeze(1) * num_items + top.indices
+        hits = (_contains(relevant.to(keys.device), keys) & (top.values > -torch.inf)).to(torch.float32)
+        held = held_out[batch].to(hits.device)
         for name, values in metrics_from_hits(hits, held, ks).items():
             sums[name] = sums.get(name, 0.0) + float(values.sum())
     count = int(candidates.numel())

@@ -17,6 +17,11 @@ columns (hashed title tokens) swamp the id embeddings at the start; on ml-100k s
 that cost about one point of Recall@20 (0.3755 with the default init, 0.3894 with this one)."""
 
 
+def _every_row(ids: Tensor, rows: int) -> bool:
+    """Whether `ids` are 0..rows-1 in order: then the lookup's result is the table itself."""
+    return ids.numel() == rows and bool(torch.equal(ids, torch.arange(rows, device=ids.device)))
+
+
 class NodeInput(nn.Module):
     """Layer-0 node representation: a learnable id embedding plus a linear projection of content features.
 
@@ -51,10 +56,14 @@ class NodeInput(nn.Module):
     def _side(
         self, table: nn.Embedding, projection: nn.Module | None, ids: Tensor, x: Tensor | None
     ) -> Tensor:
-        known = (ids >= 0) & (ids < table.num_embeddings)
-        if self.training and self.id_dropout > 0:
-            known = known & (torch.rand(ids.shape, device=ids.device) >= self.id_dropout)
-        h: Tensor = table(ids.clamp(0, table.num_embeddings - 1)) * known.unsqueeze(1).to(table.weight.dtype)
+        dropout = self.training and self.id_dropout > 0
+        if not dropout and _every_row(ids, table.num_embeddings):
+            h: Tensor = table.weight  # the training graph: no lookup, mask or scattered gradient of [N, dim]
+        else:
+            known = (ids >= 0) & (ids < table.num_embeddings)
+            if dropout:
+                known = known & (torch.rand(ids.shape, device=ids.device) >= self.id_dropout)
+            h = table(ids.clamp(0, table.num_embeddings - 1)) * known.unsqueeze(1).to(table.weight.dtype)
         if projection is not None:
             if x is None:
                 raise ValueError("the model was built with content features but the graph has none")
@@ -121,8 +130,8 @@ class Encoder(nn.Module):
     def propagate(self, h: Tensor, graph: BipartiteGraph, rows: Tensor | None = None) -> Tensor:
         """Message passing from layer-0 representations `h` [N, dim] to final ones [N, dim]; every subclass
         passes each layer's output (after its activation, before it feeds the next layer) through `layer`.
-        `rows` (node indices) are the only final rows the caller reads: an encoder may compute just those
-        and leave the others zero, where that is cheaper (`SAGEEncoder`'s last layer)."""
+        `rows` (distinct node indices) are the only final rows the caller reads: an encoder may compute just
+        those and leave the others zero, where that is cheaper (`SAGEEncoder`'s last layer)."""
         raise NotImplementedError
 
     def layer(self, h: Tensor, index: int) -> Tensor:

@@ -6,6 +6,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from graphrec.learn.metrics import evaluate_ranking, ranking_metrics
 
@@ -129,3 +131,40 @@ def test_a_masked_item_is_never_a_hit_even_in_a_short_catalogue() -> None:
     out = evaluate_ranking(lambda u: table[u], seen, truth, 1, 3, ks=(20,))
     assert out["recall@20"] == pytest.approx(1 / 2)
     assert out["ndcg@20"] == pytest.approx(1 / IDEAL_2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 12), st.integers(1, 30), st.integers(0, 60), st.integers(0, 40)),
+    batch=st.integers(1, 13),
+    ties=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_evaluator_agrees_with_a_dense_relevance_matrix(
+    shape: tuple[int, int, int, int], batch: int, ties: bool, seed: int
+) -> None:
+    """The evaluator looks each top-k item up in the sorted (user, item) keys of the truth; it must give
+    what ranking the masked score rows against a dense [users x items] relevance matrix gives, duplicate
+    truth pairs (counted once in |R|), seen-and-held-out pairs and short catalogues included."""
+    users, items, seen_pairs, truth_pairs = shape
+    gen = torch.Generator().manual_seed(seed)
+    table = torch.randint(0, 3, (users, items), generator=gen).float() if ties else torch.rand(users, items)
+    seen = (
+        torch.randint(users, (seen_pairs,), generator=gen),
+        torch.randint(items, (seen_pairs,), generator=gen),
+    )
+    truth = (
+        torch.randint(users, (truth_pairs,), generator=gen),
+        torch.randint(items, (truth_pairs,), generator=gen),
+    )
+    out = evaluate_ranking(lambda u: table[u], seen, truth, users, items, ks=(1, 5), batch_users=batch)
+
+    masked = table.clone()
+    masked[seen] = -torch.inf
+    relevant = torch.zeros(users, items, dtype=torch.bool)
+    relevant[truth] = True
+    held = relevant.any(1)
+    expected = ranking_metrics(masked[held], relevant[held], ks=(1, 5)) if bool(held.any()) else {}
+    assert out["users"] == int(held.sum())
+    for name, values in expected.items():
+        assert out[name] == pytest.approx(float(values.mean()), abs=1e-6), name

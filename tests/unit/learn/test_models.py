@@ -8,7 +8,7 @@ from torch_geometric.nn import GATConv, LGConv, SAGEConv
 
 from graphrec.learn.models import ENCODERS, BipartiteGraph, build_encoder
 from graphrec.learn.models.gat import gat_layer
-from graphrec.learn.models.graph import propagate
+from graphrec.learn.models.graph import Norm, propagate
 from graphrec.learn.models.losses import LOSSES, get_loss
 from graphrec.learn.models.sage import SAGEEncoder
 from graphrec.learn.models.sampling import NegativeSampler
@@ -105,6 +105,36 @@ def test_sparse_backward_is_the_transpose_product() -> None:
     assert torch.allclose(x.grad, adj.matrix.to_dense().T @ weight, atol=1e-5)
 
 
+@pytest.mark.parametrize("norm", ["sym", "mean"])
+@pytest.mark.parametrize(
+    "rows",
+    [[3, 0, 10, 7], [10], list(range(USERS + ITEMS)), []],
+    ids=["shuffled, an edgeless item", "one edgeless row", "every row", "none"],
+)
+def test_propagating_some_rows_is_those_rows_of_the_product_with_its_gradient(
+    norm: Norm, rows: list[int]
+) -> None:
+    """`Adjacency.rows` gives the product's rows in the order asked, and the backward through the sliced
+    transpose gives the whole product's gradient for a loss that reads only those rows."""
+    graph = small_graph()
+    adj = graph.adjacency(norm)  # "mean" is not symmetric: the transpose must be sliced by column
+    index = torch.tensor(rows, dtype=torch.long)
+    weight = torch.randn(len(rows), 3)
+    grads = []
+    for sliced in (False, True):
+        x = torch.ones(graph.num_nodes, 3).cumsum(0).requires_grad_()
+        out = propagate(adj.rows(index), x) if sliced else propagate(adj, x)[index]
+        torch.autograd.backward((out * weight).sum())
+        grads.append(x.grad)
+        if sliced:
+            assert out.shape == (len(rows), 3)
+            assert torch.allclose(out, (adj.matrix.to_dense() @ x)[index], atol=1e-6)
+    assert grads[0] is not None
+    assert grads[1] is not None
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+    assert bool(grads[1].any()) == bool(adj.matrix.to_dense()[index].any())
+
+
 def test_sage_layer_matches_pyg_sageconv() -> None:
     torch.manual_seed(0)
     graph = small_graph(with_features=False)
@@ -199,6 +229,22 @@ def test_layer_zero_is_the_id_row_plus_projected_features_with_their_gradients()
         expected_grad = torch.zeros_like(table).index_add_(0, ids.clamp(min=0), upstream * known)
         assert table.grad is not None
         assert torch.allclose(table.grad, expected_grad, atol=1e-6)
+
+
+def test_id_dropout_zeroes_id_rows_while_training_only() -> None:
+    """With `id_dropout`, training zeroes the id part of a random share of nodes (the training graph's ids
+    in order included, where the table is otherwise used as it is); evaluation keeps every row."""
+    torch.manual_seed(0)
+    model = build_encoder("sage", num_users=200, num_items=300, dim=4, id_dropout=0.5)
+    graph = BipartiteGraph(200, 300, torch.tensor([[0], [0]]))
+    tables = torch.cat([model.input.user_embedding.weight, model.input.item_embedding.weight]).detach()
+    model.train()
+    h = model.input(graph).detach()
+    dropped = (h == 0).all(1)
+    assert 0.4 < dropped.float().mean() < 0.6
+    assert torch.equal(h[~dropped], tables[~dropped])
+    model.eval()
+    assert torch.equal(model.input(graph).detach(), tables)
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
