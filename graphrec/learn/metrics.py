@@ -80,7 +80,8 @@ def _segments(rowptr: Tensor, degree: Tensor, users: Tensor) -> tuple[Tensor, Te
 
 
 def _contains(sorted_keys: Tensor, keys: Tensor) -> Tensor:
-    """Whether each of `keys` is in `sorted_keys` (ascending, distinct): one binary search each."""
+    """Whether each of `keys` is in `sorted_keys` (ascending, distinct): one binary search each, where
+    `torch.isin` would sort the whole truth with every batch's keys again (batches x truth log truth)."""
     if sorted_keys.numel() == 0:
         return torch.zeros_like(keys, dtype=torch.bool)
     at = torch.searchsorted(sorted_keys, keys).clamp(max=sorted_keys.numel() - 1)
