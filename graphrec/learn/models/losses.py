@@ -193,8 +193,9 @@ def shared_pool_loss(
     bounded by `chunk` x pool, not by the batch: that is what lets the automatic batch grow with the graph.
     The chunks' losses are weighted by their share of the batch, so the result is the one-call loss.
     """
-    pos = pair_scores(user_emb[batch.users], item_emb[batch.items])
-    pool_emb = item_emb[batch.pool]
+    # index_select, not `[...]`: its backward adds rows back with index_add_ instead of a sorting index_put_
+    pos = pair_scores(user_emb.index_select(0, batch.users), item_emb.index_select(0, batch.items))
+    pool_emb = item_emb.index_select(0, batch.pool)
 
     def piece(  # noqa: PLR0917 - checkpoint passes its inputs positionally
         rows: Tensor, pooled: Tensor, mask: Tensor, scores: Tensor, at: Tensor, w: Tensor | None
@@ -207,7 +208,7 @@ def shared_pool_loss(
 
     distinct, index = batch.distinct, batch.row
     if distinct.numel() <= chunk:
-        return piece(user_emb[distinct], pool_emb, batch.clash, pos, index, weight)
+        return piece(user_emb.index_select(0, distinct), pool_emb, batch.clash, pos, index, weight)
     order = torch.argsort(index, stable=True)
     low = [*range(0, distinct.numel(), chunk), distinct.numel()]
     cuts = torch.searchsorted(index[order], index.new_tensor(low)).tolist()
@@ -219,7 +220,7 @@ def shared_pool_loss(
         rows = slice(low[n], low[n + 1])
         part = torch.utils.checkpoint.checkpoint(
             piece,
-            user_emb[distinct[rows]],
+            user_emb.index_select(0, distinct[rows]),
             pool_emb,
             batch.clash[rows],
             pos[edges],

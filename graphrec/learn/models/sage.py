@@ -65,7 +65,7 @@ class SAGEEncoder(Encoder):
         for layer, (neigh, own) in enumerate(zip(self.lin_neigh, self.lin_self, strict=True)):
             if rows is not None and layer == self.num_layers - 1 and self._layer_hook is None:
                 aggregated = propagate(adj.rows(rows), h)  # those rows' entries only: ~half the product
-                h, total, kept = h[rows], total[rows], rows
+                h, total, kept = h.index_select(0, rows), total.index_select(0, rows), rows
             else:
                 aggregated = propagate(adj, h)
             h = neigh(aggregated) + own(h)
