@@ -21,6 +21,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from graphrec.learn.models.graph import runs
+
 METRICS: tuple[str, ...] = ("recall", "ndcg", "hit", "precision", "mrr")
 DEFAULT_KS: tuple[int, ...] = (10, 20)
 
@@ -75,8 +77,7 @@ def _segments(rowptr: Tensor, degree: Tensor, users: Tensor) -> tuple[Tensor, Te
     """(row in batch, position in the user-sorted edge list) for every edge of `users`."""
     counts = degree[users]
     rows = torch.repeat_interleave(torch.arange(users.numel(), device=users.device), counts)
-    starts = torch.repeat_interleave(rowptr[users] - (torch.cumsum(counts, 0) - counts), counts)
-    return rows, starts + torch.arange(rows.numel(), device=users.device)
+    return rows, runs(rowptr[users], counts)
 
 
 def _contains(sorted_keys: Tensor, keys: Tensor) -> Tensor:

@@ -36,12 +36,10 @@ class Adjacency:
         rows' entries (a Gowalla step's rows hold ~48% of them) instead of the whole product's."""
         crow, col, value = self.matrix.crow_indices(), self.matrix.col_indices(), self.matrix.values()
         counts = crow[rows + 1] - crow[rows]
-        ends = torch.cumsum(counts, 0)
-        # the entries of row rows[r] are crow[rows[r]] .. crow[rows[r] + 1]: one run per row, in rows' order
-        where = torch.repeat_interleave(crow[rows] - (ends - counts), counts)
-        where += torch.arange(where.numel(), device=where.device)
+        where = runs(crow[rows], counts)  # the entries of each row, in rows' order
         n, r = self.matrix.size(1), rows.numel()
-        sliced = _sparse_csr_shaped(torch.cat([ends.new_zeros(1), ends]), col[where], value[where], (r, n))
+        crow_sliced = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+        sliced = _sparse_csr_shaped(crow_sliced, col[where], value[where], (r, n))
         # the transpose keeps the entries in those columns, renumbered to their place in `rows`
         crow_t, col_t, value_t = (
             self.transpose.crow_indices(),
@@ -56,6 +54,14 @@ class Adjacency:
         kept = keep.nonzero().squeeze(1)
         transpose = _sparse_csr_shaped(before[crow_t], kept_col[kept], value_t[kept], (n, r))
         return Adjacency(sliced, transpose)
+
+
+def runs(starts: Tensor, counts: Tensor) -> Tensor:
+    """The positions starts[r], ..., starts[r] + counts[r] - 1 of every run r, concatenated in run order: the
+    entries of some rows of a CSR structure (`starts` = their row pointers, `counts` = their lengths)."""
+    offsets = torch.cumsum(counts, 0) - counts
+    positions = torch.repeat_interleave(starts - offsets, counts)
+    return positions + torch.arange(positions.numel(), device=positions.device)
 
 
 class _SparseMatmul(torch.autograd.Function):
