@@ -79,6 +79,12 @@ class NodeInput(nn.Module):
         return torch.cat([users, items])
 
 
+def rows_of(h: Tensor, rows: Tensor | None) -> Tensor:
+    """The `rows` of `h` (all of it when None): what an encoder that computes every row returns when asked
+    for some (see `Encoder.propagate`)."""
+    return h if rows is None else h.index_select(0, rows)
+
+
 LayerHook = Callable[[Tensor, int], Tensor]
 """Sees (and may replace) one layer's node states: `hook(states [N, dim], layer) -> states`."""
 
@@ -130,8 +136,9 @@ class Encoder(nn.Module):
     def propagate(self, h: Tensor, graph: BipartiteGraph, rows: Tensor | None = None) -> Tensor:
         """Message passing from layer-0 representations `h` [N, dim] to final ones [N, dim]; every subclass
         passes each layer's output (after its activation, before it feeds the next layer) through `layer`.
-        `rows` (distinct node indices) are the only final rows the caller reads: an encoder may compute just
-        those and leave the others zero, where that is cheaper (`SAGEEncoder`'s last layer)."""
+        With `rows` (sorted, distinct node indices) it returns only those rows [R, dim], in that order: an
+        encoder may compute just those where that is cheaper (`SAGEEncoder`'s last layer), or compute every
+        row and pick them (`rows_of`)."""
         raise NotImplementedError
 
     def layer(self, h: Tensor, index: int) -> Tensor:
@@ -149,7 +156,10 @@ class Encoder(nn.Module):
             self._layer_hook = None
 
     def forward(self, graph: BipartiteGraph, rows: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """User and item embeddings for every node of `graph` (not yet normalised: see `decoder`); with
-        `rows`, only those nodes' are sure to be computed (see `propagate`)."""
+        """User and item embeddings for every node of `graph` (not yet normalised: see `decoder`). With
+        `rows` (sorted, distinct node indices), those nodes' only: the users among them, then the items, in
+        the order of `rows`; a training step asks for the rows its loss reads (`graphrec.learn.train`), so
+        neither the encoder's last layer nor the normalisation and gradients after it touch the others."""
         h = self.propagate(self.layer(self.input(graph), 0), graph, rows)
-        return h[: graph.num_users], h[graph.num_users :]
+        users = graph.num_users if rows is None else int(torch.searchsorted(rows, graph.num_users))
+        return h[:users], h[users:]

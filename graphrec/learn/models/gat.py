@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from graphrec.learn.models.base import Encoder
+from graphrec.learn.models.base import Encoder, rows_of
 from graphrec.learn.models.graph import BipartiteGraph, EdgeStructure, weighted_propagate
 from graphrec.learn.pyg import GATConv, softmax
 
@@ -68,4 +68,4 @@ class GATEncoder(Encoder):
             if layer < self.num_layers - 1:
                 h = torch.nn.functional.elu(h)
             h = self.layer(h, layer + 1)
-        return h
+        return rows_of(h, rows)

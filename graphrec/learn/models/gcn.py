@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from graphrec.learn.models.base import Encoder
+from graphrec.learn.models.base import Encoder, rows_of
 from graphrec.learn.models.graph import BipartiteGraph, propagate
 
 
@@ -33,4 +33,4 @@ class GCNEncoder(Encoder):
             if layer < self.num_layers - 1:
                 h = torch.relu(h)
             h = self.layer(h, layer + 1)
-        return h
+        return rows_of(h, rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from graphrec.learn.models.base import Encoder
+from graphrec.learn.models.base import Encoder, rows_of
 from graphrec.learn.models.graph import BipartiteGraph, propagate
 
 
@@ -25,4 +25,4 @@ class LightGCNEncoder(Encoder):
         for layer in range(self.num_layers):
             h = self.layer(propagate(adj, h), layer + 1)
             total = total + h
-        return total / (self.num_layers + 1)
+        return rows_of(total / (self.num_layers + 1), rows)

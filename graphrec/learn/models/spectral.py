@@ -3,12 +3,14 @@
 The top-k singular pairs (u, v, s) of R~ = D_u^-1/2 R D_i^-1/2 are eigenvectors of the symmetric-normalised
 bipartite adjacency that LightGCN and the default `sage` propagate over (R~ v = s u, R~^T u = s v), so
 starting the id embeddings there starts every encoder at the graph's smoothest signals, as SVD-GCN and
-GF-CF use them without training. `torch.svd_lowrank` (randomised, a few sparse products) takes about a
-second on Gowalla's 810k edges; training then fine-tunes from a model that already ranks (cosine Recall@20
+GF-CF use them without training. `torch.svd_lowrank` (randomised, a few sparse products) takes one to two
+seconds on Gowalla's 810k edges; training then fine-tunes from a model that already ranks (cosine Recall@20
 0.116 on Gowalla's valid split before the first step), instead of from noise.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import torch
 from torch import Tensor
@@ -38,6 +40,9 @@ def spectral_embeddings(
     past the matrix's rank are zero). Seeded: the randomised SVD draws from torch's global generator."""
     matrix = normalized_interactions(train)
     rank = min(dim, *matrix.shape)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": products and transposes are stable
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+        matrix = matrix.to_sparse_csr()  # products on every core: Gowalla's SVD 1.7-2.4 s, not COO's 5.6-6.0
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:

@@ -169,27 +169,37 @@ def test_the_default_sage_readout_is_the_mean_of_pyg_sageconv_layers() -> None:
     assert torch.allclose(model.propagate(h, graph), expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("combine", ["mean", "last"])
-def test_sage_rows_are_the_full_forward_s_rows_with_its_gradients(combine: str) -> None:
-    """Asked for some rows, the SAGE encoder gives exactly those rows of the full forward (the others zero)
-    and the same parameter gradients for a loss that reads only them; a layer hook sees every row."""
+ROW_CASES = [("sage", {"norm": "sym", "combine": "mean"}), ("sage", {"combine": "last"})] + [
+    (name, {}) for name in sorted(ENCODERS) if name != "sage"
+]
+
+
+@pytest.mark.parametrize(("name", "options"), ROW_CASES)
+def test_asked_for_rows_an_encoder_gives_the_full_forward_s_rows_with_its_gradients(
+    name: str, options: dict[str, str]
+) -> None:
+    """Asked for some rows, an encoder gives exactly those rows of the full forward (the users among them,
+    then the items, in order) and the same parameter gradients for a loss that reads only them; a layer
+    hook (fold-in) still sees every row, and the answer is the same."""
     graph = small_graph()
     rows = torch.tensor([0, 3, 6, 9])  # users 0 and 3, items 0 and 3
-    read = torch.randn(USERS + ITEMS, 8, generator=torch.Generator().manual_seed(1))
+    read = torch.randn(rows.numel(), 8, generator=torch.Generator().manual_seed(1))
     results = []
     for asked in (None, rows):
         torch.manual_seed(0)
         model = build_encoder(
-            "sage", num_users=USERS, num_items=ITEMS, dim=8, layers=2, user_features=UF,
-            item_features=IF, norm="sym", combine=combine,
+            name, num_users=USERS, num_items=ITEMS, dim=8, layers=2, user_features=UF, item_features=IF,
+            **options,
         )  # fmt: skip
-        h = torch.cat(model(graph, asked))
-        torch.autograd.backward((h[rows] * read[rows]).sum())
+        users, items = model(graph, asked)
+        h = torch.cat([users, items])
+        if asked is None:
+            h = h[rows]
+        else:
+            assert (users.shape[0], items.shape[0]) == (2, 2)
+        torch.autograd.backward((h * read).sum())
         results.append((h.detach(), [p.grad for p in model.parameters()]))
         if asked is not None:
-            others = torch.ones(USERS + ITEMS, dtype=torch.bool)
-            others[rows] = False
-            assert not h[others].any()
             seen: list[int] = []
 
             def hook(states: torch.Tensor, layer: int, seen: list[int] = seen) -> torch.Tensor:
@@ -197,11 +207,12 @@ def test_sage_rows_are_the_full_forward_s_rows_with_its_gradients(combine: str) 
                 return states
 
             with model.hooked(hook):
-                model(graph, rows)
-            assert seen == [USERS + ITEMS] * 3  # a hook (fold-in) gets the whole graph's states
+                hooked = torch.cat(model(graph, rows))
+            assert seen == [USERS + ITEMS] * 3  # every layer's whole states
+            assert torch.allclose(hooked, h.detach(), atol=1e-6)
     (full, full_grads), (some, some_grads) = results
-    assert torch.allclose(full[rows], some[rows], atol=1e-6)
-    assert full[rows].abs().sum() > 0
+    assert torch.allclose(full, some, atol=1e-6)
+    assert full.abs().sum() > 0
     for a, b in zip(full_grads, some_grads, strict=True):
         assert a is not None
         assert b is not None
