@@ -159,7 +159,7 @@ class Encoder(nn.Module):
         """User and item embeddings for every node of `graph` (not yet normalised: see `decoder`). With
         `rows` (sorted, distinct node indices), those nodes' only: the users among them, then the items, in
         the order of `rows`; a training step asks for the rows its loss reads (`graphrec.learn.train`), so
-        neither the encoder's last layer nor the normalisation and gradients after it touch the others."""
+        the normalisation and the loss after it (and SAGE's last layer) never touch the others."""
         h = self.propagate(self.layer(self.input(graph), 0), graph, rows)
         users = graph.num_users if rows is None else int(torch.searchsorted(rows, graph.num_users))
         return h[:users], h[users:]
