@@ -53,6 +53,7 @@ from graphrec.learn.interactions import ITEM, USER, Interactions
 from graphrec.learn.metrics import dot_scorer, evaluate_ranking
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.learn.models import ENCODERS, BipartiteGraph, Encoder, build_encoder
+from graphrec.learn.models.base import users_among
 from graphrec.learn.models.decoder import normalize, pair_scores
 from graphrec.learn.models.losses import LossName, PoolBatch, get_loss, shared_pool_loss
 from graphrec.learn.models.neighbors import NeighborSampler
@@ -705,7 +706,7 @@ def _within(batch: PoolBatch, rows: Tensor, num_users: int, num_nodes: int) -> P
     (sorted node indices, holding all of them): the tables an encoder returns when asked for `rows`."""
     place = torch.empty(num_nodes, dtype=torch.long, device=rows.device)
     place[rows] = torch.arange(rows.numel(), device=rows.device)
-    items = place[num_users:] - int(torch.searchsorted(rows, num_users))
+    items = place[num_users:] - users_among(rows, num_users)
     return batch._replace(
         users=place[batch.users],
         distinct=place[batch.distinct],

@@ -85,6 +85,11 @@ def rows_of(h: Tensor, rows: Tensor | None) -> Tensor:
     return h if rows is None else h.index_select(0, rows)
 
 
+def users_among(rows: Tensor, num_users: int) -> int:
+    """How many of `rows` (sorted node indices) are users: they come first, as users are nodes 0..U-1."""
+    return int(torch.searchsorted(rows, num_users))
+
+
 LayerHook = Callable[[Tensor, int], Tensor]
 """Sees (and may replace) one layer's node states: `hook(states [N, dim], layer) -> states`."""
 
@@ -161,5 +166,5 @@ class Encoder(nn.Module):
         the order of `rows`; a training step asks for the rows its loss reads (`graphrec.learn.train`), so
         the normalisation and the loss after it (and SAGE's last layer) never touch the others."""
         h = self.propagate(self.layer(self.input(graph), 0), graph, rows)
-        users = graph.num_users if rows is None else int(torch.searchsorted(rows, graph.num_users))
+        users = graph.num_users if rows is None else users_among(rows, graph.num_users)
         return h[:users], h[users:]

@@ -12,6 +12,8 @@ whose output only some rows are read from (a training step's last layer).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -105,12 +107,26 @@ def _sparse_csr(crow: Tensor, col: Tensor, values: Tensor, n: int) -> Tensor:
     return _sparse_csr_shaped(crow, col, values, (n, n))
 
 
-def _sparse_csr_shaped(crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
-    """A CSR matrix. torch warns once, at whichever CSR tensor comes first, that sparse CSR support is "in
-    beta": every CSR tensor is built here with that warning silenced (the ops used are stable)."""
+@contextmanager
+def _beta_warning_silenced() -> Iterator[None]:
+    """torch warns once, at whichever CSR tensor comes first, that sparse CSR support is "in beta": every
+    CSR tensor is made under this (the ops used are stable)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+        yield
+
+
+def _sparse_csr_shaped(crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+    """A CSR matrix (torch's "in beta" warning silenced)."""
+    with _beta_warning_silenced():
         return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
+
+
+def to_csr(matrix: Tensor) -> Tensor:
+    """`matrix` (sparse COO) as CSR, whose products run on every core (torch's "in beta" warning
+    silenced)."""
+    with _beta_warning_silenced():
+        return matrix.to_sparse_csr()
 
 
 class _WeightedSparseMatmul(torch.autograd.Function):

@@ -10,13 +10,12 @@ seconds on Gowalla's 810k edges; training then fine-tunes from a model that alre
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 from torch import Tensor
 
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.models.base import Encoder
+from graphrec.learn.models.graph import to_csr
 
 OVERSAMPLE = 8
 """Extra columns for the randomised SVD (Halko et al.): the top k come out accurately with a few more."""
@@ -40,9 +39,7 @@ def spectral_embeddings(
     past the matrix's rank are zero). Seeded: the randomised SVD draws from torch's global generator."""
     matrix = normalized_interactions(train)
     rank = min(dim, *matrix.shape)
-    with warnings.catch_warnings():  # "sparse CSR support is in beta": products and transposes are stable
-        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
-        matrix = matrix.to_sparse_csr()  # products on every core: Gowalla's SVD 1.7-2.4 s, not COO's 5.6-6.0
+    matrix = to_csr(matrix)  # products on every core: Gowalla's SVD 1.7-2.4 s, not COO's 5.6-6.0
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
