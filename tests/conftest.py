@@ -164,7 +164,37 @@ INTEGRATION = Path(__file__).resolve().parent / "integration"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark `neo4j` every test under `integration/` and any other whose fixtures reach the test Neo4j."""
+    """Mark `neo4j` every test under `integration/` and any other whose fixtures reach the test Neo4j, and
+    run the tests on ml-100k together (`on_ml100k_first`)."""
     for item in items:
         if INTEGRATION in item.path.parents or "neo4j_settings" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.neo4j)
+    on_ml100k_first(items)
+
+
+def on_ml100k_first(items: list[pytest.Item]) -> None:
+    """Reorder `items` in place so `ml100k_graph` loads ml-100k as few times as possible.
+
+    Every test that empties the database makes the next `ml100k_graph` load it again (~15 s with the
+    clearing, more on a just-started server). So the modules using it run one after another where the first
+    of them was: first those whose tests all use it, then those that mix it with others (their ml-100k tests
+    first). Modules stay whole (module fixtures are set up once) and otherwise keep their order. In the
+    suite's file order ml-100k was loaded 9 times; in this one 3.
+    """
+
+    def on_ml100k(item: pytest.Item) -> bool:
+        return "ml100k_graph" in getattr(item, "fixturenames", ())
+
+    modules: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.path, []).append(item)
+    using = {path: sum(on_ml100k(test) for test in tests) for path, tests in modules.items()}
+    position = {path: n for n, path in enumerate(modules)}
+    block = min((position[path] for path, count in using.items() if count), default=0)
+    rank: dict[Path, tuple[int, int, int]] = {}
+    for path, tests in modules.items():
+        if using[path]:
+            rank[path] = (block, 0 if using[path] == len(tests) else 1, position[path])
+        else:
+            rank[path] = (position[path], 0, 0)
+    items.sort(key=lambda item: (rank[item.path], not on_ml100k(item)))
