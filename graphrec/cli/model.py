@@ -215,7 +215,12 @@ def train_command(
     ],
     valid_share: Annotated[
         float,
-        typer.Option(min=0.0, max=0.5, help="Share of each user's interactions held out for early stopping."),
+        typer.Option(
+            min=0.0,
+            max=0.5,
+            help="Share of each user's interactions held out from training for early stopping (the final "
+            "embeddings still propagate over them).",
+        ),
     ] = 0.1,
     device: DeviceOption,
     seed: Annotated[
@@ -251,10 +256,11 @@ def train_command(
     """Sync the graph, train a GNN encoder with early stopping, and write a model directory.
 
     The directory holds the weights (model.pt), configuration, index maps, metrics and the L2-normalised
-    user and item embeddings that `graphrec writeback` stores in Neo4j, and a training report: the loss and
-    validation curves and the model against MostPopular on the validation split (training_report.png,
-    report.md; `graphrec report DIR` prints it). Under torchrun (or with --nproc) each process is one rank
-    of a data-parallel run; rank 0 validates and writes the directory.
+    user and item embeddings (propagated over every interaction, the validation share too) that `graphrec
+    writeback` stores in Neo4j, and a training report: the loss and validation curves and the model against
+    MostPopular on the validation split (training_report.png, report.md; `graphrec report DIR` prints it).
+    Under torchrun (or with --nproc) each process is one rank of a data-parallel run; rank 0 validates and
+    writes the directory.
     """
     from graphrec.learn import distributed
 
@@ -401,7 +407,7 @@ def _train_and_save(
             train_set, valid = parts.train, parts.valid
         else:
             train_set, valid = interactions, None
-        result = train(data, config, train_set, valid, log=_epoch_line, dist=dist)
+        result = train(data, config, train_set, valid, log=_epoch_line, dist=dist, embed_valid=True)
         if main:
             save_model(result, out, user_ids, item_ids)
             save_features(out, synced.encoder)

@@ -9,8 +9,9 @@ mean and standard deviation over seeds.
 `evaluate_fixed` runs the literature's fixed-split protocol instead (LightGCN, NGCF, ...): the graph is the
 training set, the test pairs come from a file, every item the user has no training pair with is ranked, and
 the mean is over every user with held-out pairs (`splits.split_fixed`, `splits.held_out`). Models that stop
-early (the encoders, BPR-MF) train on the training pairs less a 10% per-user validation slice; MostPopular
-and EASE, which have nothing to stop, fit every training pair, as the literature's baselines do.
+early (the encoders, BPR-MF) train on the training pairs less a 10% per-user validation slice (the
+encoders' final embeddings then propagate over every training pair, the slice too); MostPopular and EASE,
+which have nothing to stop, fit every training pair, as the literature's baselines do.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ def run_one(
     base = config or TrainConfig()
     encoder, options = VARIANTS.get(model, (model, base.encoder_options if model == base.encoder else {}))
     run_config = base.model_copy(update={"encoder": encoder, "seed": seed, "encoder_options": options})
-    result = train(data, run_config, parts.train, parts.valid, log=log)
+    result = train(data, run_config, parts.train, parts.valid, log=log, embed_valid=parts.protocol == FIXED)
     metrics = held_out_metrics(result.score, parts)
     return RunResult(
         model,

@@ -8,8 +8,10 @@ activations fit in memory (the adjacency is built once and cached), neighbour-sa
 have no wheels on PyPI). After each epoch the validation metric is computed with full ranking (for a
 fixed sample of at most `valid_users` users); the best state is kept and training stops after `patience`
 epochs without improvement, or once `time_budget_s` is spent. The kept model is then ranked once more on
-that sample beside MostPopular (`valid_table`), for the training report. Everything random draws from one
-seed, and torch's deterministic algorithms are on, so a seed reproduces a model bit for bit.
+that sample beside MostPopular (`valid_table`), for the training report. With `embed_valid` the returned
+embeddings then propagate over the validation interactions too (`final_graph`): held out only to judge the
+epochs, they are still part of every user's history. Everything random draws from one seed, and torch's
+deterministic algorithms are on, so a seed reproduces a model bit for bit.
 
 The default model (chosen on ml-100k `ro`, ml-1m and Gowalla; see benchmarks/quality.py): `sage` with
 symmetric aggregation and layer-mean readout, 128-d, 2 layers, id embeddings started from the interaction
@@ -34,7 +36,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -237,6 +239,7 @@ class TrainResult:
     model: Encoder
     config: TrainConfig
     graph: BipartiteGraph
+    """The graph the final embeddings propagated over (`final_graph` with `embed_valid`)."""
     user_embeddings: Tensor
     item_embeddings: Tensor
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -324,6 +327,18 @@ def build_graph(train: Interactions, data: Any, config: TrainConfig) -> Bipartit
         user_x,
         item_x,
     )
+
+
+def final_graph(
+    trained: BipartiteGraph, interactions: Interactions, data: Any, config: TrainConfig
+) -> BipartiteGraph:
+    """The propagation graph over `interactions` (all of a user's history the model is given), keeping the
+    training graph's id rows: a node with no training edge has no trained id embedding, so it stays one that
+    is embedded from features and neighbours. On Gowalla (valid.txt) the embeddings of a refresh's model
+    propagated this way over the 10% held out for validation too scored Recall@20 / NDCG@20 0.2079 / 0.1162
+    instead of 0.2043 / 0.1141 over the training graph alone."""
+    whole = build_graph(interactions, data, config)
+    return replace(whole, user_ids=trained.user_ids, item_ids=trained.item_ids)
 
 
 def positive_weights(train: Interactions, config: TrainConfig) -> Tensor | None:
@@ -448,6 +463,7 @@ def train(
     *,
     init: Init | None = None,
     dist: Dist | None = None,
+    embed_valid: bool = False,
 ) -> TrainResult:
     """Train `config.encoder` on `train_set` (early stopping on `valid` when given) and embed every node.
 
@@ -458,7 +474,11 @@ def train(
     initialised encoder before the first step, in place of `config.init` (a warm start copies an earlier
     model's weights there). `dist`: this process is one rank of a data-parallel run (`learn.distributed`):
     `train_set` and `valid` are then the whole sets on every rank, each rank trains on its slice of every
-    batch, and only rank 0 validates and embeds (other ranks' results hold no embeddings).
+    batch, and only rank 0 validates and embeds (other ranks' results hold no embeddings). `embed_valid`:
+    the returned embeddings (and fold-in states) propagate over `train_set` and `valid` (`final_graph`), as
+    a served model should where `valid` is only a slice of the history held out to judge epochs; the
+    validation figures are still those of the training graph. Off where `valid` must stay unseen (the `ro`
+    and `temporal` protocols compare with baselines fitted on the training set alone).
     """
     previous = (
         torch.are_deterministic_algorithms_enabled(),
@@ -468,7 +488,7 @@ def train(
         torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         with reuse_freed_memory(config.reuse_freed_memory):
-            return _train(data, config, train_set, valid, log, init=init, dist=dist)
+            return _train(data, config, train_set, valid, log, init=init, dist=dist, embed_valid=embed_valid)
     finally:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
@@ -482,6 +502,7 @@ def _train(
     *,
     init: Init | None = None,
     dist: Dist | None = None,
+    embed_valid: bool = False,
 ) -> TrainResult:
     seed_everything(config.seed)
     device = torch.device(distributed.device_for(dist, config.device))
@@ -647,12 +668,17 @@ def _train(
     if not main:  # rank 0 embeds and saves; the others hold the same weights
         empty = torch.empty(0, config.dim)
         return TrainResult(model, config, graph, empty, empty, history, best_epoch, float(best_metric), mode)
-    users_emb, items_emb, foldin = embed.final()
+    final = embed
+    if embed_valid and valid is not None and len(valid) > 0:
+        complete = final_graph(graph, train_set.concat(valid), data, config).to(device)
+        sampler = NeighborSampler(complete, config.fanout, own) if mode == "minibatch" else None
+        final = _Embedder(model, complete, mode, sampler)
+    users_emb, items_emb, foldin = final.final()
     table = []
-    if valid_pairs is not None:
+    if valid_pairs is not None:  # judged on the training graph, as every epoch was
         table = valid_table(
             config.encoder,
-            (users_emb, items_emb),
+            (users_emb, items_emb) if final is embed else embed(),
             train_set,
             seen=(pos_user, pos_item),
             truth=valid_pairs,
@@ -661,7 +687,7 @@ def _train(
     return TrainResult(
         model,
         config,
-        graph,
+        final.graph,
         users_emb,
         items_emb,
         history,

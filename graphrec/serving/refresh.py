@@ -241,8 +241,9 @@ def train_model(
     warm: WarmStart | None = None,
     dist: Dist | None = None,
 ) -> ModelArtifacts | None:
-    """Train on all interactions but a per-user validation share (early stopping); save the model dir with
-    its training report (`learn.report`: the curves and the table against MostPopular).
+    """Train on all interactions but a per-user validation share (early stopping), embed over all of them;
+    save the model dir with its training report (`learn.report`: the curves and the table against
+    MostPopular).
 
     With `warm`, the encoder starts from its weights and trains for `options.warm_start_epochs` epochs.
     With `dist` (one rank of `train_in_processes`), rank 0 saves and returns the artifacts, the others None.
@@ -261,7 +262,14 @@ def train_model(
     log = _print_epoch if options.show_progress else None
     main = dist is None or dist.main
     result = train(
-        synced.data, config, parts.train, parts.valid, log=log if main else None, init=warm, dist=dist
+        synced.data,
+        config,
+        parts.train,
+        parts.valid,
+        log=log if main else None,
+        init=warm,
+        dist=dist,
+        embed_valid=True,
     )
     if not main:
         return None

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from embedding_helpers import count_with_property, seen_items
@@ -69,6 +70,9 @@ def test_refresh_activates_a_complete_indexed_version(
     assert trained.is_file()
     assert (trained.parent / "training_report.png").is_file()
     assert "MostPopular" in trained.read_text()
+    # the served model propagated over every synced interaction, the validation share held out too
+    degrees = np.load(trained.parent / "foldin.npz")["item_degree"]
+    assert int(degrees.sum()) == report.steps[0].detail["interactions"] == 100_000
     assert all(s.seconds >= 0 for s in report.steps)
     active = versions.active_version(ml100k_graph)
     assert active is not None

@@ -14,6 +14,7 @@ from graphrec.learn.baselines import MostPopular
 from graphrec.learn.evaluate import held_out_metrics, run_one
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.model_dir import ModelArtifacts
+from graphrec.learn.models.decoder import normalize
 from graphrec.learn.splits import split_ro
 from graphrec.learn.train import TrainConfig, build_graph, load_model, resolve, save_model, train
 
@@ -189,6 +190,39 @@ def test_the_kept_model_is_tabled_beside_most_popular_on_the_validation_split(tm
     metrics = ModelArtifacts.load(tmp_path).metrics
     assert metrics["valid_table"] == result.valid_table
     assert metrics["valid_metric"] == "ndcg@20"
+
+
+def test_embed_valid_propagates_the_final_embeddings_over_the_validation_pairs_too(data: HeteroData) -> None:
+    parts = split_ro(Interactions.from_hetero(data), seed=0)
+    held = parts.train.item == 0  # item 0's pairs all go to validation: it has no trained id row
+    train_set, valid = parts.train.subset(~held), parts.valid.concat(parts.train.subset(held))
+    config = TrainConfig(**{**FAST, "epochs": 3})
+    kept = train(data, config, train_set, valid)
+    whole = train(data, config, train_set, valid, embed_valid=True)
+    assert kept.graph.edge_index.size(1) == len(train_set)
+    assert whole.graph.edge_index.size(1) == len(train_set) + len(valid)
+    ids, trained_ids = whole.graph.item_ids, kept.graph.item_ids
+    assert ids is not None
+    assert trained_ids is not None
+    assert torch.equal(ids, trained_ids)  # id rows stay the training graph's
+    assert int(ids[0]) == -1
+    for name, weight in kept.model.state_dict().items():  # the same training, only the last forward differs
+        assert torch.equal(whole.model.state_dict()[name], weight)
+    assert whole.valid_table == kept.valid_table  # still judged on the training graph
+    whole.model.eval()
+    with torch.no_grad():
+        users, items = whole.model(whole.graph)
+    assert torch.allclose(whole.user_embeddings, normalize(users), atol=1e-6)
+    assert torch.allclose(whole.item_embeddings, normalize(items), atol=1e-6)
+    assert not torch.allclose(whole.item_embeddings[0], kept.item_embeddings[0], atol=1e-3)
+    assert kept.foldin is not None
+    assert whole.foldin is not None
+    assert int(kept.foldin.item_degree[0]) == 0
+    assert int(whole.foldin.item_degree[0]) == int((valid.item == 0).sum()) > 0
+    minibatch = config.model_copy(update={"mode": "minibatch", "fanout": [5, 5]})
+    sampled = train(data, minibatch, train_set, valid, embed_valid=True)
+    assert sampled.graph.edge_index.size(1) == len(train_set) + len(valid)
+    assert sampled.item_embeddings.shape == whole.item_embeddings.shape
 
 
 def test_without_a_validation_split_there_is_no_table(data: HeteroData, tmp_path: Path) -> None:
