@@ -31,7 +31,8 @@ STATES_FILE = "foldin.npz"
 @dataclass
 class FoldInStates:
     """Every training user's layer-0 input [U, dim], every item's state per layer [L+1, I, dim], and every
-    item's training degree [I]."""
+    item's degree [I], all from the forward that gave the final embeddings (over the training graph, or with
+    `train(..., embed_valid=True)` over the validation pairs too)."""
 
     user_input: Tensor
     item_states: Tensor
