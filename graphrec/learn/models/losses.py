@@ -116,7 +116,8 @@ LOSSES: dict[str, Callable[..., Tensor]] = {
 class PoolBatch(NamedTuple):
     """A batch of positives (`users`, `items`) whose negatives are one `pool` of items shared by the batch:
     `distinct, row = torch.unique(users, return_inverse=True)`; `clash` [distinct, pool] marks the pool
-    items each distinct user has as positives."""
+    items each distinct user has as positives; `bias` [pool], if given, is added to each pool item's logit
+    in the softmax loss (the logQ correction of a pool drawn other than uniformly, `NegativeSampler`)."""
 
     users: Tensor
     items: Tensor
@@ -124,19 +125,22 @@ class PoolBatch(NamedTuple):
     row: Tensor
     pool: Tensor
     clash: Tensor
+    bias: Tensor | None = None
 
 
 class _PoolLogSumExp(torch.autograd.Function):
-    """Per row of `rows`: log sum_j exp(scale * s_j) over its scores s = rows @ pooled.T, masked entries
-    scored `masked`. One [U, P] buffer, updated in place, serves the forward and the backward pass: on ml-1m
-    (5.3k users x 3.6k pool a step) autograd's composition (divide, masked_fill, logsumexp and their
-    backward) made ~14 passes over it and ~40% of the step, this makes 7."""
+    """Per row of `rows`: log sum_j exp(scale * s_j + bias_j) over its scores s = rows @ pooled.T, masked
+    entries scored `masked` (no bias). One [U, P] buffer, updated in place, serves the forward and the
+    backward pass: on ml-1m (5.3k users x 3.6k pool a step) autograd's composition (divide, masked_fill,
+    logsumexp and their backward) made ~14 passes over it and ~40% of the step, this makes 7."""
 
     @staticmethod
     def forward(  # type: ignore[override]  # noqa: PLR0917 - autograd passes inputs positionally
-        ctx: Any, rows: Tensor, pooled: Tensor, mask: Tensor, scale: float, masked: float
+        ctx: Any, rows: Tensor, pooled: Tensor, mask: Tensor, scale: float, masked: float, bias: Tensor | None
     ) -> Tensor:
         logits = (rows * scale) @ pooled.T
+        if bias is not None:  # a constant per column: the backward's softmax `share` already carries it
+            logits.add_(bias)
         logits.masked_fill_(mask, masked * scale)
         top = logits.amax(1, keepdim=True)
         share = logits.sub_(top).exp_()  # exp(logit - max); divided by `total` it is the softmax
@@ -150,13 +154,16 @@ class _PoolLogSumExp(torch.autograd.Function):
         rows, pooled, mask, share, total = ctx.saved_tensors
         # d lse / d s_j = scale x softmax_j, and masked entries take no gradient (as masked_fill gives)
         weight = share.mul(grad.unsqueeze(1) * ctx.scale / total).masked_fill_(mask, 0.0)
-        return weight @ pooled, weight.T @ rows, None, None, None
+        return weight @ pooled, weight.T @ rows, None, None, None, None
 
 
-def pool_logsumexp(rows: Tensor, pooled: Tensor, mask: Tensor, scale: float, masked: float) -> Tensor:
-    """[U] log sum exp of `scale` x (rows @ pooled.T), entries where `mask` is True scored `masked` first:
-    `torch.logsumexp(scale * (rows @ pooled.T).masked_fill(mask, masked), 1)` with a fused backward."""
-    result: Tensor = _PoolLogSumExp.apply(rows, pooled, mask, scale, masked)
+def pool_logsumexp(  # noqa: PLR0917 - the fused function's inputs, in its order
+    rows: Tensor, pooled: Tensor, mask: Tensor, scale: float, masked: float, bias: Tensor | None = None
+) -> Tensor:
+    """[U] log sum exp of `scale` x (rows @ pooled.T) + `bias`, entries where `mask` is True `scale` x
+    `masked` instead: `torch.logsumexp((scale * (rows @ pooled.T) + bias).masked_fill(mask, scale *
+    masked), 1)` with a fused backward."""
+    result: Tensor = _PoolLogSumExp.apply(rows, pooled, mask, scale, masked, bias)
     return result
 
 
@@ -169,9 +176,10 @@ def _softmax_piece(  # noqa: PLR0917 - checkpoint passes its inputs positionally
     w: Tensor | None,
     temperature: float,
     masked_score: float,
+    bias: Tensor | None = None,
 ) -> Tensor:
-    """`softmax_loss` over a pool chunk, through the fused `pool_logsumexp`."""
-    lse = pool_logsumexp(rows, pooled, mask, 1.0 / temperature, masked_score)
+    """`softmax_loss` over a pool chunk, through the fused `pool_logsumexp` (`bias`: its logQ correction)."""
+    lse = pool_logsumexp(rows, pooled, mask, 1.0 / temperature, masked_score, bias)
     return _weighted_mean(torch.nn.functional.softplus(lse[at] - scores / temperature), w)
 
 
@@ -191,8 +199,11 @@ def shared_pool_loss(
     The [distinct users x pool] scores are made `chunk` distinct users at a time, each chunk under activation
     checkpointing (its scores are recomputed in the backward pass instead of kept), so a step's memory is
     bounded by `chunk` x pool, not by the batch: that is what lets the automatic batch grow with the graph.
-    The chunks' losses are weighted by their share of the batch, so the result is the one-call loss.
+    The chunks' losses are weighted by their share of the batch, so the result is the one-call loss. A
+    batch's `bias` (its pool's logQ correction) is for the softmax loss only.
     """
+    if batch.bias is not None and loss_fn is not softmax_loss:
+        raise ValueError("a pool's logQ correction (PoolBatch.bias) applies to the softmax loss only")
     # index_select, not `[...]`: its backward adds rows back with index_add_ instead of a sorting index_put_
     pos = pair_scores(user_emb.index_select(0, batch.users), item_emb.index_select(0, batch.items))
     pool_emb = item_emb.index_select(0, batch.pool)
@@ -202,7 +213,7 @@ def shared_pool_loss(
     ) -> Tensor:
         if loss_fn is softmax_loss:
             temperature = options.get("temperature", 0.1)
-            return _softmax_piece(rows, pooled, mask, scores, at, w, temperature, masked_score)
+            return _softmax_piece(rows, pooled, mask, scores, at, w, temperature, masked_score, batch.bias)
         neg = (rows @ pooled.T).masked_fill(mask, masked_score)
         return loss_fn(scores, neg, w, neg_index=at, **options)
 

@@ -4,6 +4,11 @@
 popular negatives, as word2vec does for words); `hard` draws a larger uniform pool and keeps the K items the
 current model scores highest for the user. Interacted items are rejected and redrawn (a few rounds; the
 rare leftovers after that are kept, which is harmless for training).
+
+A pool shared by a batch may instead be drawn proportionally to (training degree + 1)^`pool_alpha`, each
+draw j weighted by 1 / (N q_j) in the softmax (`pool_bias`, the logQ correction of Bengio and Senecal's
+importance-sampled softmax): the pool's sum of exp(logit) then estimates, without bias, the one a uniform
+pool of the same size gives, while popular items, which carry most of that sum, are drawn more often.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class NegativeSampler:
         strategy: Strategy = "uniform",
         alpha: float = 0.75,
         hard_pool: int = 4,
+        pool_alpha: float = 0.0,
         retries: int = 3,
         generator: torch.Generator | None = None,
         local_generator: torch.Generator | None = None,
@@ -53,9 +59,16 @@ class NegativeSampler:
         """Draws per positive (`uniform`, `sample`); `generator` draws the shared pool. In a data-parallel run
         every rank shares `generator` (the same pool for the whole global batch) and has its own local one."""
         self.probs: Tensor | None = None
+        counts = torch.bincount(items, minlength=num_items).to(torch.float32)
         if strategy == "popularity":
-            counts = torch.bincount(items, minlength=num_items).to(torch.float32)
             self.probs = (counts + 1.0).pow(alpha)
+        self.pool_probs: Tensor | None = None
+        self.pool_log_weight: Tensor | None = None
+        """With `pool_alpha` > 0 (and uniform draws otherwise): the shared pool's draw weights, and each
+        item's log(1 / (N q_j)), the correction `pool_bias` gives its logit."""
+        if pool_alpha > 0 and strategy == "uniform":
+            self.pool_probs = (counts + 1.0).pow(pool_alpha)
+            self.pool_log_weight = -torch.log(self.pool_probs * (num_items / self.pool_probs.sum()))
 
     def is_positive(self, users: Tensor, items: Tensor) -> Tensor:
         """Whether each (user, item) pair is a known interaction (`users`, `items` broadcast together)."""
@@ -99,6 +112,8 @@ class NegativeSampler:
         whole = m >= self.num_items and self.probs is None
         if whole:
             pool = torch.arange(self.num_items, device=users.device)
+        elif self.pool_probs is not None:
+            pool = torch.multinomial(self.pool_probs, m, True, generator=self.generator).to(users.device)
         else:
             pool = self._draw((m,), users.device, self.generator)
         if self.dense is not None and int(users.max()) < self.dense.size(0):
@@ -107,6 +122,13 @@ class NegativeSampler:
         if self.dense is None and torch.unique(users).numel() == users.numel():
             return pool, self._pool_clash(users, pool)
         return pool, self.is_positive(users.unsqueeze(1), pool.unsqueeze(0))
+
+    def pool_bias(self, pool: Tensor) -> Tensor | None:
+        """[m] the logQ correction of a `shared` pool's logits, log(1 / (N q_j)); None for a uniform pool or
+        the whole catalogue (no correction)."""
+        if self.pool_log_weight is None or pool.numel() >= self.num_items:
+            return None
+        return self.pool_log_weight.to(pool.device)[pool]
 
     def _pool_clash(self, users: Tensor, pool: Tensor) -> Tensor:
         """[B, m] positives of distinct `users` among `pool`, found by walking the pool items' interactions.

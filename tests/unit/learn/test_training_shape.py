@@ -23,6 +23,7 @@ from graphrec.learn.models.losses import (
 from graphrec.learn.models.spectral import normalized_interactions, spectral_embeddings, spectral_init
 from graphrec.learn.splits import split_ro
 from graphrec.learn.train import (
+    AUTO_POOL_ALPHA,
     AUTO_TOGETHER,
     MAX_AUTO_BATCH,
     MAX_AUTO_LR,
@@ -116,6 +117,78 @@ def test_fused_pool_logsumexp_matches_autograd() -> None:
     expected = torch.logsumexp(((rows @ pooled.T).masked_fill(mask, -10.0)) / 0.15, 1)
     assert torch.allclose(pool_logsumexp(rows, pooled, mask, 1 / 0.15, -10.0), expected)
     assert torch.autograd.gradcheck(lambda r, p: pool_logsumexp(r, p, mask, 1 / 0.15, -10.0), (rows, pooled))
+
+
+def test_fused_pool_logsumexp_adds_the_pools_correction() -> None:
+    """With a per-column bias (a corrected pool's log weights) the fused function gives torch's composition
+    and its gradients; masked entries take no bias."""
+    gen = torch.Generator().manual_seed(4)
+    rows = torch.randn(9, 5, dtype=torch.float64, generator=gen, requires_grad=True)
+    pooled = torch.randn(11, 5, dtype=torch.float64, generator=gen, requires_grad=True)
+    mask = torch.rand(9, 11, generator=gen) < 0.3
+    bias = torch.randn(11, dtype=torch.float64, generator=gen)
+    expected = torch.logsumexp(((rows @ pooled.T) / 0.15 + bias).masked_fill(mask, -10.0 / 0.15), 1)
+    got = pool_logsumexp(rows, pooled, mask, 1 / 0.15, -10.0, bias)
+    assert torch.allclose(got, expected)
+    assert not torch.allclose(got, pool_logsumexp(rows, pooled, mask, 1 / 0.15, -10.0))
+    check = (rows, pooled)
+    assert torch.autograd.gradcheck(lambda r, p: pool_logsumexp(r, p, mask, 1 / 0.15, -10.0, bias), check)
+
+
+@pytest.mark.parametrize(
+    ("items", "mode", "settings", "alpha"),
+    [
+        (1_682, "full", {}, 0.0),  # ml-100k: the pool is the whole catalogue, nothing to correct
+        (40_981, "full", {}, AUTO_POOL_ALPHA),  # Gowalla: the pool samples the catalogue
+        (40_981, "full", {"loss": "bpr"}, 0.0),  # the correction is the softmax's
+        (40_981, "full", {"negative_sampling": "popularity"}, 0.0),  # popular negatives on purpose
+        (40_981, "full", {"shared_negatives": 0}, 0.0),  # per-positive negatives: no pool
+        (40_981, "minibatch", {}, 0.0),
+        (40_981, "full", {"pool_alpha": 0.25}, 0.25),  # explicit wins
+    ],
+)
+def test_the_pool_is_corrected_only_where_it_samples_the_catalogue_for_the_softmax(
+    items: int, mode: str, settings: dict[str, object], alpha: float
+) -> None:
+    config = resolve(TrainConfig.model_validate(settings), interactions(200_000, 1_000, items), mode)
+    assert config.pool_alpha == alpha
+
+
+def test_a_corrected_pool_for_another_loss_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"pool_alpha=0\.5 needs loss='softmax'"):
+        TrainConfig(pool_alpha=0.5, loss="bpr")
+    assert TrainConfig(pool_alpha=0.0, loss="bpr").pool_alpha == 0.0
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+def test_training_passes_the_pools_correction_to_the_loss(
+    data: HeteroData, alpha: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each step's pool carries its log weights (the sampler's, for its items) when corrected, else none."""
+    import graphrec.learn.train as training
+
+    seen: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+    real = shared_pool_loss
+
+    def recording(loss_fn: Any, user_emb: torch.Tensor, item_emb: torch.Tensor, batch: PoolBatch, **kw: Any):  # type: ignore[no-untyped-def]
+        seen.append((batch.pool, batch.bias))
+        return real(loss_fn, user_emb, item_emb, batch, **kw)
+
+    monkeypatch.setattr(training, "shared_pool_loss", recording)
+    monkeypatch.setattr(training, "ROWS_READ_SHARE", 0.0)  # pool ids stay global: compare them to the sampler
+    train_set = Interactions.from_hetero(data)
+    settings = {"epochs": 1, "batch_size": 64, "shared_negatives": 8, "pool_alpha": alpha}
+    config = TrainConfig(**{**FAST, **settings})
+    train(data, config, train_set, None)
+    assert seen
+    if not alpha:
+        assert all(bias is None for _, bias in seen)
+        return
+    counts = torch.bincount(train_set.item, minlength=train_set.num_items).double() + 1
+    q = counts.sqrt() / counts.sqrt().sum()
+    for pool, bias in seen:
+        assert bias is not None
+        assert torch.allclose(bias.double(), -torch.log(train_set.num_items * q[pool]), atol=1e-5)
 
 
 @pytest.mark.parametrize("weighted", [False, True])
