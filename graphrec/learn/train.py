@@ -15,11 +15,10 @@ deterministic algorithms are on, so a seed reproduces a model bit for bit.
 
 The default model (chosen on ml-100k `ro`, ml-1m and Gowalla; see benchmarks/quality.py): `sage` with
 symmetric aggregation and layer-mean readout, 128-d, 2 layers, id embeddings started from the interaction
-matrix's top singular vectors (`models.spectral`), the sampled-softmax loss over one pool of
-negatives shared by each batch of positives (the whole catalogue, or where it samples the catalogue items
-drawn by popularity ** 0.5 with the logQ correction: `models.sampling`), Adam at a constant rate that
-decays linearly to zero over the run's last 30% (of its epochs, or of those the time budget leaves room
-for: `learn.schedule`), early stopping on NDCG@20 with patience 10.
+matrix's top singular vectors (`models.spectral`), the sampled-softmax loss over one pool of uniform
+negatives shared by each batch of positives, Adam at a constant rate that decays linearly to zero over the
+run's last 30% (of its epochs, or of those the time budget leaves room for: `learn.schedule`), early
+stopping on NDCG@20 with patience 10.
 The batch, the pool, the temperature and the learning rate adapt to the graph (`resolve`): the pool is the
 whole catalogue up to 4096 items, the temperature 0.15 when the pool covers the catalogue and down to 0.1
 as it covers less, the learning rate 0.0025 x sqrt(batch / 4096) up to 0.005. On ml-100k that is 4096
@@ -115,14 +114,6 @@ and backward from 1.54 s to 1.33 s a step), and its aggregation from those rows 
 gathers and their gradients run over [R, dim] tables instead of [N, dim] ones (`_within` renumbers the
 batch); with that and Adam's fused kernel an epoch was ~9% shorter again. On ml-100k and ml-1m a batch reads
 nearly every row, and they train as before."""
-AUTO_POOL_ALPHA = 0.5
-"""Where the shared pool samples the catalogue, it is drawn proportionally to (degree + 1) ** 0.5 with the
-logQ correction (`models.sampling`): popular items, which carry most of the softmax's sum, are drawn more
-often and weighted down to match, so the pool's estimate of the uniform pool's sum varies less. On
-Gowalla's fixed split (seed 0, 16 epochs on a 2-core EPYC, scored on valid.txt) 0.2092 / 0.1164 against
-0.2079 / 0.1149 uniform, the validation metric ahead from the second epoch on; the same correction with the
-catalogue's full-softmax constant log(items / pool) added (a margin of 0.23) gave 0.2033 / 0.1128, and that
-margin alone on uniform draws 0.2053 / 0.1133."""
 MASKED_SCORE = -10.0
 """Score given to a user's own positives in a shared negative pool: far below any cosine, so no loss."""
 TABLE_METRICS: tuple[str, ...] = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
@@ -209,12 +200,13 @@ class TrainConfig(BaseModel):
         "(see models.spectral), or from N(0, 0.1)",
     )
     negative_sampling: Strategy = "uniform"
-    pool_alpha: float | None = Field(
-        None,
+    pool_alpha: float = Field(
+        0.0,
         ge=0,
-        description="a shared pool that samples the catalogue draws items proportionally to (degree + 1) ** "
-        "pool_alpha, each logit corrected by log(1 / (items x its draw probability)) (logQ; softmax only); "
-        f"0: uniform draws; None: {AUTO_POOL_ALPHA} with the softmax loss and uniform sampling, else 0",
+        description="if > 0, a shared pool that samples the catalogue draws items proportionally to "
+        "(degree + 1) ** pool_alpha, each logit corrected by log(1 / (items x its draw probability)) (logQ; "
+        "softmax loss, uniform sampling); 0: uniform draws (on Gowalla 0.5 was within noise of them: see "
+        "models.sampling)",
     )
     popularity_alpha: float = Field(0.75, description="popularity sampling exponent")
     hard_pool: int = Field(4, ge=1, description="hard sampling ranks negatives * hard_pool candidates")
@@ -414,12 +406,9 @@ def resolve(config: TrainConfig, train_set: Interactions, mode: str = "full") ->
     if config.shared_negatives is None:
         update["shared_negatives"] = min(MAX_AUTO_NEGATIVES, max(MIN_AUTO_NEGATIVES, train_set.num_items))
     pool: int = update.get("shared_negatives", config.shared_negatives) or 0  # 0: per-positive
-    sampled = mode == "full" and config.negative_sampling != "hard" and 0 < pool < train_set.num_items
     if config.positives_together is None:
+        sampled = mode == "full" and config.negative_sampling != "hard" and 0 < pool < train_set.num_items
         update["positives_together"] = AUTO_TOGETHER if sampled else 1
-    if config.pool_alpha is None:
-        corrected = sampled and config.loss == "softmax" and config.negative_sampling == "uniform"
-        update["pool_alpha"] = AUTO_POOL_ALPHA if corrected else 0.0
     if config.temperature is None:
         size = pool or MIN_AUTO_NEGATIVES
         coverage = min(1.0, size / max(1, train_set.num_items))
@@ -579,7 +568,7 @@ def _train(
         strategy=config.negative_sampling,
         alpha=config.popularity_alpha,
         hard_pool=config.hard_pool,
-        pool_alpha=config.pool_alpha or 0.0,
+        pool_alpha=config.pool_alpha,
         generator=generator,
         local_generator=own,
     )

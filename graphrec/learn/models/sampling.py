@@ -8,7 +8,11 @@ rare leftovers after that are kept, which is harmless for training).
 A pool shared by a batch may instead be drawn proportionally to (training degree + 1)^`pool_alpha`, each
 draw j weighted by 1 / (N q_j) in the softmax (`pool_bias`, the logQ correction of Bengio and Senecal's
 importance-sampled softmax): the pool's sum of exp(logit) then estimates, without bias, the one a uniform
-pool of the same size gives, while popular items, which carry most of that sum, are drawn more often.
+pool of the same size gives, while popular items, which carry most of that sum, are drawn more often. It is
+off by default: on Gowalla's fixed split (4096 of 41k items, 16 epochs, valid.txt) 0.5 gave Recall@20 /
+NDCG@20 0.2092 / 0.1164 and 0.2084 / 0.1155 with seeds 0 and 1, uniform draws 0.2079 / 0.1149 and 0.2088 /
+0.1154: within the seeds' spread. Catalogues with a steeper popularity curve, or a pool that is a smaller
+share of them, are where it may pay.
 """
 
 from __future__ import annotations

@@ -298,16 +298,16 @@ def test_a_corrected_popularity_pool_estimates_the_uniform_pools_sum() -> None:
     sampler = NegativeSampler(users, items, num_items, pool_alpha=0.5, generator=gen)
     counts = torch.bincount(items, minlength=num_items).double() + 1
     q = counts.sqrt() / counts.sqrt().sum()
-    scores = 0.4 * counts.log() + 0.3 * torch.randn(num_items, generator=gen, dtype=torch.float64)
+    scores = 0.6 * counts.log() + 0.3 * torch.randn(num_items, generator=gen, dtype=torch.float64)
     pools = [sampler.shared(torch.tensor([0, 1]), 64)[0] for _ in range(3000)]
     drawn = torch.bincount(torch.cat(pools), minlength=num_items).double() / (64 * 3000)
-    assert (drawn - q).abs().max() < 0.004  # the draws follow q, not the uniform 1/200
+    assert (drawn - q).abs().max() < 0.002  # the draws follow q, not the uniform 1/200
     assert (q - 1 / num_items).abs().max() > 0.02
     uniform_sum = 64 * scores.exp().mean()  # E[sum over a uniform pool of 64]
     corrected = [(scores[p] + sampler.pool_bias(p).double()).exp().sum() for p in pools]  # type: ignore[union-attr]
     plain = [scores[p].exp().sum() for p in pools]
     assert float(torch.stack(corrected).mean() / uniform_sum) == pytest.approx(1.0, abs=0.02)
-    assert float(torch.stack(plain).mean() / uniform_sum) > 1.2  # uncorrected, popular items dominate
+    assert float(torch.stack(plain).mean() / uniform_sum) > 1.3  # uncorrected, popular items dominate
     # a uniform sampler and the whole catalogue need no correction
     assert NegativeSampler(users, items, num_items, generator=gen).pool_bias(pools[0]) is None
     assert sampler.pool_bias(torch.arange(num_items)) is None

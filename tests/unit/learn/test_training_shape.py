@@ -23,7 +23,6 @@ from graphrec.learn.models.losses import (
 from graphrec.learn.models.spectral import normalized_interactions, spectral_embeddings, spectral_init
 from graphrec.learn.splits import split_ro
 from graphrec.learn.train import (
-    AUTO_POOL_ALPHA,
     AUTO_TOGETHER,
     MAX_AUTO_BATCH,
     MAX_AUTO_LR,
@@ -212,23 +211,21 @@ def test_minibatch_mode_keeps_the_batch_it_samples_for() -> None:
 
 
 @pytest.mark.parametrize(
-    ("items", "mode", "settings", "together", "alpha"),
+    ("items", "mode", "settings", "together"),
     [
-        (1_682, "full", {}, 1, 0.0),  # ml-100k: the pool is the whole catalogue, nothing to correct
-        (40_981, "full", {}, AUTO_TOGETHER, AUTO_POOL_ALPHA),  # Gowalla: the pool samples the catalogue
-        (40_981, "full", {"shared_negatives": 0}, 1, 0.0),  # per-positive negatives: no pool to share
-        (40_981, "full", {"negative_sampling": "hard"}, 1, 0.0),  # hard negatives are drawn per positive
-        (40_981, "full", {"negative_sampling": "popularity"}, AUTO_TOGETHER, 0.0),  # popular on purpose
-        (40_981, "full", {"loss": "bpr"}, AUTO_TOGETHER, 0.0),  # the correction is the softmax's
-        (40_981, "minibatch", {}, 1, 0.0),  # a sampled step's cost is its subgraph, not the pool
-        (40_981, "full", {"positives_together": 3, "pool_alpha": 0.25}, 3, 0.25),  # explicit wins
+        (1_682, "full", {}, 1),  # ml-100k: the pool is the whole catalogue
+        (40_981, "full", {}, AUTO_TOGETHER),  # Gowalla: the pool samples the catalogue
+        (40_981, "full", {"shared_negatives": 0}, 1),  # per-positive negatives: no pool to share
+        (40_981, "full", {"negative_sampling": "hard"}, 1),  # hard negatives are drawn per positive
+        (40_981, "minibatch", {}, 1),  # a sampled step's cost is its subgraph, not the pool
+        (40_981, "full", {"positives_together": 3}, 3),  # explicit wins
     ],
 )
-def test_positives_run_together_and_the_pool_is_corrected_only_where_it_samples_the_catalogue(
-    items: int, mode: str, settings: dict[str, object], together: int, alpha: float
+def test_positives_run_together_only_where_the_pool_samples_the_catalogue(
+    items: int, mode: str, settings: dict[str, object], together: int
 ) -> None:
     config = resolve(TrainConfig.model_validate(settings), interactions(200_000, 1_000, items), mode)
-    assert (config.positives_together, config.pool_alpha) == (together, alpha)
+    assert config.positives_together == together
 
 
 def test_a_step_computing_only_the_rows_it_reads_trains_the_same_model(
