@@ -62,16 +62,17 @@ class NegativeSampler:
         self.local_generator = local_generator or generator
         """Draws per positive (`uniform`, `sample`); `generator` draws the shared pool. In a data-parallel run
         every rank shares `generator` (the same pool for the whole global batch) and has its own local one."""
-        self.probs: Tensor | None = None
-        counts = torch.bincount(items, minlength=num_items).to(torch.float32)
-        if strategy == "popularity":
-            self.probs = (counts + 1.0).pow(alpha)
+
+        def degree_weights(exponent: float) -> Tensor:
+            return (torch.bincount(items, minlength=num_items).to(torch.float32) + 1.0).pow(exponent)
+
+        self.probs = degree_weights(alpha) if strategy == "popularity" else None
         self.pool_probs: Tensor | None = None
         self.pool_log_weight: Tensor | None = None
         """With `pool_alpha` > 0 (and uniform draws otherwise): the shared pool's draw weights, and each
         item's log(1 / (N q_j)), the correction `pool_bias` gives its logit."""
         if pool_alpha > 0 and strategy == "uniform":
-            self.pool_probs = (counts + 1.0).pow(pool_alpha)
+            self.pool_probs = degree_weights(pool_alpha)
             self.pool_log_weight = -torch.log(self.pool_probs * (num_items / self.pool_probs.sum()))
 
     def is_positive(self, users: Tensor, items: Tensor) -> Tensor:
@@ -87,10 +88,16 @@ class NegativeSampler:
         return found
 
     def _draw(
-        self, shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None
+        self,
+        shape: tuple[int, ...],
+        device: torch.device,
+        generator: torch.Generator | None,
+        weights: Tensor | None = None,
     ) -> Tensor:
-        if self.probs is not None:
-            flat = torch.multinomial(self.probs, int(torch.tensor(shape).prod()), True, generator=generator)
+        """Items of `shape`: drawn by `weights` (default: the popularity strategy's), else uniformly."""
+        weights = self.probs if weights is None else weights
+        if weights is not None:
+            flat = torch.multinomial(weights, int(torch.tensor(shape).prod()), True, generator=generator)
             return flat.view(shape).to(device)
         return torch.randint(self.num_items, shape, device=device, generator=generator)
 
@@ -116,10 +123,8 @@ class NegativeSampler:
         whole = m >= self.num_items and self.probs is None
         if whole:
             pool = torch.arange(self.num_items, device=users.device)
-        elif self.pool_probs is not None:
-            pool = torch.multinomial(self.pool_probs, m, True, generator=self.generator).to(users.device)
         else:
-            pool = self._draw((m,), users.device, self.generator)
+            pool = self._draw((m,), users.device, self.generator, self.pool_probs)
         if self.dense is not None and int(users.max()) < self.dense.size(0):
             rows = self.dense.index_select(0, users)
             return pool, rows if whole else rows[:, pool]
