@@ -34,6 +34,7 @@ from graphrec.learn.train import (
     _valid_sample,
     budget_stop,
     resolve,
+    still_rising,
     train,
 )
 
@@ -331,12 +332,32 @@ def test_time_budget_stops_after_the_epoch_that_spends_it(data: HeteroData) -> N
 
 
 def test_a_budget_stop_says_when_the_metric_was_still_rising() -> None:
-    rising = budget_stop(420, 436.2, 8, 8, "ndcg@20")
+    rising = budget_stop(420, 436.2, 8, "ndcg@20", rising=True)
     assert rising.startswith("time budget of 420 s spent (436 s) after 8 epochs, with ndcg@20 still rising")
     assert "--time-budget SECONDS" in rising
     assert "--train time_budget_s=SECONDS" in rising
-    for epoch, best in ((8, 6), (1, 1), (8, 0)):  # past its best, a single epoch, no validation
-        assert budget_stop(420, 436.2, epoch, best, "ndcg@20") == "time budget of 420 s spent (436 s)"
+    for epoch, up in ((8, False), (1, True)):  # levelled off, a single epoch
+        assert budget_stop(420, 436.2, epoch, "ndcg@20", rising=up) == "time budget of 420 s spent (436 s)"
+
+
+def _rows(values: list[float], constant: int, peak: float = 0.005) -> list[dict[str, float]]:
+    """History rows: the first `constant` epochs at the peak rate, the rest decaying to zero."""
+    decay = len(values) - constant
+    rates = [peak] * constant + [peak * (decay - n) / (decay + 1) for n in range(decay)]
+    pairs = zip(values, rates, strict=True)
+    return [{"epoch": n + 1, "ndcg@20": v, "lr": lr} for n, (v, lr) in enumerate(pairs)]
+
+
+def test_still_rising_judges_the_constant_rate_epochs_not_the_decay() -> None:
+    # Gowalla's 16-epoch refresh (s19): levelled off at the constant rate, then the decay's last-epoch best
+    gowalla = [0.0708, 0.0803, 0.0866, 0.0902, 0.0930, 0.0954, 0.0934, 0.0950, 0.0951, 0.0946, 0.0967]
+    gowalla += [0.0973, 0.0987, 0.0990, 0.0990, 0.0992]
+    assert not still_rising(_rows(gowalla, 11), "ndcg@20", 0.005)
+    assert still_rising(_rows([*gowalla[:5], 0.0950, 0.0960], 5), "ndcg@20", 0.005)  # cut after 5 epochs
+    assert still_rising(_rows([0.07, 0.08, 0.09], 2), "ndcg@20", 0.005)  # too few epochs to tell
+    assert still_rising(_rows(gowalla[:6], 6), "ndcg@20", 0.005)  # no decay (anneal_share=0): rising
+    flat = [0.09 + 0.0003 * (-1) ** n for n in range(20)]  # noise about a level: no slope
+    assert not still_rising(_rows(flat, 20), "ndcg@20", 0.005)
 
 
 def test_validation_sample_is_fixed_and_bounded(data: HeteroData) -> None:
