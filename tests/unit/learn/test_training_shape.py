@@ -354,6 +354,8 @@ def test_still_rising_judges_the_constant_rate_epochs_not_the_decay() -> None:
     gowalla += [0.0973, 0.0987, 0.0990, 0.0990, 0.0992]
     assert not still_rising(_rows(gowalla, 11), "ndcg@20", 0.005)
     assert still_rising(_rows([*gowalla[:5], 0.0950, 0.0960], 5), "ndcg@20", 0.005)  # cut after 5 epochs
+    wide = [0.0771, 0.0864, 0.0911, 0.0932, 0.0957, 0.0958, 0.0962, 0.0976]  # 256-d: 8 epochs in 420 s
+    assert still_rising(_rows(wide, 5), "ndcg@20", 0.005)  # and 16 epochs did give a better model
     assert still_rising(_rows([0.07, 0.08, 0.09], 2), "ndcg@20", 0.005)  # too few epochs to tell
     assert still_rising(_rows(gowalla[:6], 6), "ndcg@20", 0.005)  # no decay (anneal_share=0): rising
     flat = [0.09 + 0.0003 * (-1) ** n for n in range(20)]  # noise about a level: no slope
