@@ -119,8 +119,8 @@ MASKED_SCORE = -10.0
 RISING_PER_EPOCH = 0.01
 """A budgeted run's metric counts as still rising (`still_rising`) when its constant-rate epochs gained more
 than this share of its value per epoch towards their end. Gowalla's refreshes of 10-19 epochs on a 2-core
-EPYC gained 0.1-0.8% per epoch there (the validation sample's noise is ~0.3%), and a 1,200 s budget's 32
-epochs gave no better model; the first 5 epochs of one such run gained 3.6% per epoch."""
+EPYC gained 0.1-0.8% per epoch there (the sample's noise alone moves such a slope by ~0.3%), and 32
+epochs in a 1,200 s budget gave no better model; the first 5 epochs of one such run gained 3.6% per epoch."""
 TABLE_METRICS: tuple[str, ...] = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 """The columns of `TrainResult.valid_table`, the final model beside MostPopular on the validation split."""
 
