@@ -309,13 +309,16 @@ def budget_stop(budget_s: float, spent_s: float, epoch: int, metric: str, rising
 def still_rising(history: list[dict[str, Any]], metric: str, peak_lr: float) -> bool:
     """Whether `metric` was still climbing while the learning rate was constant: the least-squares slope over
     the later half (at least 3) of the epochs that ran wholly at `peak_lr`, relative to their mean, is above
-    `RISING_PER_EPOCH`; with fewer than 3 such epochs, True (too short a run to have levelled off).
+    `RISING_PER_EPOCH`; with fewer than 3 such epochs, True (too short a run to have levelled off); with no
+    validation (no row holds `metric`), False.
 
     The decay at the end of a budgeted run (`learn.schedule`) makes its last epoch the best almost always,
     so the last epochs say nothing about what more time would buy; the constant-rate ones do. On Gowalla
     they levelled off after ~12 epochs (a 1,200 s budget's 32 epochs then gave no better model)."""
-    values = [row[metric] for row in history if metric in row and row["lr"] >= peak_lr * (1 - 1e-6)]
-    values = [v for v in values if math.isfinite(v)]
+    judged = [row for row in history if math.isfinite(row.get(metric, math.nan))]
+    values = [row[metric] for row in judged if row["lr"] >= peak_lr * (1 - 1e-6)]
+    if not judged:
+        return False
     if len(values) < 3:
         return True
     later = np.asarray(values[-max(3, len(values) // 2) :], dtype=float)
@@ -695,7 +698,7 @@ def _train(
         decay.plan(epoch, spent, spent - before)
         if over_budget and epoch < config.epochs:
             assert config.time_budget_s is not None
-            rising = valid_pairs is not None and still_rising([*history, row], config.valid_metric, config.lr)
+            rising = still_rising([*history, row], config.valid_metric, config.lr)
             row["stopped"] = budget_stop(config.time_budget_s, spent, epoch, config.valid_metric, rising)
         history.append(row)
         if log is not None and main:

@@ -349,7 +349,7 @@ def _rows(values: list[float], constant: int, peak: float = 0.005) -> list[dict[
 
 
 def test_still_rising_judges_the_constant_rate_epochs_not_the_decay() -> None:
-    # Gowalla's 16-epoch refresh (s19): levelled off at the constant rate, then the decay's last-epoch best
+    # Gowalla's fixed split, 16 epochs: level at the constant rate, then the decay's last-epoch best
     gowalla = [0.0708, 0.0803, 0.0866, 0.0902, 0.0930, 0.0954, 0.0934, 0.0950, 0.0951, 0.0946, 0.0967]
     gowalla += [0.0973, 0.0987, 0.0990, 0.0990, 0.0992]
     assert not still_rising(_rows(gowalla, 11), "ndcg@20", 0.005)
@@ -360,6 +360,7 @@ def test_still_rising_judges_the_constant_rate_epochs_not_the_decay() -> None:
     assert still_rising(_rows(gowalla[:6], 6), "ndcg@20", 0.005)  # no decay (anneal_share=0): rising
     flat = [0.09 + 0.0003 * (-1) ** n for n in range(20)]  # noise about a level: no slope
     assert not still_rising(_rows(flat, 20), "ndcg@20", 0.005)
+    assert not still_rising([{"epoch": n, "lr": 0.005} for n in (1, 2)], "ndcg@20", 0.005)  # no validation
 
 
 def test_validation_sample_is_fixed_and_bounded(data: HeteroData) -> None:
