@@ -217,9 +217,10 @@ def train_command(
         float,
         typer.Option(
             min=0.0,
-            max=0.5,
-            help="Share of each user's interactions held out from training for early stopping (the final "
-            "embeddings still propagate over them).",
+            max=0.49,
+            help="Share of the interactions of each user validation ranks (a seeded sample of at most "
+            "4,096) held out from training for early stopping; 0 for none (the final embeddings still "
+            "propagate over them).",
         ),
     ] = 0.1,
     device: DeviceOption,
@@ -388,7 +389,7 @@ def _train_and_save(
     """Sync (this rank's shard, in a distributed run), split, train, and save the model (rank 0)."""
     from graphrec.learn import distributed
     from graphrec.learn.interactions import Interactions
-    from graphrec.learn.splits import split_ro
+    from graphrec.learn.splits import split_valid
     from graphrec.learn.train import save_model, train
     from graphrec.serving.coldstart import save_features
 
@@ -403,7 +404,7 @@ def _train_and_save(
         if shard is not None:
             interactions = distributed.gather_interactions(dist, interactions)
         if valid_share > 0:
-            parts = split_ro(interactions, config.seed, (1 - valid_share, valid_share, 0.0))
+            parts = split_valid(interactions, config.seed, valid_share, config.valid_users)
             train_set, valid = parts.train, parts.valid
         else:
             train_set, valid = interactions, None
@@ -460,8 +461,9 @@ def evaluate_command(
         typer.Option(
             min=0.01,
             max=0.49,
-            help="fixed: share of each user's training pairs held out for early stopping (the encoders, "
-            "bprmf); mostpop and ease fit every training pair.",
+            help="fixed: share of the training pairs of each user validation ranks (a seeded sample of at "
+            "most 4,096) held out for early stopping (the encoders, bprmf); mostpop and ease fit every "
+            "training pair.",
         ),
     ] = 0.1,
     skip_bad: Annotated[

@@ -9,8 +9,9 @@ mean and standard deviation over seeds.
 `evaluate_fixed` runs the literature's fixed-split protocol instead (LightGCN, NGCF, ...): the graph is the
 training set, the test pairs come from a file, every item the user has no training pair with is ranked, and
 the mean is over every user with held-out pairs (`splits.split_fixed`, `splits.held_out`). Models that stop
-early (the encoders, BPR-MF) train on the training pairs less a 10% per-user validation slice (the
-encoders' final embeddings then propagate over every training pair, the slice too); MostPopular and EASE,
+early (the encoders, BPR-MF) train on the training pairs less a 10% validation slice of the users they
+validate on (`splits.split_valid`; the encoders' final embeddings then propagate over every training pair,
+the slice too); MostPopular and EASE,
 which have nothing to stop, fit every training pair, as the literature's baselines do.
 """
 
@@ -275,7 +276,7 @@ def evaluate_fixed(
     models = affordable(models, train_set, log)
     runs: dict[str, list[RunResult]] = {model: [] for model in models}
     for seed in range(seeds):
-        parts = split_fixed(train_set, test, seed, valid_share)
+        parts = split_fixed(train_set, test, seed, valid_share, (config or TrainConfig()).valid_users)
         for model in models:
             run = run_one(model, data, parts, seed, config=config)
             runs[model].append(run)

@@ -10,8 +10,9 @@
   graph the model propagates over) only ever sees train, so nothing from the future reaches a model.
 - `fixed`: the split is given, as the graph-recommendation literature ships it (LightGCN's `train.txt` /
   `valid.txt` / `test.txt`). Everything in the graph is training data; the test pairs come from a file,
-  mapped onto the graph's ids (`HeldOut`). Models that stop early hold out `valid_share` (10%) of each
-  user's training pairs, cut as `ro` cuts them, and never see the test pairs before the final scoring.
+  mapped onto the graph's ids (`HeldOut`). Models that stop early hold out `valid_share` (10%) of the
+  training pairs of the users their validation ranks (`split_valid`), cut as `ro` cuts them, and never see
+  the test pairs before the final scoring.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ PROTOCOLS: tuple[str, ...] = ("ro", "temporal")
 """The protocols that split the graph's own interactions (`fixed` takes its test pairs from a file)."""
 FIXED = "fixed"
 VALID_SHARE = 0.1
-"""Share of each user's training pairs the `fixed` protocol holds out for early stopping (as refresh does)."""
+"""Share of each validated user's training pairs held out for early stopping (`split_valid`)."""
+VALID_USERS = 4096
+"""Users a run validates on by default (`TrainConfig.valid_users`), whom `split_valid` holds pairs from."""
 
 
 @dataclass
@@ -124,13 +127,43 @@ def held_out(
     return HeldOut(test, unrankable, total, total - len(seen), unknown_users, unknown_items, in_train)
 
 
-def split_fixed(train: Interactions, test: HeldOut, seed: int = 0, valid_share: float = VALID_SHARE) -> Split:
-    """The given split: `train` less a per-user `valid_share` for early stopping (cut as `ro` cuts it, from
-    `seed`), and the test pairs of `test`."""
-    if not 0 < valid_share < 0.5:
-        raise ValueError(f"valid_share must be in (0, 0.5), got {valid_share}")
-    parts = split_ro(train, seed, (1 - valid_share, valid_share, 0.0))
+def split_fixed(
+    train: Interactions,
+    test: HeldOut,
+    seed: int = 0,
+    valid_share: float = VALID_SHARE,
+    valid_users: int | None = VALID_USERS,
+) -> Split:
+    """The given split: `train` less a validation share for early stopping (`split_valid`), and the test
+    pairs of `test`."""
+    parts = split_valid(train, seed, valid_share, valid_users)
     return Split(parts.train, parts.valid, test.test, FIXED, seed, test.unrankable)
+
+
+def sample_users(users: Tensor, most: int, seed: int) -> Tensor:
+    """`users` (distinct) when there are at most `most`, else `most` of them drawn from `seed`, sorted."""
+    if users.numel() <= most:
+        return users
+    generator = torch.Generator().manual_seed(seed)
+    sample: Tensor = users[torch.randperm(users.numel(), generator=generator)[:most]].sort().values
+    return sample
+
+
+def split_valid(
+    interactions: Interactions, seed: int = 0, share: float = VALID_SHARE, users: int | None = None
+) -> Split:
+    """Training pairs less a per-user `share` held out to judge the epochs by (cut as `ro` cuts it, from
+    `seed`); with `users`, only from that many of the users (`sample_users`), since validation ranks no
+    more than a sample of them (`TrainConfig.valid_users`): every other user's pairs all train (Gowalla:
+    a tenth more training pairs). `test` is empty."""
+    if not 0 < share < 0.5:
+        raise ValueError(f"valid_share must be in (0, 0.5), got {share}")
+    order, part = _ro_parts(interactions, seed, (1 - share, share, 0.0))
+    if users is not None:
+        grouped_user = interactions.user.cpu()[order]
+        chosen = sample_users(torch.unique(grouped_user[part == 1]), users, seed)
+        part[(part == 1) & ~torch.isin(grouped_user, chosen)] = 0
+    return _pieces(interactions, order, part, seed)
 
 
 def ro_counts(n: Tensor, ratios: tuple[float, ...]) -> Tensor:
@@ -151,6 +184,12 @@ def ro_counts(n: Tensor, ratios: tuple[float, ...]) -> Tensor:
 
 def split_ro(interactions: Interactions, seed: int = 0, ratios: tuple[float, ...] = (0.8, 0.1, 0.1)) -> Split:
     """Per-user random split in RecBole's RO order (see module docstring); deterministic given `seed`."""
+    order, part = _ro_parts(interactions, seed, ratios)
+    return _pieces(interactions, order, part, seed)
+
+
+def _ro_parts(interactions: Interactions, seed: int, ratios: tuple[float, ...]) -> tuple[Tensor, Tensor]:
+    """(the interactions' indices grouped by user, shuffled within each user; the part, 0-2, of each)."""
     generator = torch.Generator().manual_seed(seed)
     count = len(interactions)
     user = interactions.user.cpu()
@@ -163,6 +202,11 @@ def split_ro(interactions: Interactions, seed: int = 0, ratios: tuple[float, ...
     counts = ro_counts(sizes, ratios)
     bounds = torch.cumsum(counts, 1)[grouped_user]
     part = (rank.unsqueeze(1) >= bounds).sum(1)
+    return order, part
+
+
+def _pieces(interactions: Interactions, order: Tensor, part: Tensor, seed: int) -> Split:
+    """The `ro` split of `interactions` whose `order`ed pairs fall into `part` 0 (train), 1 and 2."""
     pieces = [interactions.subset(order[part == p].to(interactions.device)) for p in range(3)]
     return Split(pieces[0], pieces[1], pieces[2], "ro", seed)
 

@@ -63,6 +63,7 @@ from graphrec.learn.models.sampling import NegativeSampler, Strategy
 from graphrec.learn.models.spectral import spectral_init
 from graphrec.learn.models.time import calendar_features, recency_weight
 from graphrec.learn.schedule import BudgetedDecay
+from graphrec.learn.splits import VALID_USERS, sample_users
 
 Log = Callable[[dict[str, Any]], None]
 Init = Callable[[Encoder], None]
@@ -223,10 +224,11 @@ class TrainConfig(BaseModel):
     full_graph_max_gib: float = Field(4.0, gt=0, description="auto: full-graph if the estimate fits")
     valid_metric: str = "ndcg@20"
     valid_users: int = Field(
-        4096,
+        VALID_USERS,
         ge=1,
         description="rank for at most this many validation users per epoch (one seeded sample): the full "
-        "ranking's cost grows with users x items, and the sample's metric still orders the epochs",
+        "ranking's cost grows with users x items, and the sample's metric still orders the epochs; "
+        "graphrec train and refresh hold validation pairs out only from these users (splits.split_valid)",
     )
     patience: int = Field(10, ge=1, description="epochs without validation improvement before stopping")
     restore_best: bool = Field(
@@ -489,13 +491,9 @@ class _Embedder:
 
 
 def _valid_sample(valid: Interactions, most: int, seed: int) -> Tensor:
-    """The users validated each epoch: all users with validation pairs, or `most` of them drawn once."""
-    users: Tensor = torch.unique(valid.user)
-    if users.numel() <= most:
-        return users
-    generator = torch.Generator().manual_seed(seed)
-    sample: Tensor = users[torch.randperm(users.numel(), generator=generator)[:most]].sort().values
-    return sample
+    """The users validated each epoch: all users with validation pairs, or `most` of them drawn once (the
+    ones `splits.split_valid` holds pairs out from, given the same `most` and seed)."""
+    return sample_users(torch.unique(valid.user), most, seed)
 
 
 def train(

@@ -241,16 +241,16 @@ def train_model(
     warm: WarmStart | None = None,
     dist: Dist | None = None,
 ) -> ModelArtifacts | None:
-    """Train on all interactions but a per-user validation share (early stopping), embed over all of them;
-    save the model dir with its training report (`learn.report`: the curves and the table against
-    MostPopular).
+    """Train on all interactions but a validation share (early stopping; `learn.splits.split_valid`),
+    embed over all of them; save the model dir with its training report (`learn.report`: the curves and the
+    table against MostPopular).
 
     With `warm`, the encoder starts from its weights and trains for `options.warm_start_epochs` epochs.
     With `dist` (one rank of `train_in_processes`), rank 0 saves and returns the artifacts, the others None.
     """
     from graphrec.learn.interactions import Interactions
     from graphrec.learn.report import write_report
-    from graphrec.learn.splits import split_ro
+    from graphrec.learn.splits import split_valid
     from graphrec.learn.train import TrainConfig, save_model, train
     from graphrec.serving.coldstart import save_features
 
@@ -258,7 +258,7 @@ def train_model(
     if warm is not None:
         config = warm_start_config(config, options.warm_start_epochs)
     interactions = Interactions.from_hetero(synced.data)
-    parts = split_ro(interactions, config.seed, (1 - options.valid_share, options.valid_share, 0.0))
+    parts = split_valid(interactions, config.seed, options.valid_share, config.valid_users)
     log = _print_epoch if options.show_progress else None
     main = dist is None or dist.main
     result = train(

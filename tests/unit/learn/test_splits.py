@@ -6,8 +6,16 @@ import pytest
 import torch
 
 from graphrec.learn.interactions import Interactions
-from graphrec.learn.splits import held_out, ro_counts, split_fixed, split_ro, split_temporal
-from graphrec.learn.train import TrainConfig, build_graph
+from graphrec.learn.splits import (
+    held_out,
+    ro_counts,
+    sample_users,
+    split_fixed,
+    split_ro,
+    split_temporal,
+    split_valid,
+)
+from graphrec.learn.train import TrainConfig, _valid_sample, build_graph
 
 
 def recbole_counts(tot: int, ratios: list[float]) -> list[int]:
@@ -134,3 +142,28 @@ def test_fixed_split_keeps_the_test_file_and_cuts_validation_from_train_only() -
     assert torch.equal(again.valid.item, parts.valid.item)
     with pytest.raises(ValueError, match="valid_share"):
         split_fixed(inter, test, valid_share=0.0)
+
+
+def keys(part: Interactions) -> set[int]:
+    return set((part.user * 1000 + part.item).tolist())
+
+
+def test_validation_holds_pairs_out_only_from_the_users_it_ranks() -> None:
+    inter = make()
+    every = split_valid(inter, seed=4, share=0.1)  # no sample: every user's 10%, as split_ro cuts it
+    ro = split_ro(inter, 4, (0.9, 0.1, 0.0))
+    assert keys(every.valid) == keys(ro.valid)
+    assert keys(every.train) == keys(ro.train)
+    parts = split_valid(inter, seed=4, share=0.1, users=10)
+    chosen = sample_users(torch.unique(ro.valid.user), 10, 4)
+    assert torch.equal(torch.unique(parts.valid.user), chosen)  # the 10 users validation ranks
+    assert torch.equal(_valid_sample(parts.valid, 10, seed=4), chosen)
+    assert not keys(parts.train) & keys(parts.valid)
+    assert keys(parts.train) | keys(parts.valid) == keys(inter)  # the rest all train
+    assert keys(parts.valid) == {k for k in keys(ro.valid) if k // 1000 in set(chosen.tolist())}
+    for u in range(inter.num_users):
+        got = [int((p.user == u).sum()) for p in (parts.train, parts.valid)]
+        assert got == (recbole_counts(u + 1, [0.9, 0.1, 0.0])[:2] if u in chosen else [u + 1, 0])
+    fixed = split_fixed(inter, held_out([], ["0"], ["0"], inter), seed=4, valid_share=0.1, valid_users=10)
+    assert torch.equal(fixed.valid.item, parts.valid.item)
+    assert torch.equal(split_valid(inter, seed=4, share=0.1, users=1_000).valid.item, every.valid.item)
