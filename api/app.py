@@ -104,8 +104,9 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when Neo4j answers within the readiness timeout, a model is active and the start-up warm-up has
-    ended."""
+    """Ready when Neo4j answers within the readiness timeout, a model is active, the start-up warm-up has
+    ended and the scoring cache has made its first check (loaded the active version, or found it too large
+    for memory), so the first requests take the path later ones will."""
     services: Services = request.state.services
     try:
         rows = await asyncio.wait_for(
@@ -121,6 +122,8 @@ async def readyz(request: Request) -> Response:
     scorer = services.recommender.scorer
     scoring = "off" if scorer is None else scorer.describe()
     warming = services.warmup.state.reason if services.warmup is not None else None
+    if warming is None and scorer is not None and not scorer.settled.is_set():
+        warming = "loading the scoring cache"
     if warming is not None:
         body = {"status": "unready", "neo4j": True, "reason": warming, "model": version, "scoring": scoring}
         return JSONResponse(body, status_code=503)

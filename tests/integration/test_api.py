@@ -289,6 +289,15 @@ def test_the_warm_up_asks_its_lists_before_readyz_says_ready(loaded: Graph, neo4
         assert (counts.get("recommend/user"), counts.get("recommend/similar")) == (30, 10)
 
 
+def test_readyz_waits_for_the_scoring_cache_without_a_warm_up(
+    loaded: Graph, neo4j_settings: Settings
+) -> None:
+    with TestClient(create_app(api_settings(neo4j_settings, warmup_requests=0))) as app:
+        seen = ready_after(app)
+        assert seen[-1]["scoring"] == f"v{seen[-1]['model']}"  # loaded before ready, never "not loaded yet"
+        assert all(body["reason"] == "loading the scoring cache" for body in seen[:-1])
+
+
 def test_readyz_says_warming_up_until_the_warm_up_ends_at_its_time_limit(
     loaded: Graph, neo4j_settings: Settings
 ) -> None:
