@@ -11,8 +11,8 @@ training set, the test pairs come from a file, every item the user has no traini
 the mean is over every user with held-out pairs (`splits.split_fixed`, `splits.held_out`). Models that stop
 early (the encoders, BPR-MF) train on the training pairs less a 10% validation slice of the users they
 validate on (`splits.split_valid`; the encoders' final embeddings then propagate over every training pair,
-the slice too); MostPopular and EASE,
-which have nothing to stop, fit every training pair, as the literature's baselines do.
+the slice too); MostPopular and EASE, which have nothing to stop, fit every training pair, as the
+literature's baselines do.
 """
 
 from __future__ import annotations
