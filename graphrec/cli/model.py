@@ -219,8 +219,8 @@ def train_command(
             min=0.0,
             max=0.49,
             help="Share of the interactions of each user validation ranks (a seeded sample of at most "
-            "4,096) held out from training for early stopping; 0 for none (the final embeddings still "
-            "propagate over them).",
+            "TrainConfig.valid_users) held out from training for early stopping; 0 for none (the final "
+            "embeddings still propagate over them).",
         ),
     ] = 0.1,
     device: DeviceOption,
@@ -462,8 +462,8 @@ def evaluate_command(
             min=0.01,
             max=0.49,
             help="fixed: share of the training pairs of each user validation ranks (a seeded sample of at "
-            "most 4,096) held out for early stopping (the encoders, bprmf); mostpop and ease fit every "
-            "training pair.",
+            "most TrainConfig.valid_users) held out for early stopping (the encoders, bprmf); mostpop and "
+            "ease fit every training pair.",
         ),
     ] = 0.1,
     skip_bad: Annotated[
