@@ -45,7 +45,8 @@ DimOption = Annotated[
     int, typer.Option(min=1, help="Embedding size.", default_factory=Default(TRAIN_CONFIG, "dim"))
 ]
 LayersOption = Annotated[
-    int, typer.Option(min=0, help="Message-passing layers.", default_factory=Default(TRAIN_CONFIG, "layers"))
+    int | None,
+    typer.Option(min=0, help="Message-passing layers (default: the trainer's; it follows the graph's size)."),
 ]
 EpochsOption = Annotated[
     int,
@@ -331,8 +332,9 @@ def _train_from_neo4j(config: Any, out: Path, mapping: Path | None, json_out: bo
     """`--source neo4j`: out-of-core training (`learn.remote.training`), then every node embedded."""
     from graphrec.learn.remote.training import RemoteConfig, embed_all, save_remote_model, train_from_neo4j
 
+    layers = RemoteConfig.layers if config.layers is None else config.layers  # the remote trainer's default
     remote = RemoteConfig(
-        encoder=config.encoder, dim=config.dim, layers=config.layers, epochs=config.epochs,
+        encoder=config.encoder, dim=config.dim, layers=layers, epochs=config.epochs,
         batch_size=config.batch_size or RemoteConfig.batch_size, lr=config.lr or RemoteConfig.lr,
         fanout=list(config.fanout), seed=config.seed,
     )  # fmt: skip

@@ -6,25 +6,28 @@ with the cosine decoder and minimises the ranking loss. Full-graph propagation i
 activations fit in memory (the adjacency is built once and cached), neighbour-sampled mini-batches otherwise
 (`mode`; a plain-torch sampler, since PyG's `LinkNeighborLoader` needs `pyg-lib` or `torch-sparse`, which
 have no wheels on PyPI). After each epoch the validation metric is computed with full ranking (for a
-fixed sample of at most `valid_users` users); the best state is kept and training stops after `patience`
-epochs without improvement, or once `time_budget_s` is spent. The kept model is then ranked once more on
+fixed sample of at most `valid_users` users); the best state is kept (or, where the run ends inside its
+learning-rate decay, the annealed last one: `keeps_last`) and training stops after `patience` epochs
+without improvement, or once `time_budget_s` is spent. The kept model is then ranked once more on
 that sample beside MostPopular (`valid_table`), for the training report. With `embed_valid` the returned
 embeddings then propagate over the validation interactions too (`final_graph`): held out only to judge the
 epochs, they are still part of every user's history. Everything random draws from one seed, and torch's
 deterministic algorithms are on, so a seed reproduces a model bit for bit.
 
 The default model (chosen on ml-100k `ro`, ml-1m and Gowalla; see benchmarks/quality.py): `sage` with
-symmetric aggregation and layer-mean readout, 128-d, 2 layers, id embeddings started from the interaction
-matrix's top singular vectors (`models.spectral`), the sampled-softmax loss over one pool of uniform
+symmetric aggregation and layer-mean readout, 128-d, 2 layers (1 on graphs of more than AUTO_DEEP_MAX_NODES
+users and items, where the time budget ends the run), id embeddings started from the interaction matrix's
+top singular vectors (`models.spectral`), the sampled-softmax loss over one pool of uniform
 negatives shared by each batch of positives, Adam at a constant rate that decays linearly to zero over the
 run's last 30% (of its epochs, or of those the time budget leaves room for: `learn.schedule`), early
 stopping on NDCG@20 with patience 10.
-The batch, the pool, the temperature and the learning rate adapt to the graph (`resolve`): the pool is the
-whole catalogue up to 4096 items, the temperature 0.15 when the pool covers the catalogue and down to 0.1
-as it covers less, the learning rate 0.0025 x sqrt(batch / 4096) up to 0.005. On ml-100k that is 4096
-positives, 1682 negatives, 0.15 and 0.0025; on Gowalla 32768, 4096, 0.1 and 0.005, so an epoch is ~23
-full-graph steps. Where the pool samples the catalogue (Gowalla) an epoch visits each user's positives in
-shuffled runs of 8 (`learn.batching`), so a batch scores the pool for ~4k distinct users instead of ~16k.
+The depth, the batch, the pool, the temperature and the learning rate adapt to the graph (`resolve`): the
+pool is the whole catalogue up to 4096 items, the temperature 0.15 when the pool covers the catalogue and
+down to 0.1 as it covers less, the learning rate 0.0025 x sqrt(batch / 4096) up to 0.005. On ml-100k that
+is 2 layers, 4096 positives, 1682 negatives, 0.15 and 0.0025; on Gowalla 1 layer, 32768, 4096, 0.1 and
+0.005, so an epoch is ~23 full-graph steps. Where the pool samples the catalogue (Gowalla) an epoch visits
+each user's positives in shuffled runs of 8 (`learn.batching`), so a batch scores the pool for ~4k distinct
+users instead of ~16k.
 The max-margin loss (`loss="max_margin"`, `margin`) and BPR stay available: on ml-100k they stopped ~1-2
 points of Recall@20 short of the softmax loss.
 """
@@ -115,6 +118,15 @@ and backward from 1.54 s to 1.33 s a step), and its aggregation from those rows 
 gathers and their gradients run over [R, dim] tables instead of [N, dim] ones (`_within` renumbers the
 batch); with that and Adam's fused kernel an epoch was ~9% shorter again. On ml-100k and ml-1m a batch reads
 nearly every row, and they train as before."""
+AUTO_DEEP_MAX_NODES = 32_768
+"""The automatic depth is 2 layers up to this many users and items, 1 above. A second layer propagates and
+maps every node once more in every step, and on a large graph the time budget, not early stopping, ends
+the run, so a cheaper epoch buys more of them: on Gowalla (70.8k nodes, fixed split, seed 0, a 2-core
+EPYC) the 420 s budget held 28-32 epochs of 12-14 s with 1 layer for Recall@20 / NDCG@20 0.2158-0.2160 /
+0.1199-0.1209, against 17 of ~24 s with 2 for 0.2129 / 0.1187. Where early stopping ends the run inside
+the budget the second layer pays a little: ml-100k (2.6k nodes, `ro`, 3 seeds) 0.3980 / 0.3476 with 2
+against 0.3973 / 0.3452 with 1; ml-1m (9.6k nodes) 0.2618 / 0.2137 (3 seeds) against 0.2604 / 0.2127
+(seed 0). The bound is a power of two between those graphs; `layers` set explicitly always wins."""
 MASKED_SCORE = -10.0
 """Score given to a user's own positives in a shared negative pool: far below any cosine, so no loss."""
 RISING_PER_EPOCH = 0.01
@@ -122,6 +134,13 @@ RISING_PER_EPOCH = 0.01
 than this share of its value per epoch towards their end. Gowalla's refreshes of 10-19 epochs on a 2-core
 EPYC gained 0.1-0.8% per epoch there (the sample's noise alone moves such a slope by ~0.3%), and 32
 epochs in a 1,200 s budget gave no better model; the first 5 epochs of one such run gained 3.6% per epoch."""
+KEEP_ANNEALED_WITHIN = 0.01
+"""A run that ends inside its learning-rate decay (`learn.schedule`: a budgeted run, or one its epochs end)
+keeps its last, annealed epoch unless an earlier epoch's validation metric beats it by more than this
+share: the decay is what makes the last epoch the best, and the validation sample's noise between epochs
+(Gowalla's 4,096 users: 0.3-0.7%) is larger than the differences among the last ones. A 1-layer Gowalla
+refresh that kept the best instead took its 21st of 27 epochs (NDCG@20 0.10360 on the sample against the
+last's 0.10358, at 74% of the peak rate) and scored 0.2116 / 0.1171 on valid.txt (Recall@20 / NDCG@20)."""
 TABLE_METRICS: tuple[str, ...] = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 """The columns of `TrainResult.valid_table`, the final model beside MostPopular on the validation split."""
 
@@ -133,7 +152,12 @@ class TrainConfig(BaseModel):
 
     encoder: str = Field("sage", description="encoder name: " + ", ".join(ENCODERS))
     dim: int = Field(128, ge=1, description="embedding size")
-    layers: int = Field(2, ge=0, description="message-passing layers")
+    layers: int | None = Field(
+        None,
+        ge=0,
+        description=f"message-passing layers; None: 2, or 1 on graphs of more than {AUTO_DEEP_MAX_NODES:,} "
+        "users and items (see AUTO_DEEP_MAX_NODES)",
+    )
     encoder_options: dict[str, Any] = Field(
         default_factory=dict,
         description="arguments over ENCODER_DEFAULTS (sage: norm, combine, identity_init; gat: heads)",
@@ -292,8 +316,21 @@ def describe_epoch(row: dict[str, Any]) -> str:
     metric = next((f"  {k} {v:.4f}" for k, v in row.items() if "@" in k), "")
     line = f"epoch {row['epoch']:>3}  loss {row['loss']:.4f}{metric}  {row['train_seconds']:.2f}s"
     if "stopped" in row:
-        line += f"\nstopped: {row['stopped']}; the best epoch is kept"
+        kept = f"epoch {row['kept']} is kept" if "kept" in row else "the best epoch is kept"
+        line += f"\nstopped: {row['stopped']}; {kept}"
     return line
+
+
+def keeps_last(history: list[dict[str, Any]], metric: str, peak_lr: float, best: float) -> bool:
+    """Whether a run keeps its last epoch rather than its best: it ended inside its learning-rate decay (the
+    last epoch's rate below `peak_lr`) with `metric` within KEEP_ANNEALED_WITHIN of the `best` value."""
+    if not history:
+        return False
+    last = history[-1]
+    value = last.get(metric, math.nan)
+    if not math.isfinite(value) or last["lr"] >= peak_lr * (1 - 1e-6):
+        return False
+    return bool(value >= best - KEEP_ANNEALED_WITHIN * abs(best))
 
 
 def budget_stop(budget_s: float, spent_s: float, epoch: int, metric: str, rising: bool) -> str:
@@ -407,9 +444,15 @@ def positive_weights(train: Interactions, config: TrainConfig) -> Tensor | None:
     return weight / weight.mean()
 
 
+def auto_layers(num_nodes: int) -> int:
+    """The automatic depth for a graph of `num_nodes` users and items (AUTO_DEEP_MAX_NODES)."""
+    return 2 if num_nodes <= AUTO_DEEP_MAX_NODES else 1
+
+
 def estimate_full_graph_bytes(graph: BipartiteGraph, config: TrainConfig) -> int:
     """Rough peak memory of full-graph training: activations kept for backward plus the cached adjacency."""
-    activations = graph.num_nodes * config.dim * 4 * (config.layers + 1) * 6
+    layers = auto_layers(graph.num_nodes) if config.layers is None else config.layers
+    activations = graph.num_nodes * config.dim * 4 * (layers + 1) * 6
     adjacency = graph.edge_index.size(1) * 2 * 2 * 12
     return int(activations + adjacency)
 
@@ -424,9 +467,12 @@ def resolve(config: TrainConfig, train_set: Interactions, mode: str = "full") ->
     shared negative pool (the number of items, within the auto bounds), the runs of each user's positives
     (AUTO_TOGETHER where a full-graph pool samples the catalogue, else 1), the temperature (0.15 x (pool /
     items) ** 0.2, within [0.1, 0.15]) and the learning rate (BASE_LR x sqrt(batch / 4096), at most
-    MAX_AUTO_LR). In `minibatch` mode a step costs its sampled subgraph, not the whole graph, so the batch
+    MAX_AUTO_LR), and the depth (`auto_layers`: 2, or 1 on graphs of more than AUTO_DEEP_MAX_NODES users and
+    items). In `minibatch` mode a step costs its sampled subgraph, not the whole graph, so the batch
     stops at MAX_MINIBATCH_AUTO_BATCH. The saved model records the values."""
     update: dict[str, Any] = {}
+    if config.layers is None:
+        update["layers"] = auto_layers(train_set.num_users + train_set.num_items)
     if config.batch_size is None:
         batch = _power_of_two_at_least(len(train_set) / STEPS_PER_EPOCH)
         most = MAX_AUTO_BATCH if mode == "full" else MAX_MINIBATCH_AUTO_BATCH
@@ -559,6 +605,7 @@ def _train(
     assert config.temperature is not None
     assert config.lr is not None
     assert config.positives_together is not None
+    assert config.layers is not None
     options = {**ENCODER_DEFAULTS.get(config.encoder, {}), **config.encoder_options}
     model = build_encoder(
         config.encoder,
@@ -696,17 +743,20 @@ def _train(
         decay.plan(epoch, spent, spent - before)
         if over_budget and epoch < config.epochs:
             assert config.time_budget_s is not None
-            rising = still_rising([*history, row], config.valid_metric, config.lr)
+            ran = [*history, row]
+            rising = still_rising(ran, config.valid_metric, config.lr)
             row["stopped"] = budget_stop(config.time_budget_s, spent, epoch, config.valid_metric, rising)
+            last = best_state is None or keeps_last(ran, config.valid_metric, config.lr, best_metric)
+            row["kept"] = epoch if last else best_epoch
         history.append(row)
         if log is not None and main:
             log(row)
         if over_budget or (valid is not None and config.restore_best and stale >= config.patience):
             break
 
-    if best_state is not None:
+    if best_state is not None and not keeps_last(history, config.valid_metric, config.lr, best_metric):
         model.load_state_dict(best_state)
-    else:  # the last epoch's weights are kept: report that epoch's metric
+    else:  # the last epoch's weights are kept (none better, or annealed: see keeps_last): its metric
         best_epoch = len(history)
         best_metric = history[-1].get(config.valid_metric, best_metric) if history else best_metric
     if not main:  # rank 0 embeds and saves; the others hold the same weights

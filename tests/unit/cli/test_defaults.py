@@ -80,5 +80,7 @@ def test_a_changed_config_default_reaches_the_cli(monkeypatch: pytest.MonkeyPatc
 def test_help_shows_the_config_defaults() -> None:
     result = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    for name in ("dim", "layers", "epochs", "encoder", "mode", "device", "seed"):
+    for name in ("dim", "epochs", "encoder", "mode", "device", "seed"):
         assert f"[default: {CONFIG[name]}]" in result.stdout, name
+    assert CONFIG["layers"] is None  # the depth is resolved from the graph, and the help says so
+    assert "it follows the graph's size" in result.stdout

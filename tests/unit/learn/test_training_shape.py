@@ -23,6 +23,7 @@ from graphrec.learn.models.losses import (
 from graphrec.learn.models.spectral import normalized_interactions, spectral_embeddings, spectral_init
 from graphrec.learn.splits import split_ro
 from graphrec.learn.train import (
+    AUTO_DEEP_MAX_NODES,
     AUTO_TOGETHER,
     MAX_AUTO_BATCH,
     MAX_AUTO_LR,
@@ -33,6 +34,7 @@ from graphrec.learn.train import (
     TrainConfig,
     _valid_sample,
     budget_stop,
+    keeps_last,
     resolve,
     still_rising,
     train,
@@ -204,6 +206,25 @@ def test_pool_softmax_loss_equals_the_plain_softmax_loss(weighted: bool) -> None
     assert results[0][2].abs().sum() > 0
 
 
+@pytest.mark.parametrize(
+    ("users", "items", "settings", "layers"),
+    [
+        (943, 1_682, {}, 2),  # ml-100k: early stopping ends the run
+        (6_039, 3_583, {}, 2),  # ml-1m
+        (29_858, 40_981, {}, 1),  # Gowalla: the time budget ends the run
+        (AUTO_DEEP_MAX_NODES - 1_000, 1_000, {}, 2),  # at the bound
+        (AUTO_DEEP_MAX_NODES - 999, 1_000, {}, 1),  # one node past it
+        (29_858, 40_981, {"layers": 2}, 2),  # explicit wins
+        (943, 1_682, {"layers": 3}, 3),
+    ],
+)
+def test_the_automatic_depth_follows_the_graph_size(
+    users: int, items: int, settings: dict[str, object], layers: int
+) -> None:
+    config = resolve(TrainConfig.model_validate(settings), interactions(10_000, users, items))
+    assert config.layers == layers
+
+
 def test_minibatch_mode_keeps_the_batch_it_samples_for() -> None:
     """Sampled steps cost their subgraph, not the graph: past 65536 a batch would sample most of the graph."""
     edges = interactions(10_000_000, 1_000, 200_000)
@@ -361,6 +382,38 @@ def test_still_rising_judges_the_constant_rate_epochs_not_the_decay() -> None:
     flat = [0.09 + 0.0003 * (-1) ** n for n in range(20)]  # noise about a level: no slope
     assert not still_rising(_rows(flat, 20), "ndcg@20", 0.005)
     assert not still_rising([{"epoch": n, "lr": 0.005} for n in (1, 2)], "ndcg@20", 0.005)  # no validation
+
+
+def test_an_annealed_last_epoch_is_kept_unless_an_earlier_one_is_clearly_better() -> None:
+    # the 1-layer Gowalla refresh's last epochs: the 21st (74% of the peak rate) a hair above the 27th
+    refresh = [0.0997, 0.1032, 0.1036, 0.1030, 0.1027, 0.1031, 0.1029, 0.1029, 0.10358]
+    assert keeps_last(_rows(refresh, 2), "ndcg@20", 0.005, best=0.1036)
+    clearly = [*refresh[:-1], 0.1020]  # 1.5% below the best: the decay went wrong, keep the best
+    assert not keeps_last(_rows(clearly, 2), "ndcg@20", 0.005, best=0.1036)
+    constant = _rows(refresh, len(refresh))  # no decay (early stopping or anneal_share=0): the best
+    assert not keeps_last(constant, "ndcg@20", 0.005, best=0.1036)
+    assert not keeps_last([{"epoch": 1, "lr": 0.0}], "ndcg@20", 0.005, best=0.1)  # no validation
+    assert not keeps_last([], "ndcg@20", 0.005, best=0.1)
+
+
+def test_training_keeps_the_annealed_last_epoch_within_the_margin(
+    data: HeteroData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run decays to zero over its last epochs; with any margin the last epoch's weights are what it
+    returns (as with `restore_best=False`), with none the best epoch's."""
+    import graphrec.learn.train as training
+
+    parts = split_ro(Interactions.from_hetero(data), seed=0)
+    config = TrainConfig(**{**FAST, "epochs": 8, "lr": 0.05})
+    last = train(data, config.model_copy(update={"restore_best": False}), parts.train, parts.valid)
+    monkeypatch.setattr(training, "KEEP_ANNEALED_WITHIN", 1.0)
+    kept = train(data, config, parts.train, parts.valid)
+    assert kept.best_epoch == len(kept.history) == 8
+    assert torch.equal(kept.user_embeddings, last.user_embeddings)
+    monkeypatch.setattr(training, "KEEP_ANNEALED_WITHIN", 0.0)
+    best = train(data, config, parts.train, parts.valid)
+    values = [row["ndcg@20"] for row in best.history]
+    assert best.history[best.best_epoch - 1]["ndcg@20"] == max(values)
 
 
 def test_validation_sample_is_fixed_and_bounded(data: HeteroData) -> None:
