@@ -318,8 +318,8 @@ def train_command(
         ui.emit_json(summary)
         return
     ui.err.print(
-        f"{config.encoder}: {summary['epochs']} epochs ({result.mode}), best {config.valid_metric} "
-        f"{result.best_metric:.4f} at epoch {result.best_epoch}, {result.seconds_per_epoch:.3f} s/epoch; "
+        f"{config.encoder}: {summary['epochs']} epochs ({result.mode}), kept epoch {result.best_epoch}: "
+        f"{config.valid_metric} {result.best_metric:.4f}, {result.seconds_per_epoch:.3f} s/epoch; "
         f"wrote {out}",
         highlight=False,
     )

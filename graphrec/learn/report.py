@@ -87,7 +87,7 @@ class TrainingReport:
         """A human summary."""
         epochs = f"{self.encoder or 'model'}: {self.epochs} epochs" + (f" ({self.mode})" if self.mode else "")
         if self.valid_metric and self.best_valid is not None:
-            best = f"best {self.valid_metric} {self.best_valid:.4f} at epoch {self.best_epoch}"
+            best = f"kept epoch {self.best_epoch}: {self.valid_metric} {self.best_valid:.4f}"
         else:
             best = f"no validation split, epoch {self.best_epoch} kept"
         speed = "" if self.seconds_per_epoch is None else f", {self.seconds_per_epoch:.3f} s/epoch"

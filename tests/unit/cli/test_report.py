@@ -63,7 +63,7 @@ def test_the_report_of_a_model_directory_as_json_and_as_text(tmp_path: Path) -> 
 
     text = runner.invoke(app, ["report", str(folder)])
     assert text.exit_code == 0, text.output
-    assert "best ndcg@20 0.4000 at epoch 2" in flat(text.output)
+    assert "kept epoch 2: ndcg@20 0.4000" in flat(text.output)
     assert "MostPopular" in text.output
     assert f"report: {folder / 'training_report.png'}" in text.output.replace("\n", "")
 

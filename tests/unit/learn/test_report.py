@@ -90,7 +90,7 @@ def test_the_report_draws_the_history_and_summarises_it(tmp_path: Path) -> None:
     text = (folder / MARKDOWN_FILE).read_text()
     assert f"]({PLOT_FILE})" in text
     assert "| MostPopular | 0.1000 | 0.1600 | 0.0900 | 0.1200 |" in text
-    assert "best ndcg@20 0.3000 at epoch 2" in text
+    assert "kept epoch 2: ndcg@20 0.3000" in text
 
 
 def test_the_kept_epoch_is_reported_even_when_it_is_not_the_best(tmp_path: Path) -> None:
