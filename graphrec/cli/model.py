@@ -199,7 +199,7 @@ def train_command(
     out: Annotated[Path, typer.Option("--out", help="Model directory to write (created if needed).")],
     encoder: EncoderOption,
     dim: DimOption,
-    layers: LayersOption,
+    layers: LayersOption = None,
     epochs: EpochsOption,
     lr: LrOption = None,
     loss: LossOption = None,
@@ -475,7 +475,7 @@ def evaluate_command(
         int, typer.Option(min=1, help="Runs per model (seeds 0..N-1): mean ± std reported.")
     ] = 1,
     dim: DimOption,
-    layers: LayersOption,
+    layers: LayersOption = None,
     epochs: EpochsOption,
     lr: LrOption = None,
     loss: LossOption = None,

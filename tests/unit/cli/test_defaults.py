@@ -64,6 +64,13 @@ def test_options_default_to_the_library_defaults(command: str) -> None:
         assert defaults[name] in (value, None), f"{command} --{name}: {defaults[name]!r}, library: {value!r}"
 
 
+@pytest.mark.parametrize(("command", "needed"), [("train", {"out"}), ("evaluate", set())])
+def test_training_options_are_optional(command: str, needed: set[str]) -> None:
+    """An option left to the library (None: "the trainer's") must not become one the user has to give."""
+    click_command = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+    assert {param.name for param in click_command.params if param.required} == needed
+
+
 def test_training_options_are_the_config_defaults_not_copies() -> None:
     defaults = _defaults("train")
     shared = ("encoder", "dim", "layers", "epochs", "mode", "device", "seed")
