@@ -444,15 +444,17 @@ def positive_weights(train: Interactions, config: TrainConfig) -> Tensor | None:
     return weight / weight.mean()
 
 
-def auto_layers(num_nodes: int) -> int:
-    """The automatic depth for a graph of `num_nodes` users and items (AUTO_DEEP_MAX_NODES)."""
+def depth(layers: int | None, num_nodes: int) -> int:
+    """`layers` as set, or for None the automatic depth of a graph of `num_nodes` users and items: 2, or 1
+    above AUTO_DEEP_MAX_NODES."""
+    if layers is not None:
+        return layers
     return 2 if num_nodes <= AUTO_DEEP_MAX_NODES else 1
 
 
 def estimate_full_graph_bytes(graph: BipartiteGraph, config: TrainConfig) -> int:
     """Rough peak memory of full-graph training: activations kept for backward plus the cached adjacency."""
-    layers = auto_layers(graph.num_nodes) if config.layers is None else config.layers
-    activations = graph.num_nodes * config.dim * 4 * (layers + 1) * 6
+    activations = graph.num_nodes * config.dim * 4 * (depth(config.layers, graph.num_nodes) + 1) * 6
     adjacency = graph.edge_index.size(1) * 2 * 2 * 12
     return int(activations + adjacency)
 
@@ -467,12 +469,10 @@ def resolve(config: TrainConfig, train_set: Interactions, mode: str = "full") ->
     shared negative pool (the number of items, within the auto bounds), the runs of each user's positives
     (AUTO_TOGETHER where a full-graph pool samples the catalogue, else 1), the temperature (0.15 x (pool /
     items) ** 0.2, within [0.1, 0.15]) and the learning rate (BASE_LR x sqrt(batch / 4096), at most
-    MAX_AUTO_LR), and the depth (`auto_layers`: 2, or 1 on graphs of more than AUTO_DEEP_MAX_NODES users and
+    MAX_AUTO_LR), and the depth (`depth`: 2, or 1 on graphs of more than AUTO_DEEP_MAX_NODES users and
     items). In `minibatch` mode a step costs its sampled subgraph, not the whole graph, so the batch
     stops at MAX_MINIBATCH_AUTO_BATCH. The saved model records the values."""
-    update: dict[str, Any] = {}
-    if config.layers is None:
-        update["layers"] = auto_layers(train_set.num_users + train_set.num_items)
+    update: dict[str, Any] = {"layers": depth(config.layers, train_set.num_users + train_set.num_items)}
     if config.batch_size is None:
         batch = _power_of_two_at_least(len(train_set) / STEPS_PER_EPOCH)
         most = MAX_AUTO_BATCH if mode == "full" else MAX_MINIBATCH_AUTO_BATCH

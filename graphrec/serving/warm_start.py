@@ -22,7 +22,7 @@ from graphrec.learn.features import FeatureEncoder
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.learn.models import Encoder
 from graphrec.learn.sync import SyncResult
-from graphrec.learn.train import ENCODER_DEFAULTS, TrainConfig, auto_layers, load_model
+from graphrec.learn.train import ENCODER_DEFAULTS, TrainConfig, depth, load_model
 from graphrec.serving import versions
 from graphrec.serving.coldstart import load_features
 
@@ -133,9 +133,8 @@ def from_model_dir(directory: Path, version: int, config: TrainConfig, synced: S
         features = load_features(directory)
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, RuntimeError, KeyError) as exc:
         raise WarmStartUnavailable(f"v{version}'s model in {directory} cannot be read: {exc}") from exc
-    if config.layers is None:  # the automatic depth, as training resolves it for this graph
-        nodes = int(synced.data["user"].num_nodes) + int(synced.data["item"].num_nodes)
-        config = config.model_copy(update={"layers": auto_layers(nodes)})
+    nodes = int(synced.data["user"].num_nodes) + int(synced.data["item"].num_nodes)
+    config = config.model_copy(update={"layers": depth(config.layers, nodes)})  # as training resolves it
     found = differences(earlier, config, features, synced.encoder)
     if found:
         raise WarmStartUnavailable(f"v{version} was trained differently: {'; '.join(found)}")
