@@ -477,17 +477,17 @@ class Watcher:
 
 
 def active_state(graph: Graph) -> tuple[int | None, bool]:
-    """The active version and whether every user and item holds its embedding and both indexes are ONLINE."""
+    """The active version and whether every user and item holds its embedding and its indexes are ONLINE."""
     active = versions.active_version(graph)
     if active is None:
         return None, True
     row = graph.read("writeback/count_embedded", {"property": active.embedding_property})[0]
     embedded = row["usersEmbedded"] == row["users"] and row["itemsEmbedded"] == row["items"]
-    names = [active.user_index, active.item_index]
+    names = [name for name in (active.user_index, active.item_index) if name]
     states = graph.execute(
         "SHOW INDEXES YIELD name, state WHERE name IN $names RETURN collect(state) AS s", {"names": names}
     )[0]["s"]
-    return active.version, embedded and states == ["ONLINE", "ONLINE"]
+    return active.version, embedded and states == ["ONLINE"] * len(names)
 
 
 def lock_state(graph: Graph) -> str:

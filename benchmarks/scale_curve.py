@@ -23,8 +23,8 @@ own:
 3. train: `graphrec train --from-sync FILE --out DIR --epochs E --json`: s/epoch is the model directory's
    `metrics.json` `seconds_per_epoch` (training steps only; validation and loading the sync file not
    included);
-4. write-back: `graphrec writeback DIR --json`: nodes/s = nodes / write seconds; index s = the time until both
-   HNSW vector indexes were ONLINE;
+4. write-back: `graphrec writeback DIR --json`: nodes/s = nodes / write seconds; index s = the time until the
+   items' HNSW vector index was ONLINE (the default; users' is built on request);
 5. recommend: `graphrec.serving.recommend.recommend_for_user` (the query the API runs) for `--queries` random
    users, one at a time, after 30 unmeasured queries: p50 and p99 in ms. Concurrency through the HTTP API is
    serve_load.py's job.

@@ -3,17 +3,18 @@
 Runs against `NEO4J_URI` when set (it writes `:User`/`:Item` nodes and model versions there: use a scratch
 database), else starts its own local Neo4j on a free port in a temp directory and stops it at the end.
 
-- ml-100k: the dataset is loaded, then two whole write-backs run (write, both vector indexes ONLINE,
+- ml-100k: the dataset is loaded, then two whole write-backs run (write, vector index ONLINE,
   switch): the first on the fresh server, the second as the next version. The figure is the write phase
   (nodes/s), the index build beside it; with 2,625 nodes, fixed per-transaction costs dominate it.
 - synthetic: N nodes (half users, half items, only an id) are created directly, then their embeddings are
   written with the same code path, `--passes` times as successive versions: the first pass is the first
   time the server runs this write (its JIT has not compiled it yet: a just-started server writes at about
   half the rate), the later ones are what a long-running server does; `--index` also builds and waits for
-  the two HNSW indexes of the last pass.
+  the last pass's HNSW index on items (`--index-users`: on users too, as `graphrec writeback
+  --index-users` does).
 
     .venv/bin/python benchmarks/writeback_speed.py [--nodes 1000000] [--dim 128] [--passes 2]
-        [--batch-size 5000] [--concurrency 2] [--index] [--skip-ml100k] [--json]
+        [--batch-size 5000] [--concurrency 2] [--index] [--index-users] [--skip-ml100k] [--json]
 
 Target on the 2-core development machine: at least 50,000 nodes/s. Timings are noisy when other work
 shares the CPU.
@@ -41,6 +42,7 @@ from graphrec.ingest import movielens
 from graphrec.ingest.load import load_dataset
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.serving import versions
+from graphrec.serving.vector_index import IndexOptions
 from graphrec.serving.writeback import WritebackOptions, build_indexes, write_embeddings, writeback
 
 PASSWORD = "graphrec-bench-pw"
@@ -145,11 +147,17 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=2, help="synthetic writes, as successive versions")
     parser.add_argument("--batch-size", type=int, default=5_000)
     parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--index", action="store_true", help="also build the 1M-node HNSW indexes")
+    parser.add_argument("--index", action="store_true", help="also build the last pass's HNSW index")
+    parser.add_argument("--index-users", action="store_true", help="index the users' embeddings too")
     parser.add_argument("--skip-ml100k", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    options = WritebackOptions(batch_size=args.batch_size, concurrency=args.concurrency, show_progress=False)
+    options = WritebackOptions(
+        batch_size=args.batch_size,
+        concurrency=args.concurrency,
+        index=IndexOptions(users=args.index_users),
+        show_progress=False,
+    )
     rows = []
     with neo4j_settings() as settings, Graph.connect(settings) as graph:
         if not args.skip_ml100k:

@@ -13,7 +13,6 @@ CREATE (m:GraphrecModel {
   config: $config,
   source: $source,
   property: 'embedding_v' + toString(version),
-  userIndex: 'graphrec_user_v' + toString(version),
   itemIndex: 'graphrec_item_v' + toString(version),
   status: 'writing'
 })

@@ -41,6 +41,15 @@ LockTtlOption = Annotated[
         "a run that died on another host blocks the next. Default GRAPHREC_LOCK_TTL, else 300.",
     ),
 ]
+IndexUsersOption = Annotated[
+    bool,
+    typer.Option(
+        "--index-users/--no-index-users",
+        help="Also build a vector index on the users' embeddings, for ad hoc user-to-user similarity in "
+        "Cypher. Nothing graphrec serves reads it (recommendations search the items' index), and with many "
+        "users it is most of the index build.",
+    ),
+]
 FilterableOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -74,6 +83,7 @@ def writeback_command(
     ] = IndexOptions.quantization,
     index_timeout: IndexTimeoutOption = IndexOptions.timeout,
     filterable: FilterableOption = None,
+    index_users: IndexUsersOption = IndexOptions.users,
     lock_ttl: LockTtlOption = None,
     mapping: MappingOption = None,
     json_out: JsonOption = False,
@@ -115,6 +125,7 @@ def writeback_command(
                 quantization=quantization,
                 timeout=index_timeout,
                 filterable=tuple(filterable or ()),
+                users=index_users,
             ),
         )
         with connect(mapping) as graph, lock.refresh_lock(graph, lock.new_owner(), ttl) as hold:
@@ -195,6 +206,7 @@ def refresh_command(
         ),
     ] = RefreshOptions.nproc,
     filterable: FilterableOption = None,
+    index_users: IndexUsersOption = IndexOptions.users,
     mapping: MappingOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -217,7 +229,9 @@ def refresh_command(
             writeback=WritebackOptions(
                 batch_size=batch_size,
                 keep=keep,
-                index=IndexOptions(timeout=index_timeout, filterable=tuple(filterable or ())),
+                index=IndexOptions(
+                    timeout=index_timeout, filterable=tuple(filterable or ()), users=index_users
+                ),
             ),
             lock_ttl=lock_ttl or settings.lock_ttl,
             show_progress=not json_out,

@@ -1,10 +1,10 @@
 """Model versions in the graph: one `(:GraphrecModel)` node per version, one `(:GraphrecActive)` pointer.
 
-Version N keeps its embeddings in property `embedding_v<N>` on users and items, indexed by the vector
-indexes `graphrec_user_v<N>` and `graphrec_item_v<N>`. Its status goes `writing` -> `ready` (all embeddings
-written, indexes ONLINE) -> `active` -> `retired`. Readers resolve the pointer's single `version` property
-inside the query that reads embeddings, so one query never mixes two versions; the switch moves the pointer
-and the statuses in one transaction.
+Version N keeps its embeddings in property `embedding_v<N>` on users and items; the vector index
+`graphrec_item_v<N>` indexes the items' (and `graphrec_user_v<N>` the users', when asked for). Its status goes
+`writing` -> `ready` (all embeddings written, indexes ONLINE) -> `active` -> `retired`. Readers resolve the
+pointer's single `version` property inside the query that reads embeddings, so one query never mixes two
+versions; the switch moves the pointer and the statuses in one transaction.
 """
 
 from __future__ import annotations
@@ -50,16 +50,13 @@ class ModelVersion:
     source: str | None = None
     items_inferred: int = 0
     """Items given an embedding by `graphrec embed --new` since the write-back (the API's cache checks it)."""
+    user_index: str | None = None
+    """The vector index over this version's user embeddings, None when none was built (the default)."""
 
     @property
     def embedding_property(self) -> str:
         """The embedding property of this version."""
         return embedding_property(self.version)
-
-    @property
-    def user_index(self) -> str:
-        """The vector index over this version's user embeddings."""
-        return index_name("user", self.version)
 
     @property
     def item_index(self) -> str:
@@ -88,6 +85,7 @@ def list_versions(graph: Graph) -> list[ModelVersion]:
             metrics=r["metrics"],
             source=r["source"],
             items_inferred=int(r["itemsInferred"]),
+            user_index=r["userIndex"],
         )
         for r in graph.read("writeback/versions")
     ]

@@ -5,7 +5,8 @@ Steps (each idempotent, so a killed run started again finishes the job):
    the same artifacts (same fingerprint), which is resumed;
 2. write float32 embeddings (`db.create.setNodeVectorProperty`) in `UNWIND` batches, several transactions
    in flight, skipping nodes that already hold the version's property;
-3. create the version's cosine vector indexes and wait until they are ONLINE; mark the version `ready`;
+3. create the version's cosine vector index on items (and on users when asked) and wait until they are
+   ONLINE; mark the version `ready`;
 4. switch the active pointer to it in one transaction, then remove versions beyond the newest `keep`.
 A version is never activated before steps 2 and 3 are complete.
 """
@@ -251,10 +252,11 @@ def write_embeddings(
 
 
 def build_indexes(graph: Graph, version: int, dimensions: int, options: IndexOptions) -> float:
-    """Create both vector indexes of `version` and wait until they are ONLINE; return seconds waited."""
+    """Create the vector indexes of `version` (`options.roles`) and wait until they are ONLINE; return the
+    seconds waited."""
     prop = versions.embedding_property(version)
     names = []
-    for role in ("user", "item"):
+    for role in options.roles:
         name = versions.index_name(role, version)
         create_index(graph, role, name, prop, dimensions=dimensions, options=options)
         names.append(name)
@@ -323,7 +325,11 @@ def writeback(
         )
 
     summary.index_seconds = round(build_indexes(graph, version, artifacts.dim, options.index), 3)
-    graph.write("writeback/mark_ready", {"version": version, "users": summary.users, "items": summary.items})
+    user_index = versions.index_name("user", version) if options.index.users else None
+    graph.write(
+        "writeback/mark_ready",
+        {"version": version, "users": summary.users, "items": summary.items, "userIndex": user_index},
+    )
     if options.activate:
         if hold is not None:
             hold.confirm()

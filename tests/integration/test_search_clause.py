@@ -143,12 +143,12 @@ def _model(dataset: Any, seed: int = 11) -> ModelArtifacts:
 
 @pytest.fixture(scope="module")
 def graph(server: LocalNeo4j) -> Iterator[Graph]:
-    """The synthetic shop with a model written back; its item index stores `FILTERABLE`."""
+    """The synthetic shop with a model written back; its item index stores `FILTERABLE`; users are indexed."""
     driver = open_driver(Settings(neo4j_uri=server.uri, neo4j_username="neo4j", neo4j_password=PASSWORD))
     graph = Graph(driver, "neo4j")
     dataset = synthetic.generate(users=300, items=2000, interactions=12_000, seed=3)
     load_dataset(graph, dataset, show_progress=False)
-    options = WritebackOptions(show_progress=False, index=IndexOptions(filterable=FILTERABLE))
+    options = WritebackOptions(show_progress=False, index=IndexOptions(filterable=FILTERABLE, users=True))
     writeback(graph, _model(dataset), options)
     yield graph
     driver.close()
@@ -191,7 +191,8 @@ def test_the_server_has_search_and_the_index_stores_the_filterable_properties(
     assert search["filterable"] == list(FILTERABLE)
     active = versions.active_version(graph)
     assert active is not None
-    assert filterable_properties(graph, active.user_index) == []
+    assert active.user_index is not None
+    assert filterable_properties(graph, active.user_index) == []  # filterable properties are the items''
 
 
 @pytest.mark.parametrize("user_id", USERS)

@@ -15,7 +15,7 @@ from graphrec.db.graph import Graph
 from graphrec.db.lock import EXIT_CODE, acquire_lock, lock_holder, release_lock
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.serving import recommend, versions
-from graphrec.serving.vector_index import IndexTimeout, index_status, wait_online
+from graphrec.serving.vector_index import IndexOptions, IndexTimeout, index_status, wait_online
 from graphrec.serving.writeback import WritebackError, WritebackOptions, writeback
 
 QUIET = WritebackOptions(show_progress=False)
@@ -50,11 +50,14 @@ def test_writeback_embeds_every_node_and_activates_an_online_version(
     assert active.dimensions == 64
     assert active.encoder == "svd"
     states = {row["name"]: row for row in index_status(ml100k_graph)}
-    for role in ("user", "item"):
-        row = states[versions.index_name(role, summary.version)]
-        assert row["state"] == "ONLINE"
-        assert row["nodes"] == (943 if role == "user" else 1682)
-        assert row["dimensions"] == 64
+    row = states[versions.index_name("item", summary.version)]
+    assert row["state"] == "ONLINE"
+    assert row["nodes"] == 1682
+    assert row["dimensions"] == 64
+    assert row["version"] == summary.version
+    # users' embeddings are written (recommendations read them) but not indexed unless asked for
+    assert versions.index_name("user", summary.version) not in states
+    assert active.user_index is None
     stored = ml100k_graph.execute(f"MATCH (i:Item {{id: '50'}}) RETURN i.`{prop}` AS v", write=False)
     expected = model.item_embeddings[model.item_ids.index("50")]
     assert stored[0]["v"] == pytest.approx(expected.tolist(), abs=1e-7)
@@ -109,19 +112,30 @@ def test_a_killed_writeback_resumes_without_rewriting_and_never_activates_half(
 def test_old_versions_are_removed_keeping_the_newest(
     ml100k_graph: Graph, model: ModelArtifacts, ml100k_dir: Path
 ) -> None:
-    writeback(ml100k_graph, model, QUIET)
+    with_users = WritebackOptions(keep=2, show_progress=False, index=IndexOptions(users=True))
+    first = writeback(ml100k_graph, model, with_users)
     third = svd_artifacts(ml100k_dir, dim=16, noise_seed=3)
     fourth = svd_artifacts(ml100k_dir, dim=16, noise_seed=4)
-    v3 = writeback(ml100k_graph, third, WritebackOptions(keep=2, show_progress=False))
+    v3 = writeback(ml100k_graph, third, with_users)
     v4 = writeback(ml100k_graph, fourth, WritebackOptions(keep=2, show_progress=False))
-    remaining = [v.version for v in versions.list_versions(ml100k_graph)]
-    assert remaining == [v4.version, v3.version]
-    assert v4.removed
+    remaining = versions.list_versions(ml100k_graph)
+    assert [v.version for v in remaining] == [v4.version, v3.version]
+    assert first.version in v4.removed + v3.removed
     for gone in v4.removed + v3.removed:
         assert count_with_property(ml100k_graph, "Item", versions.embedding_property(gone)) == 0
-    names = {row["name"] for row in index_status(ml100k_graph)}
-    assert names == {versions.index_name(r, v) for r in ("user", "item") for v in (v3.version, v4.version)}
-    assert versions.list_versions(ml100k_graph)[1].status == "retired"
+    # the removed version's users' index went with it; v3 asked for one, v4 did not
+    rows = {row["name"]: row for row in index_status(ml100k_graph)}
+    user_v3 = versions.index_name("user", v3.version)
+    assert set(rows) == {
+        versions.index_name("item", v3.version),
+        versions.index_name("item", v4.version),
+        user_v3,
+    }
+    assert rows[user_v3]["label"] == "User"
+    assert rows[user_v3]["nodes"] == 943
+    assert rows[user_v3]["version"] == v3.version
+    assert [v.user_index for v in remaining] == [None, user_v3]
+    assert remaining[1].status == "retired"
 
 
 def test_a_reader_during_the_switch_sees_one_whole_version_per_query(
@@ -185,7 +199,9 @@ def test_cli_writeback_and_index_status(
     ml100k_graph: Graph, model: ModelArtifacts, tmp_path: Path, cli_env: None
 ) -> None:
     model.save(tmp_path / "model")
-    result = CliRunner().invoke(app, ["writeback", str(tmp_path / "model"), "--json", "--batch-size", "1000"])
+    result = CliRunner().invoke(
+        app, ["writeback", str(tmp_path / "model"), "--json", "--batch-size", "1000", "--index-users"]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["users"] == 943
