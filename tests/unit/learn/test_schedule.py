@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.schedule import BudgetedDecay
-from graphrec.learn.train import TrainConfig, train
+from graphrec.learn.splits import split_ro
+from graphrec.learn.train import TrainConfig, describe_epoch, train
 
 from .test_train import FAST, planted
 
@@ -88,3 +89,47 @@ def test_a_training_run_takes_the_planned_rates() -> None:
     constant = train(data, config.model_copy(update={"anneal_share": 0.0}), inter, None)
     assert [row["lr"] for row in constant.history] == pytest.approx([lr] * 4)
     assert not torch.equal(result.item_embeddings, constant.item_embeddings)
+
+
+def test_settling_decays_over_the_runs_last_share_from_the_next_epoch() -> None:
+    decay = BudgetedDecay(share=0.3, steps_per_epoch=10, most=300)
+    assert decay.settle(done=28) == 40  # the 28 epochs so far are 70% of the run
+    factors = [decay.factor(step) for step in range(280, 401)]
+    assert factors[0] == pytest.approx(1.0)
+    assert factors[-1] == 0.0
+    assert all(a > b for a, b in pairwise(factors))
+    decay.plan(done=29, spent=100.0, last_epoch_s=1.0)  # no budget: the settled end stays
+    assert decay.epochs == 40
+    budgeted = BudgetedDecay(share=0.3, steps_per_epoch=10, most=300, budget_s=100.0)
+    budgeted.plan(done=28, spent=90.0, last_epoch_s=2.0)
+    assert budgeted.settle(done=28) == 33  # the budget ends the run before the settled 40
+    budgeted.plan(done=29, spent=10.0, last_epoch_s=0.1)
+    assert budgeted.epochs == 40  # and never runs it past them
+    with pytest.raises(ValueError, match="share is 0"):
+        BudgetedDecay(share=0.0, steps_per_epoch=10, most=300).settle(done=5)
+
+
+def test_a_plateau_at_the_full_rate_decays_it_then_stops() -> None:
+    data = planted()
+    parts = split_ro(Interactions.from_hetero(data), seed=0)
+    config = TrainConfig(
+        **{**FAST, "epochs": 200, "patience": 3, "lr": 0.05, "time_budget_s": None, "anneal_share": 0.5}
+    )
+    stopped = train(data, config.model_copy(update={"anneal_on_plateau": False}), parts.train, parts.valid)
+    plateau = len(stopped.history)  # patience ran out here, at the full rate
+    assert plateau < 100
+    assert {row["lr"] for row in stopped.history} == {0.05}
+    settled = train(data, config, parts.train, parts.valid)
+    rows = settled.history
+    # the same run up to the plateau, then the rate decays over as many epochs again (share 0.5), to zero
+    assert [row["ndcg@20"] for row in rows[:plateau]] == [row["ndcg@20"] for row in stopped.history]
+    assert "annealing" in rows[plateau - 1]
+    assert f"epochs {plateau + 1}-{2 * plateau}" in describe_epoch(rows[plateau - 1])
+    assert len(rows) == 2 * plateau
+    rates = [row["lr"] for row in rows[plateau - 1 :]]
+    assert rates[0] == 0.05
+    assert rates[-1] == 0.0
+    assert all(a > b for a, b in pairwise(rates))
+    assert rows[-1]["stopped"] == f"the learning rate decayed to zero after the plateau at epoch {plateau}"
+    assert rows[-1]["kept"] == settled.best_epoch
+    assert not torch.equal(settled.item_embeddings, stopped.item_embeddings)
