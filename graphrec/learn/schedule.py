@@ -53,7 +53,9 @@ class BudgetedDecay:
         (a plateau at the constant rate: see `graphrec.learn.train`); return the epochs the run now plans."""
         if self.share <= 0:
             raise ValueError("no decay to settle into: share is 0")
-        self.settled = max(done + 1, math.ceil(done / (1.0 - self.share))) if self.share < 1 else done + 1
+        # 21 / 0.7 is 30.000000000000004 in floating point: without the epsilon that plans 31 epochs
+        whole = math.ceil(done / (1.0 - self.share) - 1e-9) if self.share < 1 else 0
+        self.settled = max(done + 1, whole)
         self.epochs = min(self.epochs, self.settled)
         return self.epochs
 

@@ -767,7 +767,13 @@ def _train(
             last = best_state is None or keeps_last(ran, config.valid_metric, config.lr, best_metric)
             row["kept"] = epoch if last else best_epoch
         plateau = valid is not None and config.restore_best and stale >= config.patience
-        if plateau and decay.settled is None and anneals_on_plateau(config, row["lr"]):
+        if (
+            plateau
+            and not over_budget
+            and epoch < config.epochs
+            and decay.settled is None
+            and anneals_on_plateau(config, row["lr"])
+        ):
             planned = decay.settle(epoch)  # the decay starts now, over the run's last `anneal_share`
             row["annealing"] = (
                 f"no better {config.valid_metric} in {config.patience} epochs at the full learning rate: it "

@@ -94,6 +94,8 @@ def test_a_training_run_takes_the_planned_rates() -> None:
 def test_settling_decays_over_the_runs_last_share_from_the_next_epoch() -> None:
     decay = BudgetedDecay(share=0.3, steps_per_epoch=10, most=300)
     assert decay.settle(done=28) == 40  # the 28 epochs so far are 70% of the run
+    assert BudgetedDecay(share=0.3, steps_per_epoch=10, most=300).settle(done=21) == 30  # not 31 (21 / 0.7)
+    assert BudgetedDecay(share=0.3, steps_per_epoch=10, most=300).settle(done=30) == 43
     factors = [decay.factor(step) for step in range(280, 401)]
     assert factors[0] == pytest.approx(1.0)
     assert factors[-1] == 0.0
