@@ -6,8 +6,8 @@ epochs that still fit the budget are estimated from the last epoch's duration. S
 warmup-stable-decay schedule, instead of stopping at Adam's constant rate. A run whose validation metric
 stops improving at the constant rate (early stopping's plateau) `settle`s: the epochs so far become the
 run's constant part and the decay follows over its share, so that run ends annealed too (on a CPU fast
-enough to plateau inside the budget, Gowalla's fixed split gave 0.2197 / 0.1226 so against 0.2097 / 0.1161
-stopping at the plateau).
+enough to plateau inside the budget, Gowalla's fixed split gave 0.2197 / 0.1226 settled, against 0.2097 /
+0.1161 stopping at the plateau).
 """
 
 from __future__ import annotations

@@ -255,7 +255,11 @@ class TrainConfig(BaseModel):
         "ranking's cost grows with users x items, and the sample's metric still orders the epochs; "
         "graphrec train and refresh hold validation pairs out only from these users (splits.split_valid)",
     )
-    patience: int = Field(10, ge=1, description="epochs without validation improvement before stopping")
+    patience: int = Field(
+        10,
+        ge=1,
+        description="epochs without validation improvement before the decay (anneal_on_plateau) or stopping",
+    )
     anneal_on_plateau: bool = Field(
         True,
         description="when patience runs out at the full learning rate, decay it to zero over the run's last "
