@@ -340,7 +340,12 @@ def anneals_on_plateau(config: TrainConfig, lr: float) -> bool:
     """Whether a run whose validation metric stopped improving (`patience` epochs) at learning rate `lr`
     decays the rate from there (`anneal_on_plateau`) instead of stopping: only at the full rate, since a run
     already inside its decay (a budgeted one) has nothing left to settle into."""
-    return config.anneal_on_plateau and config.anneal_share > 0 and lr >= (config.lr or 0.0) * (1 - 1e-6)
+    return config.anneal_on_plateau and config.anneal_share > 0 and at_full_rate(lr, config.lr or 0.0)
+
+
+def at_full_rate(lr: float, peak_lr: float) -> bool:
+    """Whether `lr` (a history row's rate) is the run's peak rate, not yet decayed (to float tolerance)."""
+    return lr >= peak_lr * (1 - 1e-6)
 
 
 def keeps_last(history: list[dict[str, Any]], metric: str, peak_lr: float, best: float) -> bool:
@@ -350,7 +355,7 @@ def keeps_last(history: list[dict[str, Any]], metric: str, peak_lr: float, best:
         return False
     last = history[-1]
     value = last.get(metric, math.nan)
-    if not math.isfinite(value) or last["lr"] >= peak_lr * (1 - 1e-6):
+    if not math.isfinite(value) or at_full_rate(last["lr"], peak_lr):
         return False
     return bool(value >= best - KEEP_ANNEALED_WITHIN * abs(best))
 
@@ -377,7 +382,7 @@ def still_rising(history: list[dict[str, Any]], metric: str, peak_lr: float) -> 
     so the last epochs say nothing about what more time would buy; the constant-rate ones do. On Gowalla
     they levelled off after ~12 epochs (a 1,200 s budget's 32 epochs then gave no better model)."""
     judged = [row for row in history if math.isfinite(row.get(metric, math.nan))]
-    values = [row[metric] for row in judged if row["lr"] >= peak_lr * (1 - 1e-6)]
+    values = [row[metric] for row in judged if at_full_rate(row["lr"], peak_lr)]
     if not judged:
         return False
     if len(values) < 3:
@@ -679,6 +684,11 @@ def _train(
     spent = 0.0
 
     loss_options = {"margin": config.margin, "temperature": config.temperature}
+
+    def keeps_last_of(ran: list[dict[str, Any]]) -> bool:
+        """Whether a run that ends after `ran` keeps its last epoch's weights (no best kept, or annealed)."""
+        return best_state is None or keeps_last(ran, config.valid_metric, config.lr or 0.0, best_metric)
+
     for epoch in range(1, config.epochs + 1):
         model.train()
         started = time.perf_counter()
@@ -768,8 +778,7 @@ def _train(
             ran = [*history, row]
             rising = still_rising(ran, config.valid_metric, config.lr)
             row["stopped"] = budget_stop(config.time_budget_s, spent, epoch, config.valid_metric, rising)
-            last = best_state is None or keeps_last(ran, config.valid_metric, config.lr, best_metric)
-            row["kept"] = epoch if last else best_epoch
+            row["kept"] = epoch if keeps_last_of(ran) else best_epoch
         plateau = valid is not None and config.restore_best and stale >= config.patience
         if (
             plateau
@@ -786,15 +795,14 @@ def _train(
         elif decay.settled is not None and epoch >= decay.settled and not over_budget:
             began = next(r["epoch"] for r in history if "annealing" in r)
             row["stopped"] = f"the learning rate decayed to zero after the plateau at epoch {began}"
-            last = keeps_last([*history, row], config.valid_metric, config.lr, best_metric)
-            row["kept"] = epoch if last else best_epoch
+            row["kept"] = epoch if keeps_last_of([*history, row]) else best_epoch
         history.append(row)
         if log is not None and main:
             log(row)
         if over_budget or "stopped" in row or (plateau and decay.settled is None):
             break
 
-    if best_state is not None and not keeps_last(history, config.valid_metric, config.lr, best_metric):
+    if best_state is not None and not keeps_last_of(history):
         model.load_state_dict(best_state)
     else:  # the last epoch's weights are kept (none better, or annealed: see keeps_last): its metric
         best_epoch = len(history)
