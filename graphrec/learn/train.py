@@ -9,7 +9,8 @@ have no wheels on PyPI). After each epoch the validation metric is computed with
 fixed sample of at most `valid_users` users); the best state is kept (or, where the run ends inside its
 learning-rate decay, the annealed last one: `keeps_last`). After `patience` epochs without improvement at
 the full rate the rate decays to zero over the run's last share (`anneal_on_plateau`), then training stops;
-it stops at once on a plateau inside the decay, and once `time_budget_s` is spent. The kept model is then
+a plateau inside a decay already under way lets that decay run to its end; and training stops once
+`time_budget_s` is spent. The kept model is then
 ranked once more on that sample beside MostPopular (`valid_table`), for the training report. With
 `embed_valid` the returned embeddings then propagate over the validation interactions too (`final_graph`):
 held out only to judge the epochs, they are still part of every user's history. Everything random draws
@@ -263,7 +264,8 @@ class TrainConfig(BaseModel):
     anneal_on_plateau: bool = Field(
         True,
         description="when patience runs out at the full learning rate, decay it to zero over the run's last "
-        "anneal_share (the epochs so far being the rest), then stop, instead of stopping at once; on "
+        "anneal_share (the epochs so far being the rest), then stop, instead of stopping at once (inside a "
+        "decay already under way, let it run to zero); on "
         "Gowalla's fixed split, where early stopping ended the run before its budget, 0.2197 / 0.1226 "
         "instead of 0.2097 / 0.1161",
     )
@@ -336,11 +338,12 @@ def describe_epoch(row: dict[str, Any]) -> str:
     return line
 
 
-def anneals_on_plateau(config: TrainConfig, lr: float) -> bool:
-    """Whether a run whose validation metric stopped improving (`patience` epochs) at learning rate `lr`
-    decays the rate from there (`anneal_on_plateau`) instead of stopping: only at the full rate, since a run
-    already inside its decay (a budgeted one) has nothing left to settle into."""
-    return config.anneal_on_plateau and config.anneal_share > 0 and at_full_rate(lr, config.lr or 0.0)
+def anneals_on_plateau(config: TrainConfig) -> bool:
+    """Whether a run whose validation metric stopped improving (`patience` epochs) anneals instead of
+    stopping (`anneal_on_plateau`): at the full rate the decay starts there; inside a decay already under
+    way (the time budget's or the configured epochs') that decay runs on to zero, since its epochs are the
+    ones that gain most (stopping there kept an unannealed best epoch)."""
+    return config.anneal_on_plateau and config.anneal_share > 0
 
 
 def at_full_rate(lr: float, peak_lr: float) -> bool:
@@ -785,12 +788,18 @@ def _train(
             and not over_budget
             and epoch < config.epochs
             and decay.settled is None
-            and anneals_on_plateau(config, row["lr"])
+            and anneals_on_plateau(config)
         ):
-            planned = decay.settle(epoch)  # the decay starts now, over the run's last `anneal_share`
+            full = at_full_rate(row["lr"], config.lr or 0.0)
+            # at the full rate the decay starts now, over the run's last `anneal_share`; inside the decay
+            # (then epoch > (1 - share) x the planned epochs) settling leaves the plan as it is
+            planned = decay.settle(epoch)
             row["annealing"] = (
                 f"no better {config.valid_metric} in {config.patience} epochs at the full learning rate: it "
                 f"decays to zero over epochs {epoch + 1}-{planned}"
+                if full
+                else f"no better {config.valid_metric} in {config.patience} epochs: the learning rate's "
+                f"decay goes on to zero (epoch {planned})"
             )
         elif decay.settled is not None and epoch >= decay.settled and not over_budget:
             began = next(r["epoch"] for r in history if "annealing" in r)

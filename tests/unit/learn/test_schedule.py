@@ -135,3 +135,26 @@ def test_a_plateau_at_the_full_rate_decays_it_then_stops() -> None:
     assert rows[-1]["stopped"] == f"the learning rate decayed to zero after the plateau at epoch {plateau}"
     assert rows[-1]["kept"] == settled.best_epoch
     assert not torch.equal(settled.item_embeddings, stopped.item_embeddings)
+
+
+def test_a_plateau_inside_the_decay_lets_it_run_to_zero() -> None:
+    data = planted()
+    parts = split_ro(Interactions.from_hetero(data), seed=0)
+    base = {**FAST, "patience": 3, "lr": 0.05, "time_budget_s": None, "anneal_share": 0.5}
+    flat = train(data, TrainConfig(**{**base, "epochs": 200}), parts.train, parts.valid)
+    plateau = next(i for i, row in enumerate(flat.history, 1) if "annealing" in row)
+    # the configured epochs' decay starts one epoch before patience would run out at the full rate
+    config = TrainConfig(**{**base, "epochs": 2 * (plateau - 1)})
+    stopped = train(data, config.model_copy(update={"anneal_on_plateau": False}), parts.train, parts.valid)
+    inside = len(stopped.history)
+    assert inside < config.epochs, "the setup must reach its plateau before the configured end"
+    assert stopped.history[-1]["lr"] < 0.05  # ... inside the decay, where it used to stop at once
+    decayed = train(data, config, parts.train, parts.valid)
+    rows = decayed.history
+    assert [row["ndcg@20"] for row in rows[:inside]] == [row["ndcg@20"] for row in stopped.history]
+    assert f"goes on to zero (epoch {config.epochs})" in describe_epoch(rows[inside - 1])
+    assert len(rows) == config.epochs  # the decay ran on to its end
+    rates = [row["lr"] for row in rows[inside - 1 :]]
+    assert rates[-1] == 0.0
+    assert all(a > b for a, b in pairwise(rates))
+    assert not torch.equal(decayed.item_embeddings, stopped.item_embeddings)
