@@ -150,10 +150,10 @@ WHY = {
     "compare store MB with --pagecache",
     "train": "full-graph training propagates (and backpropagates through) the whole graph on every step; the "
     f"automatic batch keeps an epoch at about {STEPS_PER_EPOCH} steps up to {MAX_AUTO_BATCH:,} positives a "
-    "step, so full-mode epochs grow with the graph once, but past the memory estimate "
-    "(full_graph_max_gib) `auto` switches to minibatch mode, whose sampled subgraphs and per-positive "
-    f"negatives cost no less per positive (its batch stays at {MAX_MINIBATCH_AUTO_BATCH:,}); the training "
-    "mode and batch per size are printed below the tables",
+    "step, so full-mode epochs grow with the graph once, but where the memory estimate passes half the "
+    "machine's memory (or full_graph_max_gib) `auto` switches to minibatch mode, whose sampled subgraphs and "
+    "per-positive negatives cost no less per positive (its batch stays at "
+    f"{MAX_MINIBATCH_AUTO_BATCH:,}); the training mode and batch per size are printed below the tables",
     "writeback": "every embedding is SET on a node found through the id index (log n each); past the page "
     "cache the node and property stores go to disk: compare store MB with --pagecache",
     "index": "building an HNSW index inserts each vector with a graph search over those already in "

@@ -54,6 +54,13 @@ class Dist:
         return self.rank == 0
 
 
+def local_processes(dist: Dist | None) -> int:
+    """How many ranks share this machine (torchrun's LOCAL_WORLD_SIZE; all of them if unset); 1 alone."""
+    if dist is None:
+        return 1
+    return int(os.environ.get("LOCAL_WORLD_SIZE", dist.world))
+
+
 def launched() -> bool:
     """Whether torchrun started this process (its variables are set)."""
     return all(name in os.environ for name in LAUNCH_VARIABLES)

@@ -17,7 +17,6 @@ literature's baselines do.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from torch import Tensor
 
 from graphrec.learn.baselines import BPRMF, EASE, MostPopular, Recommender
 from graphrec.learn.interactions import Interactions
+from graphrec.learn.memory import machine_memory_bytes
 from graphrec.learn.metrics import DEFAULT_KS, evaluate_ranking
 from graphrec.learn.models import ENCODERS
 from graphrec.learn.splits import FIXED, VALID_SHARE, HeldOut, Split, held_out, split, split_fixed
@@ -119,10 +119,10 @@ def affordable(
     memory_bytes: int | None = None,
 ) -> list[str]:
     """`models` less EASE where its matrices would not fit in `EASE_MEMORY_SHARE` of `memory_bytes` (default:
-    the machine's physical memory); `log` says so. Gowalla's 41k items would need about 70 GiB."""
+    the machine's, `machine_memory_bytes`); `log` says so. Gowalla's 41k items would need about 70 GiB."""
     if "ease" not in models:
         return list(models)
-    total = memory_bytes or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    total = memory_bytes or machine_memory_bytes()
     need = ease_bytes(interactions.num_users, interactions.num_items)
     if need <= EASE_MEMORY_SHARE * total:
         return list(models)
