@@ -7,7 +7,8 @@ warmup-stable-decay schedule, instead of stopping at Adam's constant rate. A run
 stops improving at the constant rate (early stopping's plateau) `settle`s: the epochs so far become the
 run's constant part and the decay follows over its share, so that run ends annealed too (on a CPU fast
 enough to plateau inside the budget, Gowalla's fixed split gave 0.2197 / 0.1226 settled, against 0.2097 /
-0.1161 stopping at the plateau).
+0.1161 stopping at the plateau). A plateau inside the decay `hold`s it: the run goes on to the decay's
+planned end instead of stopping with the rate barely lowered.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class BudgetedDecay:
     epochs: int = field(init=False)
     """Planned epochs: `most`, or fewer once the time budget (or `settle`) says so."""
     settled: int | None = field(default=None, init=False)
-    """The epochs `settle` planned: the run ends there, or sooner if the budget says so."""
+    """The epochs `settle` (or `hold`) planned: the run ends there, or sooner if the budget says so."""
 
     def __post_init__(self) -> None:
         self.epochs = self.most
@@ -57,6 +58,12 @@ class BudgetedDecay:
         whole = math.ceil(done / (1.0 - self.share) - 1e-9) if self.share < 1 else 0
         self.settled = max(done + 1, whole)
         self.epochs = min(self.epochs, self.settled)
+        return self.epochs
+
+    def hold(self) -> int:
+        """Keep a decay already under way to its planned end (a plateau inside it: see
+        `graphrec.learn.train`): later plans may end the run sooner, never later; return that end."""
+        self.settled = self.epochs
         return self.epochs
 
     def factor(self, step: int) -> float:

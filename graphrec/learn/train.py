@@ -651,8 +651,8 @@ def _train(
     own = distributed.local_generator(dist, config.seed, generator)
     main = dist is None or dist.main
     graph = build_graph(train_set, data, config).to(device)
-    full = choose_mode(graph, config, distributed.local_processes(dist)) == "full"
-    mode = "full" if distributed.broadcast(dist, [float(full)])[0] else "minibatch"  # rank 0's choice
+    fits = choose_mode(graph, config, distributed.local_processes(dist)) == "full"
+    mode = "full" if distributed.broadcast(dist, [float(fits)])[0] else "minibatch"  # rank 0's choice
     config = resolve(config, train_set, mode)
     assert config.batch_size is not None
     assert config.shared_negatives is not None
@@ -814,14 +814,14 @@ def _train(
             and decay.settled is None
             and anneals_on_plateau(config)
         ):
-            full = at_full_rate(row["lr"], config.lr or 0.0)
-            # at the full rate the decay starts now, over the run's last `anneal_share`; inside the decay
-            # (then epoch > (1 - share) x the planned epochs) settling leaves the plan as it is
-            planned = decay.settle(epoch)
+            # at the full rate the decay starts now, over the run's last `anneal_share`; inside a decay it
+            # runs on to its planned end
+            at_peak = at_full_rate(row["lr"], config.lr or 0.0)
+            planned = decay.settle(epoch) if at_peak else decay.hold()
             row["annealing"] = (
                 f"no better {config.valid_metric} in {config.patience} epochs at the full learning rate: it "
                 f"decays to zero over epochs {epoch + 1}-{planned}"
-                if full
+                if at_peak
                 else f"no better {config.valid_metric} in {config.patience} epochs: the learning rate's "
                 f"decay goes on to zero (epoch {planned})"
             )

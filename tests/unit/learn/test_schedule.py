@@ -111,6 +111,18 @@ def test_settling_decays_over_the_runs_last_share_from_the_next_epoch() -> None:
         BudgetedDecay(share=0.0, steps_per_epoch=10, most=300).settle(done=5)
 
 
+def test_holding_keeps_a_decay_under_way_to_its_planned_end() -> None:
+    whole = BudgetedDecay(share=1.0, steps_per_epoch=10, most=50)  # decaying from the first step
+    assert whole.hold() == 50  # the plateau keeps the configured end (settling would end it at once)
+    budgeted = BudgetedDecay(share=0.3, steps_per_epoch=10, most=300, budget_s=100.0)
+    budgeted.plan(done=30, spent=80.0, last_epoch_s=2.0)
+    assert budgeted.hold() == 40
+    budgeted.plan(done=31, spent=81.0, last_epoch_s=0.5)  # faster epochs: the budget would fit 69
+    assert budgeted.epochs == 40  # but the end holds
+    budgeted.plan(done=32, spent=98.0, last_epoch_s=4.0)
+    assert budgeted.epochs == 33  # and the budget still ends the run sooner
+
+
 def test_a_plateau_at_the_full_rate_decays_it_then_stops() -> None:
     data = planted()
     parts = split_ro(Interactions.from_hetero(data), seed=0)
