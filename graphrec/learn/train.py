@@ -47,7 +47,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 from torch import Tensor
 
 from graphrec.learn import distributed
@@ -77,8 +77,9 @@ Init = Callable[[Encoder], None]
 GIB = 1 << 30
 FULL_GRAPH_MEMORY_SHARE = 0.5
 """`auto` trains the whole graph when its estimate fits this share of the machine's memory: on a graph of 10M
-interactions (1M users, 30k items, one layer) a full-graph epoch took 125 s at 10.3 GB peak RSS, a minibatch
-epoch (batch 65,536, one sampled hop) 519 s at 10.6 GB, so below this share minibatch buys no memory."""
+interactions (1M users, 30k items, one layer) a full-graph epoch took 144 s at 10.7 GiB peak RSS, a
+minibatch epoch (batch 65,536, one sampled hop) 216 s at 6.8 GiB (benchmarks/train_step.py --random), so
+minibatch buys memory with time: it is for graphs whose full propagation would not fit."""
 ENCODER_DEFAULTS: dict[str, dict[str, Any]] = {"sage": {"norm": "sym", "combine": "mean"}}
 """Options the default model uses on top of an encoder's own defaults. For `sage`: aggregate with the
 symmetric normalisation D^-1/2 A D^-1/2 and read out the mean of the layer outputs (LightGCN-style), which
@@ -91,6 +92,8 @@ validation metric in the same wall time (benchmarks/fixed_split.py)."""
 MIN_AUTO_BATCH, MAX_AUTO_BATCH = 4096, 1 << 20
 """The automatic batch's bounds. Up to 65536 positives a step the [distinct users x pool] scores fitted at
 once; since `loss_chunk` bounds them, the batch grows with the graph so an epoch stays ~32 steps (linear)."""
+FANOUT = 10
+"""Neighbours sampled per node and hop in minibatch mode where `fanout` is not set, one hop per layer."""
 MAX_MINIBATCH_AUTO_BATCH = 65536
 """In minibatch mode an epoch is linear at any batch size (each step samples its own subgraph); larger
 batches there would only sample most of the graph a step."""
@@ -251,7 +254,12 @@ class TrainConfig(BaseModel):
     weight_by_value: bool = Field(False, description="scale positives by edge weight (e.g. rating)")
     half_life_days: float | None = Field(None, gt=0, description="recency half-life for positive weights")
     mode: Literal["auto", "full", "minibatch"] = "auto"
-    fanout: list[int] = Field(default_factory=lambda: [10, 10], description="neighbours per hop (minibatch)")
+    fanout: list[PositiveInt] | None = Field(
+        None,
+        min_length=1,
+        description=f"neighbours sampled per node and hop (minibatch); None: {FANOUT} for each of the "
+        "encoder's layers (a hop beyond them adds edges the encoder propagates over but no depth)",
+    )
     full_graph_max_gib: float | None = Field(
         None,
         gt=0,
@@ -519,12 +527,16 @@ def resolve(config: TrainConfig, train_set: Interactions, mode: str = "full") ->
     """`config` with its automatic settings (None) made concrete for this training set: the batch size
     (about `STEPS_PER_EPOCH` steps an epoch, a power of two in [MIN_AUTO_BATCH, MAX_AUTO_BATCH]), the
     shared negative pool (the number of items, within the auto bounds), the runs of each user's positives
-    (AUTO_TOGETHER where a full-graph pool samples the catalogue, else 1), the temperature (0.15 x (pool /
+    (AUTO_TOGETHER where the pool samples the catalogue, else 1), the temperature (0.15 x (pool /
     items) ** 0.2, within [0.1, 0.15]) and the learning rate (BASE_LR x sqrt(batch / 4096), at most
-    MAX_AUTO_LR), and the depth (`depth`: 2, or 1 on graphs of more than AUTO_DEEP_MAX_NODES users and
-    items). In `minibatch` mode a step costs its sampled subgraph, not the whole graph, so the batch
-    stops at MAX_MINIBATCH_AUTO_BATCH. The saved model records the values."""
-    update: dict[str, Any] = {"layers": depth(config.layers, train_set.num_users + train_set.num_items)}
+    MAX_AUTO_LR), the depth (`depth`: 2, or 1 on graphs of more than AUTO_DEEP_MAX_NODES users and
+    items) and the minibatch sampler's hops (FANOUT neighbours for each layer). In `minibatch` mode a step
+    costs its sampled subgraph, not the whole graph, so the batch stops at MAX_MINIBATCH_AUTO_BATCH. The
+    saved model records the values."""
+    layers = depth(config.layers, train_set.num_users + train_set.num_items)
+    update: dict[str, Any] = {"layers": layers}
+    if config.fanout is None:
+        update["fanout"] = [FANOUT] * layers
     if config.batch_size is None:
         batch = _power_of_two_at_least(len(train_set) / STEPS_PER_EPOCH)
         most = MAX_AUTO_BATCH if mode == "full" else MAX_MINIBATCH_AUTO_BATCH
@@ -533,7 +545,7 @@ def resolve(config: TrainConfig, train_set: Interactions, mode: str = "full") ->
         update["shared_negatives"] = min(MAX_AUTO_NEGATIVES, max(MIN_AUTO_NEGATIVES, train_set.num_items))
     pool: int = update.get("shared_negatives", config.shared_negatives) or 0  # 0: per-positive
     if config.positives_together is None:
-        sampled = mode == "full" and config.negative_sampling != "hard" and 0 < pool < train_set.num_items
+        sampled = config.negative_sampling != "hard" and 0 < pool < train_set.num_items
         update["positives_together"] = AUTO_TOGETHER if sampled else 1
     if config.temperature is None:
         size = pool or MIN_AUTO_NEGATIVES
@@ -658,6 +670,7 @@ def _train(
     assert config.shared_negatives is not None
     assert config.temperature is not None
     assert config.lr is not None
+    assert config.fanout is not None
     assert config.positives_together is not None
     assert config.layers is not None
     options = {**ENCODER_DEFAULTS.get(config.encoder, {}), **config.encoder_options}
@@ -747,6 +760,22 @@ def _train(
                     u = user_emb[users]
                     neg_scores = pair_scores(u, item_emb[neg])
                     loss = loss_fn(pair_scores(u, item_emb[items]), neg_scores, weight, **loss_options)
+            elif config.shared_negatives and config.negative_sampling != "hard":
+                # the same pooled loss on the sampled neighbourhood of the users, positives and pool
+                assert sampler is not None
+                distinct, index = torch.unique(users, return_inverse=True)
+                pool, clash = negatives.shared(distinct, config.shared_negatives)
+                sampled = sampler.sample(distinct, torch.cat([items, pool]))
+                user_emb, item_emb = (normalize(e) for e in net(sampled.graph))
+                local = sampled.items
+                shared = PoolBatch(
+                    sampled.users[index], local[: items.numel()], sampled.users, index,
+                    local[items.numel() :], clash, negatives.pool_bias(pool),
+                )  # fmt: skip
+                loss = shared_pool_loss(
+                    loss_fn, user_emb, item_emb, shared, weight=weight,
+                    chunk=config.loss_chunk, masked_score=MASKED_SCORE, **loss_options,
+                )  # fmt: skip
             else:
                 assert sampler is not None
                 neg = negatives.uniform(users, config.negatives)

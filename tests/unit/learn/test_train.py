@@ -101,6 +101,26 @@ def test_minibatch_mode_trains(data: HeteroData) -> None:
     assert held_out_metrics(result.score, parts)["recall@10"] > popular["recall@10"]
 
 
+def test_a_minibatch_step_sampling_every_neighbour_is_the_full_graph_step(data: HeteroData) -> None:
+    """Minibatch mode scores the batch's shared pool with the loss full-graph training uses, on the sampled
+    neighbourhood of its users, positives and pool: where the sample holds every neighbour (a fanout of at
+    least the largest degree), a one-layer SAGE step that averages its neighbours (the sampled subgraph
+    holds a neighbour's own degree only in part, which symmetric normalisation would read) is the full-graph
+    step; with fewer neighbours it is not."""
+    inter = Interactions.from_hetero(data)
+    largest = int(max(torch.bincount(inter.user).max(), torch.bincount(inter.item).max()))
+    config = TrainConfig(
+        **{**FAST, "epochs": 1, "batch_size": len(inter)},
+        layers=1, shared_negatives=16, encoder_options={"norm": "mean"},
+    )  # fmt: skip
+    losses = [
+        train(data, config.model_copy(update=update), inter, None).history[0]["loss"]
+        for update in ({"mode": "full"}, {"mode": "minibatch", "fanout": [largest]}, {"mode": "minibatch"})
+    ]
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+    assert losses[2] != pytest.approx(losses[0], rel=1e-3)  # ten of up to `largest` neighbours: a sample
+
+
 def test_weights_recency_and_time_features_run(data: HeteroData) -> None:
     inter = Interactions.from_hetero(data)
     config = TrainConfig(

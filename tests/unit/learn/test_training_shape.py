@@ -25,6 +25,7 @@ from graphrec.learn.splits import split_ro
 from graphrec.learn.train import (
     AUTO_DEEP_MAX_NODES,
     AUTO_TOGETHER,
+    FANOUT,
     MAX_AUTO_BATCH,
     MAX_AUTO_LR,
     MAX_AUTO_NEGATIVES,
@@ -225,6 +226,28 @@ def test_the_automatic_depth_follows_the_graph_size(
     assert config.layers == layers
 
 
+@pytest.mark.parametrize(
+    ("users", "items", "settings", "fanout"),
+    [
+        (29_858, 40_981, {}, [FANOUT]),  # Gowalla: one layer, so one hop (a second only adds edges)
+        (943, 1_682, {}, [FANOUT, FANOUT]),  # ml-100k: two layers
+        (943, 1_682, {"layers": 3}, [FANOUT] * 3),
+        (29_858, 40_981, {"fanout": [5, 3]}, [5, 3]),  # explicit wins, hops and all
+    ],
+)
+def test_the_minibatch_sampler_takes_one_hop_per_layer(
+    users: int, items: int, settings: dict[str, object], fanout: list[int]
+) -> None:
+    config = resolve(TrainConfig.model_validate(settings), interactions(10_000, users, items), "minibatch")
+    assert config.fanout == fanout
+
+
+@pytest.mark.parametrize("fanout", [[], [10, 0], [-1]])
+def test_a_fanout_without_neighbours_is_refused(fanout: list[int]) -> None:
+    with pytest.raises(ValueError, match="fanout"):
+        TrainConfig(fanout=fanout)
+
+
 def test_minibatch_mode_keeps_the_batch_it_samples_for() -> None:
     """Sampled steps cost their subgraph, not the graph: past 65536 a batch would sample most of the graph."""
     edges = interactions(10_000_000, 1_000, 200_000)
@@ -239,7 +262,7 @@ def test_minibatch_mode_keeps_the_batch_it_samples_for() -> None:
         (40_981, "full", {}, AUTO_TOGETHER),  # Gowalla: the pool samples the catalogue
         (40_981, "full", {"shared_negatives": 0}, 1),  # per-positive negatives: no pool to share
         (40_981, "full", {"negative_sampling": "hard"}, 1),  # hard negatives are drawn per positive
-        (40_981, "minibatch", {}, 1),  # a sampled step's cost is its subgraph, not the pool
+        (40_981, "minibatch", {}, AUTO_TOGETHER),  # the same pool on a sampled neighbourhood
         (40_981, "full", {"positives_together": 3}, 3),  # explicit wins
     ],
 )
