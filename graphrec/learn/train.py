@@ -64,7 +64,7 @@ from graphrec.learn.models import ENCODERS, BipartiteGraph, Encoder, build_encod
 from graphrec.learn.models.base import users_among
 from graphrec.learn.models.decoder import normalize, pair_scores
 from graphrec.learn.models.losses import LossName, PoolBatch, get_loss, shared_pool_loss
-from graphrec.learn.models.neighbors import NeighborSampler
+from graphrec.learn.models.neighbors import NeighborSampler, Sampled
 from graphrec.learn.models.sampling import NegativeSampler, Strategy
 from graphrec.learn.models.spectral import spectral_init
 from graphrec.learn.models.time import calendar_features, recency_weight
@@ -740,42 +740,32 @@ def _train(
             batch = distributed.my_slice(whole, dist)
             users, items = pos_user[batch], pos_item[batch]
             weight = None if weights is None else weights[batch]
-            if mode == "full":
-                if config.shared_negatives and config.negative_sampling != "hard":
-                    # one pool per batch, scored once per distinct user, `loss_chunk` users at a time
-                    distinct, index = torch.unique(users, return_inverse=True)
-                    pool, clash = negatives.shared(distinct, config.shared_negatives)
-                    shared = PoolBatch(users, items, distinct, index, pool, clash, negatives.pool_bias(pool))
+            if config.shared_negatives and config.negative_sampling != "hard":
+                # one pool per batch, scored once per distinct user, `loss_chunk` users at a time, over the
+                # whole graph or (minibatch) the sampled neighbourhood of the users, positives and pool
+                distinct, index = torch.unique(users, return_inverse=True)
+                pool, clash = negatives.shared(distinct, config.shared_negatives)
+                shared = PoolBatch(users, items, distinct, index, pool, clash, negatives.pool_bias(pool))
+                if mode == "full":
                     rows = _rows_read(graph.num_users, graph.num_nodes, distinct, items, pool)
                     user_emb, item_emb = (normalize(e) for e in net(graph, rows))
                     if rows is not None:  # the encoder gave those rows only: index them there
                         shared = _within(shared, rows, graph.num_users, graph.num_nodes)
-                    loss = shared_pool_loss(
-                        loss_fn, user_emb, item_emb, shared, weight=weight,
-                        chunk=config.loss_chunk, masked_score=MASKED_SCORE, **loss_options,
-                    )  # fmt: skip
                 else:
-                    user_emb, item_emb = (normalize(e) for e in net(graph))
-                    neg = negatives.sample(users, config.negatives, user_emb.detach(), item_emb.detach())
-                    u = user_emb[users]
-                    neg_scores = pair_scores(u, item_emb[neg])
-                    loss = loss_fn(pair_scores(u, item_emb[items]), neg_scores, weight, **loss_options)
-            elif config.shared_negatives and config.negative_sampling != "hard":
-                # the same pooled loss on the sampled neighbourhood of the users, positives and pool
-                assert sampler is not None
-                distinct, index = torch.unique(users, return_inverse=True)
-                pool, clash = negatives.shared(distinct, config.shared_negatives)
-                sampled = sampler.sample(distinct, torch.cat([items, pool]))
-                user_emb, item_emb = (normalize(e) for e in net(sampled.graph))
-                local = sampled.items
-                shared = PoolBatch(
-                    sampled.users[index], local[: items.numel()], sampled.users, index,
-                    local[items.numel() :], clash, negatives.pool_bias(pool),
-                )  # fmt: skip
+                    assert sampler is not None
+                    sampled = sampler.sample(distinct, torch.cat([items, pool]))
+                    user_emb, item_emb = (normalize(e) for e in net(sampled.graph))
+                    shared = _sampled_within(shared, sampled)
                 loss = shared_pool_loss(
                     loss_fn, user_emb, item_emb, shared, weight=weight,
                     chunk=config.loss_chunk, masked_score=MASKED_SCORE, **loss_options,
                 )  # fmt: skip
+            elif mode == "full":
+                user_emb, item_emb = (normalize(e) for e in net(graph))
+                neg = negatives.sample(users, config.negatives, user_emb.detach(), item_emb.detach())
+                u = user_emb[users]
+                neg_scores = pair_scores(u, item_emb[neg])
+                loss = loss_fn(pair_scores(u, item_emb[items]), neg_scores, weight, **loss_options)
             else:
                 assert sampler is not None
                 neg = negatives.uniform(users, config.negatives)
@@ -943,6 +933,13 @@ def _within(batch: PoolBatch, rows: Tensor, num_users: int, num_nodes: int) -> P
         items=items[batch.items],
         pool=items[batch.pool],
     )
+
+
+def _sampled_within(batch: PoolBatch, sampled: Sampled) -> PoolBatch:
+    """`batch` with its users and items replaced by their rows in `sampled`, the subgraph sampled around
+    `batch.distinct` (its seed users) and `batch.items` then `batch.pool` (its seed items, in that order)."""
+    items, pool = torch.split(sampled.items, [batch.items.numel(), batch.pool.numel()])
+    return batch._replace(users=sampled.users[batch.row], items=items, distinct=sampled.users, pool=pool)
 
 
 def _slice_share(whole: Tensor, mine: Tensor, weights: Tensor | None, world: int) -> float:
