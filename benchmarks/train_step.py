@@ -8,9 +8,10 @@ Each variant (`reuse`: full-graph, `TrainConfig.reuse_freed_memory` on, the defa
 it off, glibc's own thresholds; `minibatch`: `mode=minibatch`, memory reused) trains the default model for
 `--epochs` epochs without validation, in a fresh process of its own (glibc's mmap threshold adapts over a
 process's life, so variants must not share one), through `graphrec.learn.train.train` itself: what a refresh
-runs. `--random N` trains on N random interactions instead (10 a user, a catalogue of 3% of the users, item
-popularity falling as rank^-0.8, seed 0: the cost curve's shape). It prints each epoch's training seconds,
-the steps an epoch and the seconds a step (best epoch), and the process's minor page faults and peak RSS.
+runs. `--random N` trains on N random interactions instead (users and items as the cost curve's shops of N
+interactions have: 10 a user, a catalogue of 3% of the users; item popularity falling as rank^-0.8, seed
+0). It prints each epoch's training seconds, the steps an epoch and the seconds a step (best epoch), and the
+process's minor page faults and peak RSS.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 from fixed_split import DATA, hetero
+from scale_curve import shop_size
 
 from graphrec import ui
 from graphrec.ingest import lightgcn
@@ -41,13 +43,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
+PER_USER, CATALOGUE_SHARE = 10, 0.03
+"""The random graph's interactions a user and items as a share of the users: the cost curve's defaults."""
+
+
 def random_graph(interactions: int) -> HeteroData:
-    """About `interactions` distinct random pairs: 10 a user, 3% as many items as users, Zipf-like items."""
-    users = max(1, interactions // 10)
-    items = max(40, int(users * 0.03))
+    """About `interactions` distinct random pairs, sized as the cost curve's shops (`shop_size`), items drawn
+    with popularity rank^-0.8."""
+    users, items = shop_size(interactions, PER_USER, CATALOGUE_SHARE)
     rng = np.random.default_rng(0)
     popularity = 1.0 / np.arange(1, items + 1) ** 0.8
-    user = np.repeat(np.arange(users, dtype=np.int64), 10)[:interactions]
+    user = np.repeat(np.arange(users, dtype=np.int64), PER_USER)[:interactions]
     item = rng.choice(items, size=user.size, p=popularity / popularity.sum())
     pairs = np.unique(user * items + item)
     data = HeteroData()

@@ -331,13 +331,13 @@ def train_command(
 def _train_from_neo4j(config: Any, out: Path, mapping: Path | None, json_out: bool) -> None:
     """`--source neo4j`: out-of-core training (`learn.remote.training`), then every node embedded."""
     from graphrec.learn.remote.training import RemoteConfig, embed_all, save_remote_model, train_from_neo4j
-    from graphrec.learn.train import FANOUT
+    from graphrec.learn.train import default_fanout
 
     layers = RemoteConfig.layers if config.layers is None else config.layers  # the remote trainer's default
     remote = RemoteConfig(
         encoder=config.encoder, dim=config.dim, layers=layers, epochs=config.epochs,
         batch_size=config.batch_size or RemoteConfig.batch_size, lr=config.lr or RemoteConfig.lr,
-        fanout=list(config.fanout) if config.fanout is not None else [FANOUT] * layers, seed=config.seed,
+        fanout=list(config.fanout) if config.fanout is not None else default_fanout(layers), seed=config.seed,
     )  # fmt: skip
     bar = None if json_out else ui.progress()
     with connect(mapping) as graph, bar or nullcontext():

@@ -519,6 +519,11 @@ def full_graph_limit_bytes(config: TrainConfig, processes: int = 1) -> int:
     return int(FULL_GRAPH_MEMORY_SHARE * machine_memory_bytes() / max(1, processes))
 
 
+def default_fanout(layers: int) -> list[int]:
+    """The minibatch sampler's neighbours per hop where `fanout` is not set: FANOUT, one hop per layer."""
+    return [FANOUT] * layers
+
+
 def _power_of_two_at_least(value: float) -> int:
     return 1 << max(0, math.ceil(math.log2(max(value, 1.0))))
 
@@ -536,7 +541,7 @@ def resolve(config: TrainConfig, train_set: Interactions, mode: str = "full") ->
     layers = depth(config.layers, train_set.num_users + train_set.num_items)
     update: dict[str, Any] = {"layers": layers}
     if config.fanout is None:
-        update["fanout"] = [FANOUT] * layers
+        update["fanout"] = default_fanout(layers)
     if config.batch_size is None:
         batch = _power_of_two_at_least(len(train_set) / STEPS_PER_EPOCH)
         most = MAX_AUTO_BATCH if mode == "full" else MAX_MINIBATCH_AUTO_BATCH
