@@ -43,9 +43,11 @@ from graphrec.ingest import synthetic
 from graphrec.ingest.load import load_dataset
 from graphrec.ingest.records import Dataset
 from graphrec.learn.interactions import Interactions
+from graphrec.learn.saved_model import save_model
 from graphrec.learn.splits import split_ro
 from graphrec.learn.sync import sync_graph
-from graphrec.learn.train import TrainConfig, save_model, train
+from graphrec.learn.train import train
+from graphrec.learn.train_config import TrainConfig
 from graphrec.serving.context import DEFAULT_DISTANCE_WEIGHT, DEFAULT_SEASON_WEIGHT, Near, Weights
 from graphrec.serving.recommend import Recommendation, recommend_for_user
 from graphrec.serving.writeback import WritebackOptions, writeback

@@ -31,7 +31,8 @@ from graphrec.db.local import free_port
 from graphrec.ingest import lightgcn
 from graphrec.learn import distributed
 from graphrec.learn.evaluate import prepare_fixed
-from graphrec.learn.train import TrainConfig, train
+from graphrec.learn.train import train
+from graphrec.learn.train_config import TrainConfig
 
 QUALITY_SHARE = 0.98
 

@@ -32,7 +32,7 @@ from graphrec.ingest import lightgcn
 from graphrec.ingest.records import Dataset
 from graphrec.learn.evaluate import MODELS, affordable, evaluate_fixed, prepare_fixed, table_rows
 from graphrec.learn.pyg import HeteroData
-from graphrec.learn.train import TrainConfig
+from graphrec.learn.train_config import TrainConfig
 
 DATA = Path(os.environ.get("GRAPHREC_DATA_DIR", Path(__file__).resolve().parents[2] / "shared/datasets"))
 METRICS = ("recall@20", "ndcg@20", "recall@10", "ndcg@10")

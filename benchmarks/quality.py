@@ -44,7 +44,8 @@ from graphrec.learn.evaluate import (
 )
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.splits import Split, split, split_fixed
-from graphrec.learn.train import TrainConfig, train
+from graphrec.learn.train import train
+from graphrec.learn.train_config import TrainConfig
 
 ML100K = Path(
     os.environ.get("GRAPHREC_ML100K", Path(__file__).resolve().parents[2] / "shared/datasets/ml-100k")

@@ -30,7 +30,8 @@ from graphrec import ui
 from graphrec.learn.foldin import FoldIn
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.splits import split_ro
-from graphrec.learn.train import TrainConfig, train
+from graphrec.learn.train import train
+from graphrec.learn.train_config import TrainConfig
 
 DATA = Path(os.environ.get("GRAPHREC_DATA_DIR", Path(__file__).resolve().parents[2] / "shared/datasets"))
 K = 20

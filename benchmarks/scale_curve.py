@@ -66,7 +66,7 @@ from graphrec import ui
 from graphrec.config import Settings
 from graphrec.db.graph import Graph
 from graphrec.db.local import LocalNeo4j, free_port
-from graphrec.learn.train import MAX_AUTO_BATCH, MAX_MINIBATCH_AUTO_BATCH, STEPS_PER_EPOCH
+from graphrec.learn.train_config import MAX_AUTO_BATCH, MAX_MINIBATCH_AUTO_BATCH, STEPS_PER_EPOCH
 from graphrec.serving import versions
 
 PASSWORD = "graphrec-bench-pw"

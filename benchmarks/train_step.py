@@ -34,7 +34,8 @@ from graphrec import ui
 from graphrec.ingest import lightgcn
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.pyg import HeteroData
-from graphrec.learn.train import TrainConfig, train
+from graphrec.learn.train import train
+from graphrec.learn.train_config import TrainConfig
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "reuse": {"mode": "full"},

@@ -30,7 +30,7 @@ class Source(StrEnum):
     neo4j = "neo4j"
 
 
-TRAIN_CONFIG = "graphrec.learn.train:TrainConfig"
+TRAIN_CONFIG = "graphrec.learn.train_config:TrainConfig"
 SYNC_OPTIONS = "graphrec.learn.sync:SyncOptions"
 app = typer.Typer()
 
@@ -164,7 +164,7 @@ def _train_config(**values: Any) -> Any:
     """A `TrainConfig` from CLI options; None means the trainer's default."""
     from pydantic import ValidationError
 
-    from graphrec.learn.train import TrainConfig
+    from graphrec.learn.train_config import TrainConfig
 
     try:
         return TrainConfig(**{k: v for k, v in values.items() if v is not None})
@@ -188,7 +188,7 @@ def _synced(
 
 
 def _epoch_line(row: dict[str, Any]) -> None:
-    from graphrec.learn.train import describe_epoch
+    from graphrec.learn.stopping import describe_epoch
 
     ui.err.print(describe_epoch(row), highlight=False)
 
@@ -331,7 +331,7 @@ def train_command(
 def _train_from_neo4j(config: Any, out: Path, mapping: Path | None, json_out: bool) -> None:
     """`--source neo4j`: out-of-core training (`learn.remote.training`), then every node embedded."""
     from graphrec.learn.remote.training import RemoteConfig, embed_all, save_remote_model, train_from_neo4j
-    from graphrec.learn.train import default_fanout
+    from graphrec.learn.train_config import default_fanout
 
     layers = RemoteConfig.layers if config.layers is None else config.layers  # the remote trainer's default
     remote = RemoteConfig(
@@ -392,8 +392,9 @@ def _train_and_save(
     """Sync (this rank's shard, in a distributed run), split, train, and save the model (rank 0)."""
     from graphrec.learn import distributed
     from graphrec.learn.interactions import Interactions
+    from graphrec.learn.saved_model import save_model
     from graphrec.learn.splits import split_valid
-    from graphrec.learn.train import save_model, train
+    from graphrec.learn.train import train
     from graphrec.serving.coldstart import save_features
 
     main = dist is None or dist.main

@@ -32,7 +32,8 @@ from graphrec.learn.memory import machine_memory_bytes
 from graphrec.learn.metrics import DEFAULT_KS, evaluate_ranking
 from graphrec.learn.models import ENCODERS
 from graphrec.learn.splits import FIXED, VALID_SHARE, HeldOut, Split, held_out, split, split_fixed
-from graphrec.learn.train import Log, TrainConfig, train
+from graphrec.learn.train import Log, train
+from graphrec.learn.train_config import TrainConfig
 
 BASELINES: dict[str, Callable[[int], Recommender]] = {
     "mostpop": lambda seed: MostPopular(),

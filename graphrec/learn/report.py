@@ -1,7 +1,7 @@
 """The training report: what a person reads beside a model directory after `graphrec train` or a refresh.
 
 `write_report(model_dir)` reads the directory's `metrics.json` (the per-epoch history, the best epoch kept
-and the validation table that `learn.train.save_model` wrote) and writes, beside the model:
+and the validation table that `learn.saved_model.save_model` wrote) and writes, beside the model:
 - `training_report.png`: the loss and the validation metric per epoch with the kept epoch marked, and the
   final table (the model beside MostPopular on the validation split) when there was one;
 - `report.json` (`TrainingReport.to_dict()`) and `report.md`: the same summary for programs and people.

@@ -51,7 +51,7 @@ class BudgetedDecay:
 
     def settle(self, done: int) -> int:
         """Decay from the next epoch on, over `share` of the run, the `done` epochs so far being the rest
-        (a plateau at the constant rate: see `graphrec.learn.train`); return the epochs the run now plans."""
+        (a plateau at the constant rate: see `learn.stopping`); return the epochs the run now plans."""
         if self.share <= 0:
             raise ValueError("no decay to settle into: share is 0")
         # 21 / 0.7 is 30.000000000000004 in floating point: without the epsilon that plans 31 epochs
@@ -62,7 +62,7 @@ class BudgetedDecay:
 
     def hold(self) -> int:
         """Keep a decay already under way to its planned end (a plateau inside it: see
-        `graphrec.learn.train`): later plans may end the run sooner, never later; return that end."""
+        `learn.stopping`): later plans may end the run sooner, never later; return that end."""
         self.settled = self.epochs
         return self.epochs
 

@@ -88,8 +88,9 @@ def infer_embeddings(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Encoder embeddings of every user and item in the graph now: ({user id: vector}, {item id: vector})."""
     from graphrec.learn.interactions import Interactions
+    from graphrec.learn.saved_model import load_model
     from graphrec.learn.sync import SyncOptions, sync_graph
-    from graphrec.learn.train import build_graph, load_model
+    from graphrec.learn.train import build_graph
 
     artifacts = ModelArtifacts.load(model_dir)
     model, config = load_model(model_dir)

@@ -41,7 +41,7 @@ class Reactive:
     @classmethod
     def load(cls, version: versions.ModelVersion, model_dir: Path | None = None) -> Reactive:
         """Fold-in for `version` from its model directory (or `model_dir`); a ColdStartError says why not."""
-        from graphrec.learn.train import load_model
+        from graphrec.learn.saved_model import load_model
 
         directory = model_dir or model_dir_of(version)
         states = FoldInStates.load(directory)

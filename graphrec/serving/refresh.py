@@ -42,7 +42,7 @@ from graphrec.serving.writeback import WritebackOptions, writeback
 
 if TYPE_CHECKING:
     from graphrec.learn.distributed import Dist
-    from graphrec.learn.train import TrainConfig
+    from graphrec.learn.train_config import TrainConfig
     from graphrec.serving.warm_start import WarmStart
 
 EXIT_CODES: dict[str, int] = {
@@ -77,7 +77,7 @@ class RefreshOptions:
 
     work_dir: Path
     train: dict[str, Any] = field(default_factory=dict)
-    """`graphrec.learn.train.TrainConfig` fields (encoder, dim, epochs, ...); defaults for the rest."""
+    """`graphrec.learn.train_config.TrainConfig` fields (encoder, dim, epochs, ...); defaults for the rest."""
     writeback: WritebackOptions = field(default_factory=WritebackOptions)
     valid_share: float = 0.1
     lock_ttl: float = lock.DEFAULT_TTL
@@ -206,7 +206,7 @@ def _trained_before(
 
 def warm_start_for(graph: Graph, synced: Any, options: RefreshOptions) -> tuple[WarmStart | None, str]:
     """The warm start to train with (None: from scratch) and what the report says about it."""
-    from graphrec.learn.train import TrainConfig
+    from graphrec.learn.train_config import TrainConfig
     from graphrec.serving.warm_start import WarmStartUnavailable, from_active
 
     if not options.warm_start:
@@ -229,7 +229,7 @@ def warm_start_config(config: TrainConfig, epochs: int) -> TrainConfig:
 
 
 def _print_epoch(row: dict[str, Any]) -> None:
-    from graphrec.learn.train import describe_epoch
+    from graphrec.learn.stopping import describe_epoch
 
     ui.err.print(f"  train {describe_epoch(row)}", highlight=False)
 
@@ -250,8 +250,10 @@ def train_model(
     """
     from graphrec.learn.interactions import Interactions
     from graphrec.learn.report import write_report
+    from graphrec.learn.saved_model import save_model
     from graphrec.learn.splits import split_valid
-    from graphrec.learn.train import TrainConfig, save_model, train
+    from graphrec.learn.train import train
+    from graphrec.learn.train_config import TrainConfig
     from graphrec.serving.coldstart import save_features
 
     config = TrainConfig(**options.train)

@@ -21,8 +21,9 @@ from graphrec.errors import GraphrecError
 from graphrec.learn.features import FeatureEncoder
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.learn.models import Encoder
+from graphrec.learn.saved_model import load_model
 from graphrec.learn.sync import SyncResult
-from graphrec.learn.train import ENCODER_DEFAULTS, TrainConfig, depth, load_model
+from graphrec.learn.train_config import ENCODER_DEFAULTS, TrainConfig, depth
 from graphrec.serving import versions
 from graphrec.serving.coldstart import load_features
 

@@ -21,8 +21,10 @@ from graphrec.config import Settings
 from graphrec.db.graph import Graph
 from graphrec.ingest.load import load_dataset
 from graphrec.learn.interactions import Interactions
+from graphrec.learn.saved_model import save_model
 from graphrec.learn.sync import sync_graph
-from graphrec.learn.train import TrainConfig, save_model, train
+from graphrec.learn.train import train
+from graphrec.learn.train_config import TrainConfig
 from graphrec.serving import versions
 from graphrec.serving.reactive import Reactive, histories
 from graphrec.serving.writeback import WritebackOptions, writeback

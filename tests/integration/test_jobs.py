@@ -20,8 +20,9 @@ from graphrec.db.graph import Graph
 from graphrec.db.lock import Process, acquire_lock, lock_holder, release_lock
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.learn.models import build_encoder
+from graphrec.learn.saved_model import load_model
 from graphrec.learn.sync import sync_graph
-from graphrec.learn.train import TrainConfig, load_model
+from graphrec.learn.train_config import TrainConfig
 from graphrec.serving import refresh as refresh_module
 from graphrec.serving import versions
 from graphrec.serving.coldstart import embed_new

@@ -14,7 +14,7 @@ from graphrec.db.graph import Graph
 from graphrec.ingest import synthetic
 from graphrec.ingest.load import load_dataset
 from graphrec.learn.model_dir import ModelArtifacts
-from graphrec.learn.train import load_model
+from graphrec.learn.saved_model import load_model
 
 
 def test_train_and_evaluate_commands(graph: Graph, cli_env: None, tmp_path: Path) -> None:

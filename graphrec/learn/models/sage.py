@@ -10,7 +10,7 @@ Weights start near the identity (`identity_init`, plus 1% noise) rather than PyG
 untrained stack already averages neighbourhoods; on ml-100k this is worth ~1 point of Recall@20. Two options
 widen it towards LightGCN: `norm="sym"` aggregates with D^-1/2 A D^-1/2 instead of the plain mean, and
 `combine="mean"` returns the mean of all layer outputs (layer 0 included) instead of the last one. The
-trainer's default model turns both on (`graphrec.learn.train.ENCODER_DEFAULTS`).
+trainer's default model turns both on (`graphrec.learn.train_config.ENCODER_DEFAULTS`).
 """
 
 from __future__ import annotations

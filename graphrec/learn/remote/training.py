@@ -33,7 +33,8 @@ from graphrec.learn.remote.edges import Neo4jGraphStore
 from graphrec.learn.remote.nodes import NodeTables
 from graphrec.learn.remote.sampler import Neo4jNeighborSampler
 from graphrec.learn.sync import read_interaction_edges
-from graphrec.learn.train import ENCODER_DEFAULTS, MASKED_SCORE
+from graphrec.learn.train import MASKED_SCORE
+from graphrec.learn.train_config import ENCODER_DEFAULTS
 
 Log = Callable[[dict[str, Any]], None]
 Advance = Callable[[int], None]

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from graphrec.cli import app
 from graphrec.learn.sync import SyncOptions
-from graphrec.learn.train import TrainConfig
+from graphrec.learn.train_config import TrainConfig
 from graphrec.serving.context import DEFAULT_SEASON_WEIGHT
 from graphrec.serving.health import HealthOptions
 from graphrec.serving.refresh import RefreshOptions

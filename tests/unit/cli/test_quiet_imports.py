@@ -17,7 +17,8 @@ import graphrec.demo, graphrec.learn.sync  # the demo's path: refresh syncs into
 import torch
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.pyg import HeteroData
-from graphrec.learn.train import TrainConfig, train
+from graphrec.learn.train import train
+from graphrec.learn.train_config import TrainConfig
 
 data = HeteroData()
 data["user"].num_nodes, data["item"].num_nodes = 6, 5

@@ -24,7 +24,8 @@ from graphrec.learn.baselines import MostPopular
 from graphrec.learn.evaluate import held_out_metrics
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.splits import split_ro
-from graphrec.learn.train import TrainConfig, train
+from graphrec.learn.train import train
+from graphrec.learn.train_config import TrainConfig
 
 from .test_train import FAST, planted
 

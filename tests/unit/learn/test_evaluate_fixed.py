@@ -11,7 +11,7 @@ import torch
 from graphrec.learn.evaluate import affordable, evaluate_fixed, prepare_fixed
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.pyg import HeteroData
-from graphrec.learn.train import TrainConfig
+from graphrec.learn.train_config import TrainConfig
 
 TRAIN = {"0": ["0", "1", "2", "3", "4"], "1": ["0", "1", "2", "3"], "2": ["0", "1", "2"], "3": ["0", "1"]}
 TRAIN["4"] = ["0"]

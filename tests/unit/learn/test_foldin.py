@@ -13,8 +13,10 @@ from graphrec.learn.interactions import Interactions
 from graphrec.learn.models import ENCODERS, build_encoder
 from graphrec.learn.models.decoder import normalize
 from graphrec.learn.models.graph import BipartiteGraph
+from graphrec.learn.saved_model import load_model, save_model
 from graphrec.learn.splits import split_ro
-from graphrec.learn.train import TrainConfig, load_model, save_model, train
+from graphrec.learn.train import train
+from graphrec.learn.train_config import TrainConfig
 from unit.learn.test_train import FAST, planted
 
 USERS, ITEMS, EDGES, DIM = 30, 40, 160, 16

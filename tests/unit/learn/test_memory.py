@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from graphrec.learn import train as train_module
+from graphrec.learn import train_config
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.memory import machine_memory_bytes
-from graphrec.learn.train import (
+from graphrec.learn.train import build_graph
+from graphrec.learn.train_config import (
     FULL_GRAPH_MEMORY_SHARE,
     GIB,
     TrainConfig,
-    build_graph,
     choose_mode,
     estimate_full_graph_bytes,
 )
@@ -45,10 +45,10 @@ def test_auto_trains_the_whole_graph_while_its_estimate_fits_half_the_memory(
     # the estimate counts the activations, the adjacency and the embeddings with Adam's state, at least
     assert need >= graph.num_nodes * 16 * 4 * 4 + graph.edge_index.size(1) * 48
     machine = int(need / FULL_GRAPH_MEMORY_SHARE)
-    monkeypatch.setattr(train_module, "machine_memory_bytes", lambda: machine)
+    monkeypatch.setattr(train_config, "machine_memory_bytes", lambda: machine)
     assert choose_mode(graph, config) == "full"
     assert choose_mode(graph, config, processes=2) == "minibatch"  # two ranks share the machine
-    monkeypatch.setattr(train_module, "machine_memory_bytes", lambda: machine - 64)
+    monkeypatch.setattr(train_config, "machine_memory_bytes", lambda: machine - 64)
     assert choose_mode(graph, config) == "minibatch"
     # a configured limit replaces the machine's share; a configured mode is kept whatever the estimate
     assert choose_mode(graph, config.model_copy(update={"full_graph_max_gib": need / GIB})) == "full"

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.schedule import BudgetedDecay
 from graphrec.learn.splits import split_ro
-from graphrec.learn.train import TrainConfig, describe_epoch, train
+from graphrec.learn.stopping import describe_epoch
+from graphrec.learn.train import train
+from graphrec.learn.train_config import TrainConfig
 
 from .test_train import FAST, planted
 

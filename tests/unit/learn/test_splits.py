@@ -15,7 +15,8 @@ from graphrec.learn.splits import (
     split_temporal,
     split_valid,
 )
-from graphrec.learn.train import TrainConfig, _valid_sample, build_graph
+from graphrec.learn.train import _valid_sample, build_graph
+from graphrec.learn.train_config import TrainConfig
 
 
 def recbole_counts(tot: int, ratios: list[float]) -> list[int]:

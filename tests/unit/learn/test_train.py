@@ -15,8 +15,10 @@ from graphrec.learn.evaluate import held_out_metrics, run_one
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.learn.models.decoder import normalize
+from graphrec.learn.saved_model import load_model, save_model
 from graphrec.learn.splits import split_ro
-from graphrec.learn.train import TrainConfig, build_graph, load_model, resolve, save_model, train
+from graphrec.learn.train import build_graph, train
+from graphrec.learn.train_config import TrainConfig, resolve
 
 COMMUNITIES, USERS, ITEMS, PER_USER = 4, 80, 60, 12
 
