@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphrec.learn.metrics import evaluate_ranking, ranking_metrics
+from graphrec.learn.metrics import evaluate_ranking, ranking_metrics, users_per_batch
 
 LOG2_3, LOG2_5 = math.log2(3), math.log2(5)
 IDEAL_2 = 1 + 1 / LOG2_3
@@ -86,6 +86,28 @@ def test_evaluator_batches_agree_with_one_batch() -> None:
     one = evaluate_ranking(lambda u: table[u], seen, truth, 50, 30, batch_users=1000)
     many = evaluate_ranking(lambda u: table[u], seen, truth, 50, 30, batch_users=7)
     assert one == pytest.approx(many)
+
+
+def test_a_large_catalogue_ranks_fewer_users_at_once() -> None:
+    """The scores of a batch stay within `max_scores` (a catalogue of a million items must not score 1,024
+    users at once), and the smaller batches give the same metrics."""
+    gen = torch.Generator().manual_seed(0)
+    table = torch.rand(50, 30, generator=gen)
+    seen = (torch.randint(50, (200,), generator=gen), torch.randint(30, (200,), generator=gen))
+    truth = (torch.randint(50, (100,), generator=gen), torch.randint(30, (100,), generator=gen))
+    batches: list[int] = []
+
+    def scorer(users: torch.Tensor) -> torch.Tensor:
+        batches.append(users.numel())
+        return table[users]
+
+    bounded = evaluate_ranking(scorer, seen, truth, 50, 30, batch_users=1000, max_scores=100)
+    assert max(batches) == 3
+    assert len(batches) > 1
+    assert bounded == pytest.approx(evaluate_ranking(lambda u: table[u], seen, truth, 50, 30))
+    assert users_per_batch(1_000_000, 1024) == 67
+    assert users_per_batch(10, 1024) == 1024
+    assert users_per_batch(10**9, 1024) == 1  # never an empty batch
 
 
 def test_literature_recall_and_ndcg_at_20_by_hand() -> None:
