@@ -34,7 +34,7 @@ CALL (similarTo) {
   CALL (src, m, vec, scored) {
     WITH src, m, vec
     WHERE vec IS NOT NULL AND size(scored) < $k AND m.items >= 10000 /* $exactBelow */
-    CALL db.index.vector.queryNodes(m.itemIndex, toInteger(($k * 1 /* $pool */ + 1) * 1 /* $overfetch */) + 10 /* $annMargin */, vec)
+    CALL db.index.vector.queryNodes(m.itemIndex, toInteger(($k * 1 /* $pool */ + 1) * 1 /* $overfetch */) + toInteger(sqrt(m.items) * 0.1 /* $annMargin */), vec)
     YIELD node AS i, score AS indexScore
     WHERE i <> src AND true /* @filters */
     WITH i, vector.similarity.cosine(vec, i[m.property]) AS score

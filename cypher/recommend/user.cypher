@@ -4,8 +4,9 @@
 // first, used only while the active version, its count of inferred items and of user vectors replaced by
 // fold-in are still $scoredVersion / $scoredInferred / $scoredFolded, and only when k of them survive the
 // seen items and filters), else the item vector index
-// (ANN, over-fetching to skip seen items, candidates re-scored with the exact cosine so index quantization
-// does not reorder them) when the catalogue has at least 10000 items, else an exact cosine scan (also the
+// (ANN, over-fetching to skip seen items and by sqrt(items) x $annMargin more, since the HNSW search of a
+// larger index misses more; candidates re-scored with the exact cosine so index quantization does not
+// reorder them) when the catalogue has at least 10000 items, else an exact cosine scan (also the
 // fallback when fewer than $k candidates survive); popularity when the user has no embedding in the active
 // version. recommend/user_search is the same query with Cypher 25's SEARCH in place of the ANN call.
 // Params: $userIds, e.g. ['196', '42']; $k, e.g. 10. Unknown users get an empty list. Context (all optional,
@@ -44,7 +45,7 @@ CALL (userId) {
   CALL (m, vec, seen, scored) {
     WITH m, vec, seen
     WHERE vec IS NOT NULL AND size(scored) < $k AND m.items >= 10000 /* $exactBelow */
-    CALL db.index.vector.queryNodes(m.itemIndex, toInteger(($k * 1 /* $pool */ + size(seen)) * 1 /* $overfetch */) + 10 /* $annMargin */, vec)
+    CALL db.index.vector.queryNodes(m.itemIndex, toInteger(($k * 1 /* $pool */ + size(seen)) * 1 /* $overfetch */) + toInteger(sqrt(m.items) * 0.1 /* $annMargin */), vec)
     YIELD node AS i, score AS indexScore
     WITH m, vec, seen, i
     WHERE NOT i IN seen AND true /* @filters */
