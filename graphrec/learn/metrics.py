@@ -21,21 +21,11 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from graphrec.learn.memory import MAX_BATCH_SCORES, users_per_batch
 from graphrec.learn.models.graph import runs
 
 METRICS: tuple[str, ...] = ("recall", "ndcg", "hit", "precision", "mrr")
 DEFAULT_KS: tuple[int, ...] = (10, 20)
-MAX_BATCH_SCORES = 1 << 26
-"""Scores `evaluate_ranking` makes at once (float32: 256 MB, and as much again for the masked copy): a batch
-holds fewer users than `batch_users` where the catalogue is large. With 1,024 users a batch, a graph of 1M
-items scored 4 GB a batch, and training's first validation on a 5M-interaction shop (500k users) took the
-process from ~10 GB to a 23.4 GB peak on a 24 GB machine."""
-
-
-def users_per_batch(num_items: int, most: int, max_scores: int = MAX_BATCH_SCORES) -> int:
-    """How many users a batch of full rankings holds: `most`, fewer where their scores would pass
-    `max_scores`, at least one."""
-    return max(1, min(most, max_scores // max(1, num_items)))
 
 
 def hits_at(scores: Tensor, relevant: Tensor, k: int) -> Tensor:

@@ -11,8 +11,8 @@ scan of `serving.recommend` ranks them (seen items excluded, ties by item id), a
 - the long-tail curve: items ranked by popularity (x, a share of the catalogue) against the cumulative share
   of recommendations (y), beside the interactions' own curve.
 Everything is read through lazily streamed results (the files `cypher/analysis/health_*`), one version's
-item matrix at a time; scores are computed `batch_users` users at a time, so memory is bounded by
-catalogue x dimensions plus batch x catalogue floats.
+item matrix at a time; scores are computed `batch_users` users at a time (fewer on a large catalogue), so
+memory is bounded by catalogue x dimensions plus batch x catalogue floats.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from neo4j import ManagedTransaction
 from graphrec import ui
 from graphrec.db.graph import Bulk, Graph
 from graphrec.errors import GraphrecError
+from graphrec.learn.memory import users_per_batch
 from graphrec.serving.versions import ModelVersion, list_versions
 
 FloatArray = npt.NDArray[np.float32]
@@ -66,7 +67,8 @@ class HealthOptions:
     versions: tuple[int, ...] | None = None
     """Versions to compare, the first as reference; None: the active one and the newest other usable one."""
     batch_users: int = 256
-    """Users scored at once (memory: batch_users x catalogue float32)."""
+    """Users scored at once (memory: batch_users x catalogue float32), fewer where that would pass
+    `learn.memory.MAX_BATCH_SCORES` scores."""
     fetch_size: int = 2000
     """Rows the driver fetches at a time from a streamed result; also the items of one embedding record
     and the user ids of one query (memory: a few thousand vectors at a time)."""
@@ -188,6 +190,7 @@ def top_k(
     width = min(k, items.shape[0])
     if width == 0:
         return out
+    batch = users_per_batch(items.shape[0], batch)
     for start in range(0, users.shape[0], batch):
         scores = users[start : start + batch] @ items.T
         if missing is not None:

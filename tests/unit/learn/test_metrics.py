@@ -9,7 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphrec.learn.metrics import evaluate_ranking, ranking_metrics, users_per_batch
+from graphrec.learn.memory import users_per_batch
+from graphrec.learn.metrics import evaluate_ranking, ranking_metrics
 
 LOG2_3, LOG2_5 = math.log2(3), math.log2(5)
 IDEAL_2 = 1 + 1 / LOG2_3

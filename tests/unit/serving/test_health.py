@@ -8,6 +8,7 @@ import random
 import numpy as np
 import pytest
 
+from graphrec.serving import health
 from graphrec.serving.health import (
     Catalogue,
     HealthError,
@@ -41,6 +42,25 @@ def test_top_k_skips_seen_and_unembedded_items_and_pads_short_lists() -> None:
     lists = top_k(users, items, seen, 3, missing=missing, batch=2)
     # user 0 scores 1, .8, 0, -1 (item 0 seen); user 1 scores 0, .6, 1, 0 (items 0 and 3 tie: lower row)
     assert lists.tolist() == [[1, 2, 3], [2, 1, 0], [3, -1, -1]]
+
+
+def test_top_k_scores_fewer_users_at_once_on_a_large_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch asked for is cut by the score bound (`learn.memory.users_per_batch`), not taken as given;
+    the lists are the same in batches of one."""
+    rng = np.random.default_rng(0)
+    items = rng.standard_normal((50, 4), dtype=np.float32)
+    users = rng.standard_normal((7, 4), dtype=np.float32)
+    seen = [rng.choice(50, 3, replace=False) for _ in range(7)]
+    whole = top_k(users, items, seen, 5, batch=256)
+    asked: list[tuple[int, int]] = []
+
+    def one_at_a_time(num_items: int, most: int) -> int:
+        asked.append((num_items, most))
+        return 1
+
+    monkeypatch.setattr(health, "users_per_batch", one_at_a_time)
+    assert top_k(users, items, seen, 5, batch=256).tolist() == whole.tolist()
+    assert asked == [(50, 256)]
 
 
 def test_coverage_top_share_percentile_and_curve_of_hand_made_lists() -> None:
