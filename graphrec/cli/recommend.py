@@ -48,8 +48,10 @@ def _print_recommendations(results: list[Any], json_out: bool, title: str) -> No
     if json_out:
         ui.emit_json([r.to_dict() for r in results])
         return
+    titled = any(r.item.get("title") for r in results)  # items without titles get no empty column
     rows = [
-        {"item": r.item_id, "score": r.score, "source": r.source, "title": r.item.get("title", "")}
+        {"item": r.item_id, "score": r.score, "source": r.source}
+        | ({"title": r.item.get("title", "")} if titled else {})
         | ({"context": _context_text(r)} if r.context else {})
         for r in results
     ]

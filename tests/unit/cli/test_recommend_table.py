@@ -1,0 +1,42 @@
+"""`graphrec recommend` / `similar` print a table whose columns follow what the items have: a title
+column only where some item has a title (a check-in graph's places have none), context only where it moved
+a score."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from graphrec import ui
+from graphrec.cli.recommend import _print_recommendations
+from graphrec.serving.recommend import Recommendation
+
+
+def header(capsys: pytest.CaptureFixture[str], results: list[Recommendation]) -> str:
+    """The printed table's header line (its column names)."""
+    _print_recommendations(results, json_out=False, title="t")
+    lines = capsys.readouterr().out.splitlines()
+    return next(line for line in lines if "item" in line)
+
+
+@pytest.fixture(autouse=True)
+def plain_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wide console without colour, so the header reads as text."""
+    monkeypatch.setattr(ui, "out", Console(width=200, no_color=True))
+
+
+def test_items_without_titles_get_no_title_column(capsys: pytest.CaptureFixture[str]) -> None:
+    places = [Recommendation("p1", 0.9, "vector", {"id": "p1"}), Recommendation("p2", 0.8, "vector", {})]
+    assert "title" not in header(capsys, places)
+
+
+def test_a_title_on_any_item_keeps_the_column(capsys: pytest.CaptureFixture[str]) -> None:
+    movies = [
+        Recommendation("1", 0.9, "vector", {"title": "Toy Story"}),
+        Recommendation("2", 0.8, "vector", {}),
+    ]
+    line = header(capsys, movies)
+    assert "title" in line
+    assert "context" not in line
+    moved = [Recommendation("1", 0.9, "vector", {"title": "Toy Story"}, context={"season": 0.01})]
+    assert "context" in header(capsys, moved)
