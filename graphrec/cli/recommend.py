@@ -48,11 +48,14 @@ def _print_recommendations(results: list[Any], json_out: bool, title: str) -> No
     if json_out:
         ui.emit_json([r.to_dict() for r in results])
         return
-    titled = any(r.item.get("title") for r in results)  # items without titles get no empty column
+    # a column for every row or none (the table's columns are the first row's keys): a title where some
+    # item has one, context where some score was moved
+    titled = any(r.item.get("title") for r in results)
+    moved = any(r.context for r in results)
     rows = [
         {"item": r.item_id, "score": r.score, "source": r.source}
         | ({"title": r.item.get("title", "")} if titled else {})
-        | ({"context": _context_text(r)} if r.context else {})
+        | ({"context": _context_text(r)} if moved else {})
         for r in results
     ]
     ui.out.print(ui.table(rows, title=title))

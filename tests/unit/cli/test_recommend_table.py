@@ -40,3 +40,12 @@ def test_a_title_on_any_item_keeps_the_column(capsys: pytest.CaptureFixture[str]
     assert "context" not in line
     moved = [Recommendation("1", 0.9, "vector", {"title": "Toy Story"}, context={"season": 0.01})]
     assert "context" in header(capsys, moved)
+
+
+def test_context_on_a_later_item_gets_its_named_column(capsys: pytest.CaptureFixture[str]) -> None:
+    """The first item unmoved, the second moved by the season: the column is still named."""
+    results = [
+        Recommendation("1", 0.9, "vector", {"title": "Toy Story"}),
+        Recommendation("2", 0.8, "vector", {"title": "Fargo"}, context={"season": 0.01}),
+    ]
+    assert "context" in header(capsys, results)
