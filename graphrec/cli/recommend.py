@@ -11,7 +11,7 @@ from graphrec import ui
 from graphrec.cli.common import connect
 from graphrec.cli.exits import user_errors
 from graphrec.cli.options import JsonOption, MappingOption
-from graphrec.serving.context import CANDIDATES, DEFAULT_SEASON_WEIGHT, MAX_DIVERSITY, Near, Weights
+from graphrec.serving.context import CANDIDATES, DEFAULT_SEASON_WEIGHT, LOCATION, MAX_DIVERSITY, Near, Weights
 from graphrec.serving.filters import ItemFilter, parse_filter
 
 PANEL = "Recommend and serve"
@@ -44,9 +44,21 @@ def _item_filter(conditions: list[str] | None, allow: list[str] | None, deny: li
         raise typer.BadParameter(str(exc), param_hint="--filter") from exc
 
 
-def _print_recommendations(results: list[Any], json_out: bool, title: str) -> None:
+def _print_recommendations(
+    results: list[Any],
+    json_out: bool,
+    title: str,
+    narrowed_by: list[str] | None = None,
+    nothing_left: str = "no item is left to list",
+) -> None:
+    """The list as a table (or JSON); an empty list as a line saying what emptied it instead of an empty
+    table: the restrictions asked for (`narrowed_by`), else `nothing_left`."""
     if json_out:
         ui.emit_json([r.to_dict() for r in results])
+        return
+    if not results:
+        why = f"none passed {' and '.join(narrowed_by)}" if narrowed_by else nothing_left
+        ui.err.print(f"0 items: {why}")
         return
     # a column for every row or none (the table's columns are the first row's keys): a title where some
     # item has one, context where some score was moved
@@ -62,6 +74,17 @@ def _print_recommendations(results: list[Any], json_out: bool, title: str) -> No
     sources = sorted({r.source for r in results})
     version = results[0].version if results else None
     ui.err.print(f"{len(results)} items, served by {', '.join(sources) or '-'} (model v{version})")
+
+
+def _narrowed_by(item_filter: ItemFilter, near: Near | None, location: str) -> list[str]:
+    """The restrictions asked for that can leave a list empty, as the empty list's message names them."""
+    found = ["the item filter (--filter, --allow, --deny)"] if item_filter else []
+    if near is not None and near.radius_km is not None:
+        found.append(
+            f"the {near.radius_km:g} km radius around {near.latitude:g},{near.longitude:g} (only items whose "
+            f"{location!r} property is a point within it)"
+        )
+    return found
 
 
 def _context_text(recommendation: Any) -> str:
@@ -156,6 +179,7 @@ def recommend_command(
     except ValueError as exc:
         raise typer.BadParameter(f"expected a date like 2026-12-24, got {at!r}", param_hint="--at") from exc
     item_filter = _item_filter(conditions, allow, deny)
+    place = _near(near)
     with user_errors(ValueError), connect(mapping) as graph:
         results = recommend_for_user(
             graph,
@@ -164,14 +188,21 @@ def recommend_command(
             filters=item_filter,
             at=when,
             hour=hour,
-            near=_near(near),
+            near=place,
             exact=exact,
             segment=segment,
             weights=Weights(season=season_weight),
             candidates=candidates,
             diversity=diversity or None,
         )
-    _print_recommendations(results, json_out, f"recommendations for user {user}")
+        narrowed = _narrowed_by(item_filter, place, graph.mapping.item.prop(LOCATION))
+    _print_recommendations(
+        results,
+        json_out,
+        f"recommendations for user {user}",
+        narrowed,
+        "the user has interacted with every item",
+    )
 
 
 @app.command("similar", rich_help_panel=PANEL)
@@ -192,7 +223,13 @@ def similar_command(
     item_filter = _item_filter(conditions, allow, deny)
     with user_errors(ValueError), connect(mapping) as graph:
         results = similar_items(graph, item, k, filters=item_filter, exact=exact)
-    _print_recommendations(results, json_out, f"items like {item}")
+    _print_recommendations(
+        results,
+        json_out,
+        f"items like {item}",
+        _narrowed_by(item_filter, None, ""),
+        "the graph has no other item",
+    )
 
 
 @app.command("serve", rich_help_panel=PANEL)

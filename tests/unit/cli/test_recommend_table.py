@@ -1,6 +1,6 @@
 """`graphrec recommend` / `similar` print a table whose columns follow what the items have: a title
 column only where some item has a title (a check-in graph's places have none), context only where it moved
-a score."""
+a score; an empty list is a line that says what emptied it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import pytest
 from rich.console import Console
 
 from graphrec import ui
-from graphrec.cli.recommend import _print_recommendations
+from graphrec.cli.recommend import _narrowed_by, _print_recommendations
+from graphrec.serving.context import Near
+from graphrec.serving.filters import ItemFilter, parse_filter
 from graphrec.serving.recommend import Recommendation
 
 
@@ -23,6 +25,7 @@ def header(capsys: pytest.CaptureFixture[str], results: list[Recommendation]) ->
 def plain_console(monkeypatch: pytest.MonkeyPatch) -> None:
     """A wide console without colour, so the header reads as text."""
     monkeypatch.setattr(ui, "out", Console(width=200, no_color=True))
+    monkeypatch.setattr(ui, "err", Console(width=200, no_color=True, stderr=True))
 
 
 def test_items_without_titles_get_no_title_column(capsys: pytest.CaptureFixture[str]) -> None:
@@ -49,3 +52,24 @@ def test_context_on_a_later_item_gets_its_named_column(capsys: pytest.CaptureFix
         Recommendation("2", 0.8, "vector", {"title": "Fargo"}, context={"season": 0.01}),
     ]
     assert "context" in header(capsys, results)
+
+
+def test_an_empty_list_names_the_restrictions_that_emptied_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """A radius around a place where no item has a location: no empty table, but why it is empty."""
+    narrowed = _narrowed_by(parse_filter(["year>=1990"], None, []), Near(40.0, -73.0, 5.0), "where")
+    _print_recommendations([], json_out=False, title="t", narrowed_by=narrowed, nothing_left="unused")
+    printed = capsys.readouterr()
+    assert printed.out == ""
+    assert "0 items: none passed the item filter" in printed.err
+    assert (
+        "the 5 km radius around 40,-73 (only items whose 'where' property is a point within it)"
+        in printed.err
+    )
+
+
+def test_an_empty_list_without_restrictions_says_nothing_was_left(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _narrowed_by(ItemFilter(), Near(40.0, -73.0), "location") == []  # no radius: nothing removed
+    _print_recommendations(
+        [], json_out=False, title="t", nothing_left="the user has interacted with every item"
+    )
+    assert "0 items: the user has interacted with every item" in capsys.readouterr().err
