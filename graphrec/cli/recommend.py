@@ -72,8 +72,9 @@ def _print_recommendations(
     ]
     ui.out.print(ui.table(rows, title=title))
     sources = sorted({r.source for r in results})
-    version = results[0].version if results else None
-    ui.err.print(f"{len(results)} items, served by {', '.join(sources) or '-'} (model v{version})")
+    version = results[0].version
+    model = "no model active" if version is None else f"model v{version}"
+    ui.err.print(f"{len(results)} items, served by {', '.join(sources)} ({model})")
 
 
 def _narrowed_by(item_filter: ItemFilter, near: Near | None, location: str) -> list[str]:

@@ -73,3 +73,10 @@ def test_an_empty_list_without_restrictions_says_nothing_was_left(capsys: pytest
         [], json_out=False, title="t", nothing_left="the user has interacted with every item"
     )
     assert "0 items: the user has interacted with every item" in capsys.readouterr().err
+
+
+def test_the_summary_line_names_the_model_or_says_none_is_active(capsys: pytest.CaptureFixture[str]) -> None:
+    _print_recommendations([Recommendation("1", 0.9, "vector", {}, version=7)], json_out=False, title="t")
+    assert "1 items, served by vector (model v7)" in capsys.readouterr().err
+    _print_recommendations([Recommendation("1", 1.0, "popularity", {})], json_out=False, title="t")
+    assert "served by popularity (no model active)" in capsys.readouterr().err
