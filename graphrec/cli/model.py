@@ -162,15 +162,12 @@ def sync_command(
 
 def _train_config(**values: Any) -> Any:
     """A `TrainConfig` from CLI options; None means the trainer's default."""
-    from pydantic import ValidationError
-
-    from graphrec.learn.train_config import TrainConfig
+    from graphrec.learn.train_config import from_settings
 
     try:
-        return TrainConfig(**{k: v for k, v in values.items() if v is not None})
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise CommandError(f"bad training option: {error['loc'][0]}: {error['msg']}") from exc
+        return from_settings({k: v for k, v in values.items() if v is not None})
+    except ValueError as exc:
+        raise CommandError(f"bad training option: {exc}") from exc
 
 
 def _synced(

@@ -6,9 +6,10 @@ constant here is a measured default; its docstring says where it was measured.""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.memory import machine_memory_bytes
@@ -230,6 +231,21 @@ class TrainConfig(BaseModel):
                 f"{self.loss!r}, {self.negative_sampling!r}); set pool_alpha=0 for other losses or samplers"
             )
         return self
+
+
+def from_settings(settings: Mapping[str, Any]) -> TrainConfig:
+    """A `TrainConfig` from name=value settings (`--train`, the CLI's options); a bad one is a ValueError of
+    one line naming the setting and what is wrong with it (an unknown name lists the known ones)."""
+    try:
+        return TrainConfig(**settings)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        if error["type"] == "extra_forbidden":
+            raise ValueError(
+                f"{name}: no such setting (known: {', '.join(TrainConfig.model_fields)})"
+            ) from None
+        raise ValueError(f"{name}: {error['msg']}") from None
 
 
 def depth(layers: int | None, num_nodes: int) -> int:

@@ -98,6 +98,12 @@ class RefreshOptions:
             raise ValueError(f"warm_start_epochs must be at least 1, got {self.warm_start_epochs}")
         if self.lock_ttl <= 0:
             raise ValueError(f"lock_ttl must be positive, got {self.lock_ttl}")
+        from graphrec.learn.train_config import from_settings
+
+        try:  # a bad setting is refused here, not after the lock and the sync
+            from_settings(self.train)
+        except ValueError as exc:
+            raise ValueError(f"bad training setting {exc}") from None
 
 
 @dataclass
