@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import ValidationError
 
 from graphrec import ui
 from graphrec.ingest import lightgcn
 from graphrec.ingest.records import Dataset
 from graphrec.learn.evaluate import MODELS, affordable, evaluate_fixed, prepare_fixed, table_rows
 from graphrec.learn.pyg import HeteroData
-from graphrec.learn.train_config import TrainConfig
+from graphrec.learn.train_config import from_settings
 
 DATA = Path(os.environ.get("GRAPHREC_DATA_DIR", Path(__file__).resolve().parents[2] / "shared/datasets"))
 METRICS = ("recall@20", "ndcg@20", "recall@10", "ndcg@10")
@@ -114,9 +113,9 @@ def main() -> None:
         except json.JSONDecodeError:
             parser.error(f"--set {setting}: the value is not JSON (strings need quotes: '\"random\"')")
     try:
-        config = TrainConfig(**overrides)
-    except ValidationError as exc:
-        parser.error(f"--set: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+        config = from_settings(overrides)
+    except ValueError as exc:
+        parser.error(f"--set: {exc}")
     summaries: list[Any] = []
     walls: list[float] = []
     for model in affordable(models, train_set, say):

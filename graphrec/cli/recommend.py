@@ -77,8 +77,9 @@ def _print_recommendations(
     ui.err.print(f"{len(results)} items, served by {', '.join(sources)} ({model})")
 
 
-def _narrowed_by(item_filter: ItemFilter, near: Near | None, location: str) -> list[str]:
-    """The restrictions asked for that can leave a list empty, as the empty list's message names them."""
+def _narrowed_by(item_filter: ItemFilter, near: Near | None = None, location: str = LOCATION) -> list[str]:
+    """The restrictions asked for that can leave a list empty, as the empty list's message names them
+    (`location`: the items' location property, which a radius needs)."""
     found = ["the item filter (--filter, --allow, --deny)"] if item_filter else []
     if near is not None and near.radius_km is not None:
         found.append(
@@ -228,7 +229,7 @@ def similar_command(
         results,
         json_out,
         f"items like {item}",
-        _narrowed_by(item_filter, None, ""),
+        _narrowed_by(item_filter),
         "the graph has no other item",
     )
 
