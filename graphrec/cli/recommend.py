@@ -90,10 +90,12 @@ def _narrowed_by(item_filter: ItemFilter, near: Near | None = None, location: st
 
 
 def _context_text(recommendation: Any) -> str:
-    """`distance -0.042 (3.1 km), season +0.010`: what moved the score, largest first."""
+    """`distance -0.042 (3.1 km), season +0.010`: what moved the score, largest first. An item without a
+    location is scored as if it lay one distance scale away, which says `(no location)`."""
     km = recommendation.distance_km
+    where = "no location" if km is None else f"{km:.1f} km"
     return ", ".join(
-        f"{name} {value:+.3f}" + (f" ({km:.1f} km)" if name == "distance" and km is not None else "")
+        f"{name} {value:+.3f}" + (f" ({where})" if name == "distance" else "")
         for name, value in recommendation.context.items()
     )
 

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from graphrec import ui
-from graphrec.cli.recommend import _narrowed_by, _print_recommendations
+from graphrec.cli.recommend import _context_text, _narrowed_by, _print_recommendations
 from graphrec.serving.context import Near
 from graphrec.serving.filters import ItemFilter, parse_filter
 from graphrec.serving.recommend import Recommendation
@@ -80,3 +80,12 @@ def test_the_summary_line_names_the_model_or_says_none_is_active(capsys: pytest.
     assert "1 items, served by vector (model v7)" in capsys.readouterr().err
     _print_recommendations([Recommendation("1", 1.0, "popularity", {})], json_out=False, title="t")
     assert "served by popularity (no model active)" in capsys.readouterr().err
+
+
+def test_the_distance_term_names_the_km_or_says_the_item_has_no_location() -> None:
+    """`--near` without a radius scores an item without a location as one distance scale away: its row
+    says so instead of showing a penalty with no distance beside it."""
+    near = Recommendation("1", 0.9, "vector", {}, context={"distance": -0.042}, distance_km=3.14)
+    nowhere = Recommendation("2", 0.8, "vector", {}, context={"distance": -0.063, "season": 0.01})
+    assert _context_text(near) == "distance -0.042 (3.1 km)"
+    assert _context_text(nowhere) == "distance -0.063 (no location), season +0.010"
