@@ -50,9 +50,12 @@ def _print_recommendations(
     title: str,
     narrowed_by: list[str] | None = None,
     nothing_left: str = "no item is left to list",
+    *,
+    title_key: str = "title",
 ) -> None:
     """The list as a table (or JSON); an empty list as a line saying what emptied it instead of an empty
-    table: the restrictions asked for (`narrowed_by`), else `nothing_left`."""
+    table: the restrictions asked for (`narrowed_by`), else `nothing_left`. `title_key`: the items' stored
+    title property (the mapping's name for `title`)."""
     if json_out:
         ui.emit_json([r.to_dict() for r in results])
         return
@@ -62,11 +65,11 @@ def _print_recommendations(
         return
     # a column for every row or none (the table's columns are the first row's keys): a title where some
     # item has one, context where some score was moved
-    titled = any(r.item.get("title") for r in results)
+    titled = any(r.item.get(title_key) for r in results)
     moved = any(r.context for r in results)
     rows = [
         {"item": r.item_id, "score": r.score, "source": r.source}
-        | ({"title": r.item.get("title", "")} if titled else {})
+        | ({"title": r.item.get(title_key, "")} if titled else {})
         | ({"context": _context_text(r)} if moved else {})
         for r in results
     ]
@@ -200,12 +203,14 @@ def recommend_command(
             diversity=diversity or None,
         )
         narrowed = _narrowed_by(item_filter, place, graph.mapping.item.prop(LOCATION))
+        title_key = graph.mapping.item.prop("title")
     _print_recommendations(
         results,
         json_out,
         f"recommendations for user {user}",
         narrowed,
         "the user has interacted with every item",
+        title_key=title_key,
     )
 
 
@@ -227,12 +232,14 @@ def similar_command(
     item_filter = _item_filter(conditions, allow, deny)
     with user_errors(ValueError), connect(mapping) as graph:
         results = similar_items(graph, item, k, filters=item_filter, exact=exact)
+        title_key = graph.mapping.item.prop("title")
     _print_recommendations(
         results,
         json_out,
         f"items like {item}",
         _narrowed_by(item_filter),
         "the graph has no other item",
+        title_key=title_key,
     )
 
 

@@ -45,6 +45,18 @@ def test_a_title_on_any_item_keeps_the_column(capsys: pytest.CaptureFixture[str]
     assert "context" in header(capsys, moved)
 
 
+def test_the_title_column_reads_the_mapped_title_property(capsys: pytest.CaptureFixture[str]) -> None:
+    """A graph whose products call their title `name` (the mapping says so) gets its titles shown."""
+    products = [
+        Recommendation("p1", 0.9, "vector", {"name": "Blue shoe"}),
+        Recommendation("p2", 0.8, "vector", {}),
+    ]
+    _print_recommendations(products, json_out=False, title="t", title_key="name")
+    table = capsys.readouterr().out
+    assert "title" in table
+    assert "Blue shoe" in table
+
+
 def test_context_on_a_later_item_gets_its_named_column(capsys: pytest.CaptureFixture[str]) -> None:
     """The first item unmoved, the second moved by the season: the column is still named."""
     results = [
