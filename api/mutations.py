@@ -67,6 +67,7 @@ class Mutation:
                 "tsKey": inter.timestamp or "timestamp",
                 "timestamp": seconds,
                 "props": props,
+                "update": {key: value for key, value in props.items() if key != inter.timestamp},
             },
         )
         if not rows[0]["userFound"]:

@@ -9,15 +9,21 @@ MATCH (i:`Item` {`id`: page.id})
 CALL (i, page) {
   MATCH (u:`User`)-[r]->(i)
   WHERE type(r) IN $interactionTypes
-  WITH page, r, u, coalesce(r[$timestampKeys[type(r)]], -1) AS ts
+  WITH page, r, u, r[$timestampKeys[type(r)]] AS raw
+  // unix seconds, whether stored as a number or a (local) datetime or date (as sync reads them)
+  WITH page, r, u, CASE WHEN raw IS :: INTEGER OR raw IS :: FLOAT THEN raw
+         WHEN raw IS :: ZONED DATETIME THEN raw.epochSeconds
+         WHEN raw IS :: LOCAL DATETIME THEN datetime({datetime: raw, timezone: 'UTC'}).epochSeconds
+         WHEN raw IS :: DATE THEN datetime({date: raw, timezone: 'UTC'}).epochSeconds END AS seconds
+  WITH page, r, u, seconds, coalesce(seconds, -1) AS ts
   WHERE page.ts IS NULL
      OR ts < page.ts
      OR (ts = page.ts AND (u.`id` > page.other OR (u.`id` = page.other AND type(r) > page.type)))
-  WITH page, r, u, ts
+  WITH page, r, u, seconds, ts
   ORDER BY ts DESC, u.`id`, type(r)
   WITH page, collect({
     type: coalesce($interactionNames[type(r)], type(r)), storedType: type(r), ts: ts,
-    timestamp: r[$timestampKeys[type(r)]], weight: r[$weightKeys[type(r)]], other: u.`id`,
+    timestamp: seconds, weight: r[$weightKeys[type(r)]], other: u.`id`,
     properties: [k IN keys(u) WHERE none(p IN $hidden WHERE k STARTS WITH p) | [k, u[k]]]
   }) AS rows
   RETURN rows[..page.first] AS rows

@@ -79,7 +79,12 @@ CALL (userId) {
   CALL (i) {
     MATCH (i)<-[r:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]-()
     WHERE 0.0 /* $seasonWeight */ <> 0.0 OR 0.0 /* $weekdayWeight */ <> 0.0 OR 0.0 /* $hourWeight */ <> 0.0
-    WITH r.`timestamp` AS ts
+    // unix seconds, whether stored as a number or a (local) datetime or date (as sync reads them)
+    WITH r.`timestamp` AS raw
+    WITH CASE WHEN raw IS :: INTEGER OR raw IS :: FLOAT THEN raw
+              WHEN raw IS :: ZONED DATETIME THEN raw.epochSeconds
+              WHEN raw IS :: LOCAL DATETIME THEN datetime({datetime: raw, timezone: 'UTC'}).epochSeconds
+              WHEN raw IS :: DATE THEN datetime({date: raw, timezone: 'UTC'}).epochSeconds END AS ts
     RETURN count(*) AS total,
       count(CASE WHEN abs((ts / 86400.0 - 0.0 /* $atDay */ + 547.86375) % 365.2425 - 182.62125)
         <= 14 /* $seasonWindow */ THEN 1 END) AS inSeason,

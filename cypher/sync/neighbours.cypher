@@ -18,6 +18,7 @@ WITH m,
        WHEN raw IS :: FLOAT THEN toInteger(raw)
        WHEN raw IS :: ZONED DATETIME THEN raw.epochSeconds
        WHEN raw IS :: LOCAL DATETIME THEN datetime({datetime: raw, timezone: 'UTC'}).epochSeconds
+       WHEN raw IS :: DATE THEN datetime({date: raw, timezone: 'UTC'}).epochSeconds
      END AS ts
 WHERE ($since IS NULL OR ts >= $since) AND ($until IS NULL OR ts < $until)
 RETURN collect(DISTINCT CASE WHEN m:`User` THEN id(m) END) AS users,

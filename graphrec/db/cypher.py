@@ -29,7 +29,7 @@ from graphrec.db.mapping import GraphMapping, MappingError, quote
 from graphrec.errors import GraphrecError
 
 _LABEL_TOKEN = re.compile(r"([:|&]\s*)`([^`]+)`")
-_BINDING = re.compile(r"[(\[]\s*([A-Za-z_]\w*)\s*:\s*`([^`]+)`")
+_BINDING = re.compile(r"[(\[]\s*([A-Za-z_]\w*)\s*:\s*(`[^`]+`(?:\s*\|\s*`[^`]+`)*)")
 _PROPERTY_ACCESS = re.compile(r"\b([A-Za-z_]\w*)\.`([^`]+)`")
 _PATTERN_WITH_MAP = re.compile(r"([(\[]\s*[A-Za-z_]\w*\s*:\s*`([^`]+)`[^{)\]]*)\{([^{}]*)\}")
 _MAP_KEY = re.compile(r"`([^`]+)`(\s*:)")
@@ -99,9 +99,9 @@ def render(text: str, mapping: GraphMapping, **arguments: Unpack[Arguments]) -> 
     """`text` with each quoted default name mapped, validated and quoted, and each marker filled as asked."""
     names = {key: quote(value) for key, value in arguments.get("names", {}).items()}
     embedding = arguments.get("embedding")
-    bindings: dict[str, str] = {}
-    for var, owner in _BINDING.findall(text):
-        bindings.setdefault(var, owner.split("|")[0])
+    bindings: dict[str, list[str]] = {}
+    for var, owners in _BINDING.findall(text):
+        bindings.setdefault(var, _ANY_TOKEN.findall(owners))
 
     def prop(owner: str, name: str) -> str:
         if name == EMBEDDING and embedding is not None:
@@ -115,10 +115,10 @@ def render(text: str, mapping: GraphMapping, **arguments: Unpack[Arguments]) -> 
 
     def access(match: re.Match[str]) -> str:
         var, name = match.group(1), match.group(2)
-        owner = bindings.get(var)
-        if owner is None:
+        owners = bindings.get(var)
+        if owners is None:
             raise MappingError(f"property `{name}` of {var!r} is quoted but {var!r} has no quoted label")
-        return f"{var}.{prop(owner, name)}"
+        return _access(var, {owner: prop(owner, name) for owner in owners})
 
     def label(match: re.Match[str]) -> str:
         name = match.group(2)
@@ -136,6 +136,22 @@ def render(text: str, mapping: GraphMapping, **arguments: Unpack[Arguments]) -> 
     for token in _ANY_TOKEN.findall(text):
         quote(token)  # every identifier left quoted must still be a valid one
     return text
+
+
+def _access(var: str, stored: Mapping[str, str]) -> str:
+    """`var`'s property, given its stored name under each type `var` may have (`[r:`A`|`B`]`): a plain
+    access where they agree, else a CASE on the type, so a mapping that names the property differently per
+    interaction type reads each one's own (the default names stay quoted for the label step to map)."""
+    by_name: dict[str, list[str]] = {}
+    for owner, name in stored.items():
+        by_name.setdefault(name, []).append(owner)
+    if len(by_name) == 1:
+        return f"{var}.{next(iter(by_name))}"
+    *named, (rest, _) = sorted(by_name.items(), key=lambda pair: len(pair[1]))
+    cases = " ".join(
+        f"WHEN {var}:{'|'.join(f'`{owner}`' for owner in owners)} THEN {var}.{name}" for name, owners in named
+    )
+    return f"CASE {cases} ELSE {var}.{rest} END"
 
 
 def _fragment(marker: re.Match[str], fragments: Mapping[str, str]) -> str:

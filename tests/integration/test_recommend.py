@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from context_terms import expected_terms
 from embedding_helpers import cosine_score, exact_top_k, read_interactions, seen_items
 from typer.testing import CliRunner
 
@@ -16,13 +17,7 @@ from graphrec.db import cypher
 from graphrec.db.graph import Graph
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.serving import versions
-from graphrec.serving.context import (
-    DEFAULT_SEASON_WEIGHT,
-    HOUR_WINDOW,
-    SEASON_WINDOW_DAYS,
-    Weights,
-    season_position,
-)
+from graphrec.serving.context import season_position
 from graphrec.serving.filters import ItemFilter, parse_condition
 from graphrec.serving.recommend import (
     Recommendation,
@@ -205,32 +200,15 @@ def test_season_weekday_and_hour_terms_follow_the_documented_formulas(
     position = season_position(at)
     christmas_1997 = datetime(1997, 12, 24, 12, tzinfo=UTC).timestamp() / 86400
     assert abs((christmas_1997 - position + 1.5 * year) % year - year / 2) < 1.0  # same day, another year
-    per_item: dict[str, list[int]] = {}
+    per_item: dict[str, list[float]] = {}
     for _, item, ts in read_interactions(ml100k_dir):
         per_item.setdefault(item, []).append(ts)
-    weights = Weights()
-
-    def smoothed(inside: int, total: int, flat: float) -> float:
-        return (inside + 5.0 * flat) / (total + 5.0) - flat
-
-    def terms(item: str) -> dict[str, float]:
-        stamps = per_item.get(item, [])
-        season = sum(
-            abs((ts / 86400 - position + 1.5 * year) % year - year / 2) <= SEASON_WINDOW_DAYS for ts in stamps
-        )
-        weekday = sum(datetime.fromtimestamp(ts, UTC).weekday() == at.weekday() for ts in stamps)
-        in_hour = sum(abs(((ts % 86400) / 3600 - hour - 0.5 + 36) % 24 - 12) <= HOUR_WINDOW for ts in stamps)
-        return {
-            "season": DEFAULT_SEASON_WEIGHT * smoothed(season, len(stamps), 2 * SEASON_WINDOW_DAYS / year),
-            "weekday": weights.weekday * smoothed(weekday, len(stamps), 1 / 7),
-            "hour": weights.hour * smoothed(in_hour, len(stamps), 2 * HOUR_WINDOW / 24),
-        }
 
     plain = recommend_for_user(embedded, "13", 10, exact=True)
     boosted = recommend_for_user(embedded, "13", 10, exact=True, at=at, hour=hour)
     assert [r.item_id for r in boosted] != [r.item_id for r in plain]
     for r in boosted:
-        expected = terms(r.item_id)
+        expected = expected_terms(per_item.get(r.item_id, []), at, hour)
         assert {name: r.context.get(name, 0.0) for name in expected} == pytest.approx(expected, abs=1e-6)
         total = cosine_score(model, "13", r.item_id) + sum(expected.values())
         assert r.score == pytest.approx(total, abs=1e-5)

@@ -37,6 +37,23 @@ def test_labels_types_and_properties_follow_their_variables() -> None:
     )
 
 
+def test_a_property_of_several_types_reads_each_types_own_name() -> None:
+    """`[r:`RATED`|`PURCHASED`]`: where the mapping names `timestamp` differently per type, a CASE on the
+    type reads each one's own (the largest group in the ELSE); where the names agree, a plain access."""
+    text = "MATCH (i)<-[r:`RATED`|`VIEWED`|`PURCHASED`]-() RETURN r.`timestamp` AS ts, r.`note` AS note"
+    mapping = RENAMED.model_copy(
+        update={"interactions": [*RENAMED.interactions, *GraphMapping().interactions[1:]]}
+    )
+    by_type = {inter.name: inter.timestamp for inter in mapping.interactions}
+    assert by_type["RATED"] == "at"
+    assert by_type["VIEWED"] == by_type["PURCHASED"] == "timestamp"
+    assert cypher.render(text, mapping) == (
+        "MATCH (i)<-[r:`REVIEWED`|`VIEWED`|`PURCHASED`]-() "
+        "RETURN CASE WHEN r:`REVIEWED` THEN r.`at` ELSE r.`timestamp` END AS ts, r.`note` AS note"
+    )
+    assert cypher.render(text, GraphMapping()) == text
+
+
 def test_unbound_quoted_property_is_an_error() -> None:
     with pytest.raises(MappingError, match="has no quoted label"):
         cypher.render("MATCH (x) RETURN x.`id`", GraphMapping())
