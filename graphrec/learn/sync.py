@@ -451,11 +451,16 @@ class _Sync:
         degree_chunks: list[IntArray] = []
         ids: list[str] = []
         missing = 0
+        written_back = label in {"User", "Item"}  # their ids must match as strings at write-back
+        others, first_other = 0, None  # their ids that are not strings: how many, and the first
         for record in self.stream("sync/nodes", node_names(self.mapping, label), batches=batches, keys=keys):
             nid_chunks.append(np.asarray(record["nids"], dtype=np.int64))
             degree_chunks.append(np.asarray(record["degrees"], dtype=np.int64))
             batch_ids = record["ids"]
-            missing += sum(1 for v in batch_ids if v is None)
+            missing += len(record["nids"]) - len(batch_ids)  # collect() leaves out the nodes without one
+            odd = [v for v in batch_ids if not isinstance(v, str)] if written_back else []
+            if odd:
+                others, first_other = others + len(odd), first_other if others else odd[0]
             ids.extend(v if isinstance(v, str) else str(v) for v in batch_ids)
             if raw is not None:
                 raw.add_batch(record["props"])
@@ -465,6 +470,14 @@ class _Sync:
             raise SyncError(
                 f"{missing} :{self.mapping.label(label)} nodes have no {prop!r} property; every node needs "
                 f"one so embeddings can be written back (set the id property in the graph mapping)"
+            )
+        if others:
+            stored, prop = self.mapping.label(label), _id_property(self.mapping, label)
+            raise SyncError(
+                f"{others} :{stored} nodes have a non-string {prop!r} (e.g. {first_other!r}, "
+                f"{type(first_other).__name__}), but graphrec matches ids as strings, so their embeddings "
+                f"could not be written back: store them as strings (MATCH (n:`{stored}`) SET n.`{prop}` = "
+                f"toString(n.`{prop}`)) or map `id` to a string property in the graph mapping"
             )
         if len(set(ids)) != len(ids):
             prop = _id_property(self.mapping, label)

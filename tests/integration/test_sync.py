@@ -19,7 +19,7 @@ from graphrec.db.mapping import GraphMapping, InteractionMapping, NodeMapping
 from graphrec.ingest.load import load_dataset
 from graphrec.ingest.records import Dataset, Row
 from graphrec.learn.features import FeatureEncoder
-from graphrec.learn.sync import SyncOptions, SyncResult, load_sync, parse_time, sync_graph
+from graphrec.learn.sync import SyncError, SyncOptions, SyncResult, load_sync, parse_time, sync_graph
 
 T0 = 1_700_000_000
 DAY = 86_400
@@ -385,3 +385,31 @@ def test_ml100k_sync_and_cli(ml100k_graph: Graph, cli_env: None, tmp_path: Path)
     bad = CliRunner().invoke(app, ["sync", "--since", "someday"])
     assert bad.exit_code == 1
     assert "expected a date" in bad.output
+
+
+def test_ids_that_could_not_be_written_back_are_refused_before_training(graph: Graph) -> None:
+    """Every user and item needs a unique string id for its embedding to go back to it: a missing, repeated
+    or non-string one (a graph that keeps integer ids) stops sync with what is wrong and how to fix it,
+    before minutes of training end in a write-back that matches nothing."""
+    cypher(graph, "UNWIND range(0, 3) AS k CREATE (:Customer {cid: k}), (:Product {sku: 'p' + k})")
+    cypher(graph, "MATCH (c:Customer), (p:Product) CREATE (c)-[:BOUGHT]->(p)")
+    mapping = GraphMapping(
+        user=NodeMapping(label="Customer", properties={"id": "cid"}),
+        item=NodeMapping(label="Product", properties={"id": "sku"}),
+        interactions=[InteractionMapping(name="PURCHASED", rel_type="BOUGHT", weight=None, timestamp=None)],
+    )
+    renamed = Graph(graph.driver, graph.database, mapping)
+    with pytest.raises(
+        SyncError, match=r"4 :Customer nodes have a non-string 'cid' \(e\.g\. 0, int\)"
+    ) as caught:
+        sync_graph(renamed, show_progress=False)
+    fix = "MATCH (n:`Customer`) SET n.`cid` = toString(n.`cid`)"
+    assert f"({fix})" in str(caught.value)  # the fix it names, which works:
+    cypher(graph, fix)
+    assert sorted(sync_graph(renamed, show_progress=False).data["user"].ids) == ["0", "1", "2", "3"]
+    cypher(graph, "MATCH (p:Product {sku: 'p1'}) SET p.sku = 'p0'")
+    with pytest.raises(SyncError, match="1 :Product nodes repeat another node's 'sku'"):
+        sync_graph(renamed, show_progress=False)
+    cypher(graph, "MATCH (p:Product {sku: 'p0'}) WITH p LIMIT 1 REMOVE p.sku")
+    with pytest.raises(SyncError, match="1 :Product nodes have no 'sku' property"):
+        sync_graph(renamed, show_progress=False)
