@@ -6,6 +6,7 @@ import json
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from embedding_helpers import cosine_score, count_with_property, exact_top_k, seen_items, svd_artifacts
 from typer.testing import CliRunner
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 from graphrec.cli.app import app
 from graphrec.db.graph import Graph
 from graphrec.db.lock import EXIT_CODE, acquire_lock, lock_holder, release_lock
+from graphrec.db.mapping import GraphMapping, NodeMapping
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.serving import recommend, versions
 from graphrec.serving.vector_index import IndexOptions, IndexTimeout, index_status, wait_online
@@ -259,3 +261,39 @@ def test_zero_or_nan_embeddings_are_refused_before_anything_is_written(
         writeback(ml100k_graph, broken)
     assert model.user_ids[3] in str(caught.value)
     assert [v.version for v in versions.list_versions(ml100k_graph)] == before
+
+
+def test_a_graph_without_id_indexes_gets_them_before_the_write(graph: Graph) -> None:
+    """A graph graphrec did not load may have no index on its id properties, and then every lookup by id
+    scans the label (a write-back quadratic in the graph): write-back creates a range index where none is,
+    and adds nothing where a uniqueness constraint already covers the property."""
+    graph.execute("CREATE CONSTRAINT FOR (c:Customer) REQUIRE c.cid IS UNIQUE")
+    graph.execute("UNWIND range(0, 9) AS k CREATE (:Customer {cid: 'c' + k}), (:Product {sku: 'p' + k})")
+    mapping = GraphMapping(
+        user=NodeMapping(label="Customer", properties={"id": "cid"}),
+        item=NodeMapping(label="Product", properties={"id": "sku"}),
+    )
+    renamed = Graph(graph.driver, graph.database, mapping)
+
+    def range_indexes() -> list[tuple[str, str, bool]]:
+        rows = graph.execute(
+            "SHOW RANGE INDEXES YIELD labelsOrTypes, properties, owningConstraint "
+            "WHERE labelsOrTypes[0] IN ['Customer', 'Product'] "
+            "RETURN labelsOrTypes[0] AS label, properties[0] AS prop, owningConstraint IS NOT NULL AS owned"
+        )
+        return sorted((r["label"], r["prop"], r["owned"]) for r in rows)
+
+    assert range_indexes() == [("Customer", "cid", True)]
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(20, 8)).astype(np.float32)
+    ids = [f"c{k}" for k in range(10)], [f"p{k}" for k in range(10)]
+    summary = writeback(
+        renamed, ModelArtifacts(*ids, vectors[:10], vectors[10:]), WritebackOptions(show_progress=False)
+    )
+    assert (summary.users, summary.items) == (10, 10)
+    expected = [("Customer", "cid", True), ("Product", "sku", False)]
+    assert range_indexes() == expected
+    writeback(
+        renamed, ModelArtifacts(*ids, vectors[10:], vectors[:10]), WritebackOptions(show_progress=False)
+    )
+    assert range_indexes() == expected  # nothing more the second time
