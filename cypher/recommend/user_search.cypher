@@ -85,7 +85,7 @@ CALL (userId) {
               WHEN raw IS :: ZONED DATETIME THEN raw.epochSeconds
               WHEN raw IS :: LOCAL DATETIME THEN datetime({datetime: raw, timezone: 'UTC'}).epochSeconds
               WHEN raw IS :: DATE THEN datetime({date: raw, timezone: 'UTC'}).epochSeconds END AS ts
-    RETURN count(*) AS total,
+    RETURN count(ts) AS total,
       count(CASE WHEN abs((ts / 86400.0 - 0.0 /* $atDay */ + 547.86375) % 365.2425 - 182.62125)
         <= 14 /* $seasonWindow */ THEN 1 END) AS inSeason,
       count(CASE WHEN (toInteger(floor(ts / 86400.0)) + 3) % 7 = 0 /* $atWeekday */ THEN 1 END) AS onWeekday,

@@ -53,10 +53,14 @@ timestamp = "reviewedOn"
 CUSTOMERS, PRODUCTS = 12, 20
 FESTIVE = 5
 """Products p0-p4 are bought in the week before Christmas, so the season term must lift them."""
+UNDATED = PRODUCTS - 1
+"""Product p19's purchases have no timestamp: no context term may move it."""
 
 
-def seconds(value: datetime | date) -> float:
-    """Unix seconds of a stored value as sync reads it: a local datetime or a date as UTC."""
+def seconds(value: datetime | date | None) -> float:
+    """Unix seconds of a stored value as sync reads it: a local datetime or a date as UTC (none: 0)."""
+    if value is None:
+        return 0.0
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
     return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
@@ -69,7 +73,8 @@ class Shop:
         self.graph, self.mapping_file, self.rows = graph, mapping_file, rows
 
     def stamps(self, product: str) -> list[float]:
-        return [seconds(value) for _, p, _, value in self.rows if p == product]
+        """The unix seconds of the product's interactions that have a timestamp."""
+        return [seconds(value) for _, p, _, value in self.rows if p == product and value is not None]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +95,9 @@ def shop(neo4j_driver: Driver, neo4j_settings: Settings, tmp_path_factory: pytes
                 moment = datetime(rng.choice([2022, 2023, 2024]), 12, rng.randint(17, 23), 19, 30, tzinfo=UTC)
             else:
                 moment = start + timedelta(seconds=rng.randrange(3 * 365 * 86400))
-            if n % 3 == 2:
+            if p == UNDATED:
+                rows.append((f"c{c}", f"p{p}", "BOUGHT", None))
+            elif n % 3 == 2:
                 rows.append((f"c{c}", f"p{p}", "REVIEWED", moment.date()))
             else:
                 rows.append((f"c{c}", f"p{p}", "BOUGHT", moment if n % 2 else moment.replace(tzinfo=None)))
@@ -131,10 +138,16 @@ def test_sync_reads_dates_and_datetimes_as_seconds(shop: Shop) -> None:
 def test_context_terms_read_each_types_own_timestamp(shop: Shop) -> None:
     """Every unseen item listed (k covers them all) with the terms its stamps give; the festive products,
     bought only before Christmas, are lifted by the season (before, the query read `timestamp` off every
-    type, found none, and pushed every item down by its count of interactions)."""
+    type, found none, and pushed every item down by its count of interactions), and the product whose
+    purchases have no timestamp is moved by no term."""
     at, hour = date(2025, 12, 20), 19
-    found = recommend_for_user(shop.graph, "c0", PRODUCTS, at=at, hour=hour, exact=True)
-    seen = {p for c, p, _, _ in shop.rows if c == "c0"}
+    user = next(
+        c
+        for c in sorted({row[0] for row in shop.rows})
+        if (c, f"p{UNDATED}") not in {r[:2] for r in shop.rows}
+    )
+    found = recommend_for_user(shop.graph, user, PRODUCTS, at=at, hour=hour, exact=True)
+    seen = {p for c, p, _, _ in shop.rows if c == user}
     assert {r.item_id for r in found} == {f"p{p}" for p in range(PRODUCTS)} - seen
     for r in found:
         expected = expected_terms(shop.stamps(r.item_id), at, hour)
@@ -142,6 +155,7 @@ def test_context_terms_read_each_types_own_timestamp(shop: Shop) -> None:
     festive = [r for r in found if int(r.item_id[1:]) < FESTIVE]
     assert festive
     assert all(r.context["season"] > 0 for r in festive)
+    assert next(r.context for r in found if r.item_id == f"p{UNDATED}") == {}
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +174,9 @@ def test_the_api_pages_interactions_by_their_stored_time(client: TestClient, sho
         page = ok(gql(client, query, {"after": after}))["user"]["interactions"]
         listed += [
             (
-                datetime.fromisoformat(e["node"]["timestamp"]).timestamp(),
+                datetime.fromisoformat(e["node"]["timestamp"]).timestamp()
+                if e["node"]["timestamp"]
+                else -1.0,
                 e["node"]["item"]["id"],
                 e["node"]["type"],
             )
@@ -170,14 +186,14 @@ def test_the_api_pages_interactions_by_their_stored_time(client: TestClient, sho
             break
         after = page["pageInfo"]["endCursor"]
     names = {"BOUGHT": "PURCHASED", "REVIEWED": "RATED"}
-    stored = [(seconds(v), p, names[t]) for c, p, t, v in shop.rows if c == "c1"]
+    stored = [(seconds(v) if v else -1.0, p, names[t]) for c, p, t, v in shop.rows if c == "c1"]
     assert listed == sorted(stored, key=lambda row: (-row[0], row[1], row[2]))
 
 
 def test_recording_a_stored_event_again_matches_it_and_keeps_its_datetime(
     client: TestClient, shop: Shop
 ) -> None:
-    c, p, _, value = next(row for row in shop.rows if row[0] == "c2" and row[2] == "BOUGHT")
+    c, p, _, value = next(row for row in shop.rows if row[0] == "c2" and row[2] == "BOUGHT" and row[3])
     moment = value if value.tzinfo else value.replace(tzinfo=UTC)
     mutation = """mutation($item: ID!, $at: DateTime) { recordInteraction(userId: "c2", itemId: $item,
       type: "PURCHASED", timestamp: $at, weight: 5) { type } }"""
