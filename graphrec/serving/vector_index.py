@@ -125,22 +125,26 @@ def wait_online(
     timeout: float,
     poll: float = 0.2,
     on_progress: Callable[[dict[str, float]], None] | None = None,
+    *,
+    listing: Callable[[Graph], list[dict[str, Any]]] = vector_indexes,
+    kind: str = "vector index",
+    hint: str = " and check the embedding dimensions",
 ) -> float:
-    """Block until every index in `names` is ONLINE; return the seconds waited, or raise `IndexTimeout`."""
+    """Block until every index in `names` is ONLINE; return the seconds waited, or raise `IndexTimeout`.
+    `listing` reads the indexes (name, state, populationPercent: the vector indexes unless told otherwise),
+    `kind` names them in the messages and `hint` ends the advice for a FAILED one."""
     started = time.monotonic()
     deadline = started + timeout
     while True:
-        states = {row["name"]: row for row in vector_indexes(graph)}
+        states = {row["name"]: row for row in listing(graph)}
         missing = [name for name in names if name not in states]
         if missing:
-            raise IndexTimeout(
-                f"vector index {', '.join(missing)} does not exist (was it dropped meanwhile?)"
-            )
+            raise IndexTimeout(f"{kind} {', '.join(missing)} does not exist (was it dropped meanwhile?)")
         failed = [name for name in names if states[name]["state"] == "FAILED"]
         if failed:
             raise IndexTimeout(
-                f"vector index {', '.join(failed)} FAILED to populate: see the server's neo4j.log, "
-                f"drop it (graphrec writeback creates it again) and check the embedding dimensions"
+                f"{kind} {', '.join(failed)} FAILED to populate: see the server's neo4j.log, "
+                f"drop it (graphrec writeback creates it again){hint}"
             )
         pending = {n: float(states[n]["populationPercent"]) for n in names if states[n]["state"] != "ONLINE"}
         if on_progress is not None:
@@ -150,7 +154,7 @@ def wait_online(
         if time.monotonic() >= deadline:
             detail = ", ".join(f"{n} {states[n]['state']} ({p:.0f}%)" for n, p in pending.items())
             raise IndexTimeout(
-                f"vector index not ONLINE after {timeout:.0f}s: {detail}; "
+                f"{kind} not ONLINE after {timeout:.0f}s: {detail}; "
                 f"raise --index-timeout or check the server's load and neo4j.log"
             )
         time.sleep(poll)

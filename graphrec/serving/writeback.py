@@ -32,7 +32,7 @@ from graphrec.db.graph import Graph, run_batch
 from graphrec.errors import GraphrecError
 from graphrec.learn.model_dir import FloatMatrix, ModelArtifacts
 from graphrec.serving import versions
-from graphrec.serving.vector_index import IndexOptions, IndexTimeout, create_index, wait_online
+from graphrec.serving.vector_index import IndexOptions, create_index, wait_online
 
 if TYPE_CHECKING:
     from graphrec.db.lock import LockHold
@@ -263,26 +263,19 @@ def build_indexes(graph: Graph, version: int, dimensions: int, options: IndexOpt
     return wait_online(graph, names, options.timeout)
 
 
-def ensure_id_indexes(graph: Graph, timeout: float, poll: float = 0.2) -> None:
+def ensure_id_indexes(graph: Graph, timeout: float) -> None:
     """Range indexes on the users' and items' id properties, ONLINE before the write looks nodes up by id
     (without one each lookup scans the label, so a write-back grows with the square of the graph); a graph
     graphrec loaded already has them, through its uniqueness constraints."""
     graph.run_file("writeback/id_indexes")
     user, item = graph.mapping.user, graph.mapping.item
     keys = [[user.label, user.id_property], [item.label, item.id_property]]
-    deadline = time.monotonic() + timeout
-    while True:
-        states = graph.read("writeback/id_index_states", {"keys": keys})
-        failed = [f"{r['label']}.{r['property']} ({r['name']})" for r in states if r["state"] == "FAILED"]
-        if failed:
-            raise WritebackError(
-                f"the index on {', '.join(failed)} FAILED to populate: see the server's neo4j.log"
-            )
-        if all(r["state"] == "ONLINE" for r in states):
-            return
-        if time.monotonic() >= deadline:
-            raise IndexTimeout(f"the indexes on the id properties were not ONLINE within {timeout:g}s")
-        time.sleep(poll)
+
+    def id_indexes(graph: Graph) -> list[dict[str, Any]]:
+        return [record.data() for record in graph.read("writeback/id_index_states", {"keys": keys})]
+
+    names = [row["name"] for row in id_indexes(graph)]
+    wait_online(graph, names, timeout, listing=id_indexes, kind="id index", hint="")
 
 
 def _checking(hold: LockHold, hook: BatchHook | None) -> BatchHook:
