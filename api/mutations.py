@@ -18,6 +18,7 @@ from graphrec.api.fields import mutation
 from graphrec.api.types import Interaction, Item, User
 from graphrec.db.mapping import InteractionMapping
 from graphrec.errors import quoted
+from graphrec.serving.time_profiles import event_bins
 
 
 def _interaction(ctx_mapping: list[InteractionMapping], name: str) -> InteractionMapping:
@@ -68,6 +69,7 @@ class Mutation:
                 "timestamp": seconds,
                 "props": props,
                 "update": {key: value for key, value in props.items() if key != inter.timestamp},
+                "bins": event_bins(seconds) if inter.timestamp else None,
             },
         )
         if not rows[0]["userFound"]:

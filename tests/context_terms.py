@@ -3,6 +3,7 @@ interaction timestamps, so tests hold the recommendation query's terms against t
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 
 from graphrec.serving.context import (
@@ -14,6 +15,9 @@ from graphrec.serving.context import (
     season_position,
 )
 
+YEAR_BINS = 366
+"""The season term counts by the year cut into this many equal bins (its time profiles' days)."""
+
 
 def smoothed(inside: int, total: int, flat: float) -> float:
     """The share of an item's interactions inside the window, shrunk toward the flat share (5 pseudo-counts),
@@ -21,18 +25,30 @@ def smoothed(inside: int, total: int, flat: float) -> float:
     return (inside + 5.0 * flat) / (total + 5.0) - flat
 
 
+def in_season(ts: float, position: float) -> bool:
+    """Whether an interaction at `ts` counts for the season at `position`: the middle of its bin of the year
+    is within the window."""
+    width = YEAR_DAYS / YEAR_BINS
+    middle = (math.floor((ts / 86400) % YEAR_DAYS / width) + 0.5) * width
+    return abs((middle - position + 1.5 * YEAR_DAYS) % YEAR_DAYS - YEAR_DAYS / 2) <= SEASON_WINDOW_DAYS
+
+
+def in_hour(ts: float, hour: int) -> bool:
+    """Whether an interaction at `ts` counts for `hour`: the middle of its half-hour is within the window of
+    hour:30."""
+    middle = math.floor((ts % 86400) / 1800) / 2 + 0.25
+    return abs((middle - hour - 0.5 + 36) % 24 - 12) <= HOUR_WINDOW
+
+
 def expected_terms(stamps: list[float], at: date, hour: int) -> dict[str, float]:
     """Season, weekday and hour terms of an item interacted with at `stamps` (unix seconds), asked at `at`,
     `hour`, with the default weights."""
     position, weights = season_position(at), Weights()
-    year = YEAR_DAYS
-    season = sum(
-        abs((ts / 86400 - position + 1.5 * year) % year - year / 2) <= SEASON_WINDOW_DAYS for ts in stamps
-    )
+    season = sum(in_season(ts, position) for ts in stamps)
     weekday = sum(datetime.fromtimestamp(ts, UTC).weekday() == at.weekday() for ts in stamps)
-    in_hour = sum(abs(((ts % 86400) / 3600 - hour - 0.5 + 36) % 24 - 12) <= HOUR_WINDOW for ts in stamps)
+    hours = sum(in_hour(ts, hour) for ts in stamps)
     return {
         "season": DEFAULT_SEASON_WEIGHT * smoothed(season, len(stamps), 2 * SEASON_WINDOW_DAYS / YEAR_DAYS),
         "weekday": weights.weekday * smoothed(weekday, len(stamps), 1 / 7),
-        "hour": weights.hour * smoothed(in_hour, len(stamps), 2 * HOUR_WINDOW / 24),
+        "hour": weights.hour * smoothed(hours, len(stamps), 2 * HOUR_WINDOW / 24),
     }

@@ -7,7 +7,9 @@
 // (local) datetime or date (as sync reads them), and keeps that stored form.
 // $userId, $itemId: existing ids; $type: the stored relationship type; $tsKey: its timestamp property;
 // $timestamp: unix seconds; $props: {<timestamp property>: ..., <weight property>: ...} for a new
-// relationship; $update: the same without the timestamp, for an existing one.
+// relationship; $update: the same without the timestamp, for an existing one; $bins: the new interaction's
+// time-profile bins {day, weekday, halfHour} (graphrec.serving.time_profiles.event_bins), null when the
+// type keeps no timestamp.
 // Returns whether the user and the item exist (nothing is written unless both do).
 OPTIONAL MATCH (u:`User` {`id`: $userId})
 OPTIONAL MATCH (i:`Item` {`id`: $itemId})
@@ -25,6 +27,21 @@ OPTIONAL CALL (u, i) {
   WITH u, i, head(collect(CASE WHEN seconds = $timestamp THEN old END)) AS old
   FOREACH (x IN CASE WHEN old IS NULL THEN [1] ELSE [] END | CREATE (u)-[r:$($type)]->(i) SET r += $props)
   FOREACH (x IN CASE WHEN old IS NULL THEN [] ELSE [1] END | SET old += $update)
+  // a new dated interaction counts in its item's time profile at once (the lock as for the user above)
+  FOREACH (x IN CASE WHEN old IS NULL AND $bins IS NOT NULL THEN [1] ELSE [] END |
+    MERGE (p:GraphrecTimeProfile {item: i.`id`})
+    ON CREATE SET p.total = 0, p.days = [], p.dayCounts = [], p.weekdays = [w IN range(0, 6) | 0],
+                  p.halfHours = [h IN range(0, 47) | 0]
+    SET p._graphrecLock = true
+    REMOVE p._graphrecLock
+    SET p.total = p.total + 1, p.recorded = timestamp(),
+        p.weekdays = [w IN range(0, 6) | p.weekdays[w] + CASE WHEN w = $bins.weekday THEN 1 ELSE 0 END],
+        p.halfHours = [h IN range(0, 47) | p.halfHours[h] + CASE WHEN h = $bins.halfHour THEN 1 ELSE 0 END],
+        p.dayCounts = CASE WHEN $bins.day IN p.days
+          THEN [j IN range(0, size(p.days) - 1) |
+                p.dayCounts[j] + CASE WHEN p.days[j] = $bins.day THEN 1 ELSE 0 END]
+          ELSE p.dayCounts + [1] END,
+        p.days = CASE WHEN $bins.day IN p.days THEN p.days ELSE p.days + [$bins.day] END)
   RETURN old IS NULL AS created
 }
 RETURN u IS NOT NULL AS userFound, i IS NOT NULL AS itemFound, created;

@@ -12,9 +12,10 @@
 // Params: $userIds, e.g. ['196', '42']; $k, e.g. 10. Unknown users get an empty list. Context (all optional,
 // graphrec.serving.context): $seasonWeight/$atDay and $weekdayWeight/$atWeekday (a date), $hourWeight/$atHour
 // (an hour of the day), $distanceWeight/$nearPoint (a point, e.g. point({latitude: 52.52, longitude: 13.40}))
-// re-rank $k * $pool candidates; a radius filter on $nearPoint is generated into the filters; $diversity
-// (e.g. 0.3) then lists them by maximal marginal relevance: each next item the one whose score minus
-// $diversity x its largest cosine to the items listed before it is highest.
+// re-rank $k * $pool candidates (the season, weekday and hour terms read each candidate's time profile,
+// (:GraphrecTimeProfile {item}), graphrec.serving.time_profiles); a radius filter on $nearPoint is generated
+// into the filters; $diversity (e.g. 0.3) then lists them by maximal marginal relevance: each next item the
+// one whose score minus $diversity x its largest cosine to the items listed before it is highest.
 // Columns: userId, recommendations: a list, best first, of one map per item with itemId, score, source
 // ('vector' | 'exact' | 'cold-start' | 'popularity'), version, item (the item's properties as [key, value]
 // pairs, embeddings left out) and context (what each context term added to the score, diversity the MMR
@@ -88,20 +89,21 @@ CALL (userId) {
   WITH m, source, p.node AS i, p.score AS score
   // context terms (graphrec.serving.context): each weight is 0 unless its input was given
   CALL (i) {
-    MATCH (i)<-[r:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]-()
+    // the item's time profile (graphrec.serving.time_profiles: its dated interactions counted by day-of-year
+    // bin, weekday and half-hour), so each candidate costs a few list reads whatever its interactions
+    OPTIONAL MATCH (p:GraphrecTimeProfile {item: i.`id`})
     WHERE 0.0 /* $seasonWeight */ <> 0.0 OR 0.0 /* $weekdayWeight */ <> 0.0 OR 0.0 /* $hourWeight */ <> 0.0
-    // unix seconds, whether stored as a number or a (local) datetime or date (as sync reads them)
-    WITH r.`timestamp` AS raw
-    WITH CASE WHEN raw IS :: INTEGER OR raw IS :: FLOAT THEN raw
-              WHEN raw IS :: ZONED DATETIME THEN raw.epochSeconds
-              WHEN raw IS :: LOCAL DATETIME THEN datetime({datetime: raw, timezone: 'UTC'}).epochSeconds
-              WHEN raw IS :: DATE THEN datetime({date: raw, timezone: 'UTC'}).epochSeconds END AS ts
-    RETURN count(ts) AS total,
-      count(CASE WHEN abs((ts / 86400.0 - 0.0 /* $atDay */ + 547.86375) % 365.2425 - 182.62125)
-        <= 14 /* $seasonWindow */ THEN 1 END) AS inSeason,
-      count(CASE WHEN (toInteger(floor(ts / 86400.0)) + 3) % 7 = 0 /* $atWeekday */ THEN 1 END) AS onWeekday,
-      count(CASE WHEN abs(((ts % 86400) / 3600.0 - 0.0 /* $atHour */ + 36.0) % 24.0 - 12.0)
-        <= 1.0 /* $hourWindow */ THEN 1 END) AS inHour
+    RETURN coalesce(p.total, 0) AS total,
+      // the bins of the year (366) whose middle is within the season window of the day asked about
+      reduce(n = 0, j IN range(0, coalesce(size(p.days), 0) - 1) |
+        n + CASE WHEN abs(((p.days[j] + 0.5) * 365.2425 / 366 - 0.0 /* $atDay */ + 547.86375) % 365.2425
+          - 182.62125) <= 14 /* $seasonWindow */ THEN p.dayCounts[j] ELSE 0 END) AS inSeason,
+      coalesce(p.weekdays[0 /* $atWeekday */], 0) AS onWeekday,
+      // the half-hours whose middle is within the hour window of the hour asked about
+      CASE WHEN p IS NULL OR 0.0 /* $hourWeight */ = 0.0 THEN 0
+           ELSE reduce(n = 0, h IN range(0, 47) |
+             n + CASE WHEN abs((h / 2.0 + 0.25 - 0.0 /* $atHour */ + 36.0) % 24.0 - 12.0)
+               <= 1.0 /* $hourWindow */ THEN p.halfHours[h] ELSE 0 END) END AS inHour
   }
   WITH m, source, i, score, total, inSeason, onWeekday, inHour,
        2 * 14 /* $seasonWindow */ / 365.2425 AS flatSeason, 2 * 1.0 /* $hourWindow */ / 24.0 AS flatHour,

@@ -8,7 +8,11 @@ then adds each term's contribution to the cosine score and keeps the best k:
   **hour** (with `hour`): for interactions within `HOUR_WINDOW` hours of it. Shares are smoothed towards the
   flat share with 5 pseudo interactions, so an item with one interaction is not boosted to the top; days
   and hours are UTC, from the interactions' timestamps, and only interactions with one count (an item
-  without any gets no term, rather than a penalty for never being in season).
+  without any gets no term, rather than a penalty for never being in season). The query reads them from
+  the items' time profiles (`graphrec.serving.time_profiles`: counts by day of the year in 366 bins,
+  weekday and half-hour), so a candidate costs the same whatever its number of interactions: an
+  interaction counts for the season when the middle of its bin of the year is within the window, and for
+  the hour when the middle of its half-hour is.
 - **distance** (with `near`): -weight x (1 - exp(-km / scale)): nothing for an item at the spot, the whole
   weight for one far away, half of it at about 0.7 x scale; an item without a location counts as `scale`
   km away. `near.radius_km` is a hard filter as well: only items with a location within it (the point index

@@ -1,4 +1,5 @@
-"""The refresh job: sync -> train -> write-back -> index -> switch, safe to run from cron or a CronJob.
+"""The refresh job: sync -> train -> write-back -> time profiles -> index -> switch, safe to run from cron or
+a CronJob.
 
 - One at a time: the job lock (`graphrec.db.lock`, a node in the database every runner shares, with an expiry
   renewed in the background and confirmed before every step and before the switch), shared with stand-alone
@@ -456,8 +457,11 @@ def _run(
 
     step("writeback", do_writeback)
     summary = written["summary"]
-    # the index step runs inside the write-back (ONLINE before `ready`): report its seconds on their own
-    report.steps[-1].seconds = round(max(0.0, report.steps[-1].seconds - summary.index_seconds), 3)
+    # the time profiles and the index step run inside the write-back (both before `ready`): report their
+    # seconds on their own
+    inside = summary.profile_seconds + summary.index_seconds
+    report.steps[-1].seconds = round(max(0.0, report.steps[-1].seconds - inside), 3)
+    report.steps.append(StepReport("profiles", "ok", summary.profile_seconds, {"items": summary.profiles}))
     report.steps.append(StepReport("index", "ok", summary.index_seconds, {"version": summary.version}))
     hold.confirm()
 

@@ -146,11 +146,15 @@ def prune(graph: Graph, keep: int, protect: int | None = None) -> list[int]:
 
 
 def purge(graph: Graph) -> list[int]:
-    """Remove every version (the active one too), the pointer and the constraints: graphrec's state undone."""
+    """Remove every version (the active one too), the pointer, the items' time profiles and the constraints:
+    graphrec's state undone."""
+    from graphrec.serving.time_profiles import delete_time_profiles
+
     removed = []
     graph.write("writeback/clear_active")
     for version in list_versions(graph):
         remove_version(graph, version.version)
         removed.append(version.version)
+    delete_time_profiles(graph)
     graph.run_file("writeback/drop_schema")
     return removed

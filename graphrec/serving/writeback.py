@@ -5,10 +5,11 @@ Steps (each idempotent, so a killed run started again finishes the job):
    the same artifacts (same fingerprint), which is resumed;
 2. write float32 embeddings (`db.create.setNodeVectorProperty`) in `UNWIND` batches, several transactions
    in flight, skipping nodes that already hold the version's property;
-3. create the version's cosine vector index on items (and on users when asked) and wait until they are
+3. rebuild the items' time profiles (`graphrec.serving.time_profiles`, what the context terms read);
+4. create the version's cosine vector index on items (and on users when asked) and wait until they are
    ONLINE; mark the version `ready`;
-4. switch the active pointer to it in one transaction, then remove versions beyond the newest `keep`.
-A version is never activated before steps 2 and 3 are complete.
+5. switch the active pointer to it in one transaction, then remove versions beyond the newest `keep`.
+A version is never activated before steps 2 to 4 are complete.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from graphrec.db.graph import Graph, run_batch
 from graphrec.errors import GraphrecError
 from graphrec.learn.model_dir import FloatMatrix, ModelArtifacts
 from graphrec.serving import versions
+from graphrec.serving.time_profiles import write_time_profiles
 from graphrec.serving.vector_index import IndexOptions, create_index, wait_online
 
 if TYPE_CHECKING:
@@ -55,6 +57,8 @@ class WritebackOptions:
     activate: bool = True
     keep: int = 2
     show_progress: bool = True
+    time_profiles: bool = True
+    """Rebuild the items' time profiles (the season, weekday and hour terms read them)."""
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -81,6 +85,8 @@ class WritebackSummary:
     dimensions: int = 0
     write_seconds: float = 0.0
     index_seconds: float = 0.0
+    profiles: int = 0
+    profile_seconds: float = 0.0
     seconds: float = 0.0
     nodes_per_s: float = 0.0
     activated: bool = False
@@ -98,8 +104,9 @@ class WritebackSummary:
         return (
             f"model v{self.version}{resumed}: wrote {self.nodes:,} embeddings ({self.dimensions}-d) in "
             f"{self.write_seconds:.1f}s ({self.nodes_per_s:,.0f} nodes/s), skipped {self.skipped:,} already "
-            f"written, {self.missing:,} ids not in the graph; indexes ONLINE in {self.index_seconds:.1f}s; "
-            f"{state}; removed {self.removed or 'none'}"
+            f"written, {self.missing:,} ids not in the graph; {self.profiles:,} items' time profiles in "
+            f"{self.profile_seconds:.1f}s; indexes ONLINE in {self.index_seconds:.1f}s; {state}; removed "
+            f"{self.removed or 'none'}"
         )
 
 
@@ -340,6 +347,11 @@ def writeback(
             f"{item.label}.{item.id_property} (wrong database or mapping?)"
         )
 
+    if options.time_profiles:
+        profiles = write_time_profiles(graph, show_progress=options.show_progress, total_items=summary.items)
+        summary.profiles, summary.profile_seconds = profiles.items, profiles.seconds
+        if hold is not None:
+            hold.check()
     summary.index_seconds = round(build_indexes(graph, version, artifacts.dim, options.index), 3)
     user_index = versions.index_name("user", version) if options.index.users else None
     graph.write(

@@ -66,7 +66,7 @@ def test_refresh_activates_a_complete_indexed_version(
 ) -> None:
     report = refresh(ml100k_graph, options(work_dir))
     assert report.exit_code == 0, report.error
-    assert [s.step for s in report.steps] == ["sync", "train", "writeback", "index", "switch"]
+    assert [s.step for s in report.steps] == ["sync", "train", "writeback", "profiles", "index", "switch"]
     trained = Path(report.steps[1].detail["report"])  # the training report beside the model
     assert trained.is_file()
     assert (trained.parent / "training_report.png").is_file()

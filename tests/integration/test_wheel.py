@@ -200,7 +200,14 @@ def test_the_installed_commands_and_api_serve_recommendations(
     refresh = ["refresh", "--work-dir", str(tmp_path / "models"), *train, "--json"]
     report = json.loads(fresh.run("graphrec", *refresh, env=neo4j_env).stdout)
     assert report["exit_code"] == 0, report
-    assert [step["step"] for step in report["steps"]] == ["sync", "train", "writeback", "index", "switch"]
+    assert [step["step"] for step in report["steps"]] == [
+        "sync",
+        "train",
+        "writeback",
+        "profiles",
+        "index",
+        "switch",
+    ]
 
     dataset = synthetic.generate(**SHOP)
     seen = {row["item"] for row in dataset.interactions() if row["user"] == "u1"}

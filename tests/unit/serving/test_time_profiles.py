@@ -1,0 +1,44 @@
+"""Time-profile bins against Python's own calendar: the weekday and half-hour of each timestamp as UTC
+datetimes give them, and the day bin as the season term's year (365.2425 days in 366 bins) places it."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from graphrec.serving.time_profiles import DAY_BINS, HALF_HOURS, bins, event_bins, profile
+
+SECONDS = st.integers(min_value=-2_000_000_000, max_value=4_000_000_000)
+
+
+@given(st.lists(SECONDS, min_size=1, max_size=50))
+def test_bins_agree_with_the_calendar(stamps: list[int]) -> None:
+    day, weekday, half_hour = bins(stamps)
+    for ts, d, w, h in zip(stamps, day.tolist(), weekday.tolist(), half_hour.tolist(), strict=True):
+        moment = datetime.fromtimestamp(ts, UTC)
+        assert w == moment.weekday()
+        assert h == moment.hour * 2 + moment.minute // 30
+        assert d == min(math.floor((ts / 86400) % 365.2425 / (365.2425 / DAY_BINS)), DAY_BINS - 1)
+        assert event_bins(ts) == {"day": d, "weekday": w, "halfHour": h}
+
+
+@given(st.lists(SECONDS, min_size=1, max_size=80))
+def test_a_profile_counts_every_timestamp_once_in_each_of_its_parts(stamps: list[int]) -> None:
+    row = profile("i1", stamps)
+    day, _, _ = bins(stamps)
+    assert row["item"] == "i1"
+    assert row["total"] == len(stamps)
+    assert row["days"] == sorted(set(day.tolist()))
+    assert row["dayCounts"] == [day.tolist().count(d) for d in row["days"]]
+    assert sum(row["weekdays"]) == sum(row["halfHours"]) == len(stamps)
+    assert len(row["weekdays"]) == 7
+    assert len(row["halfHours"]) == HALF_HOURS
+
+
+def test_a_day_bin_is_a_366th_of_the_year() -> None:
+    """1970-01-01 00:00 opens bin 0, and the year's last seconds fall in the last bin."""
+    year_seconds = 365.2425 * 86400
+    assert bins([0, 86400 * 365.2425 / DAY_BINS - 1, year_seconds - 1])[0].tolist() == [0, 0, DAY_BINS - 1]
