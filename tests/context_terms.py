@@ -25,12 +25,15 @@ def smoothed(inside: int, total: int, flat: float) -> float:
     return (inside + 5.0 * flat) / (total + 5.0) - flat
 
 
-def in_season(ts: float, position: float) -> bool:
-    """Whether an interaction at `ts` counts for the season at `position`: the middle of its bin of the year
-    is within the window."""
-    width = YEAR_DAYS / YEAR_BINS
-    middle = (math.floor((ts / 86400) % YEAR_DAYS / width) + 0.5) * width
+def bin_in_season(day_bin: int, position: float) -> bool:
+    """Whether a bin of the year counts for the season at `position`: its middle is within the window."""
+    middle = (day_bin + 0.5) * YEAR_DAYS / YEAR_BINS
     return abs((middle - position + 1.5 * YEAR_DAYS) % YEAR_DAYS - YEAR_DAYS / 2) <= SEASON_WINDOW_DAYS
+
+
+def in_season(ts: float, position: float) -> bool:
+    """Whether an interaction at `ts` counts for the season at `position`."""
+    return bin_in_season(math.floor((ts / 86400) % YEAR_DAYS / (YEAR_DAYS / YEAR_BINS)), position)
 
 
 def in_hour(ts: float, hour: int) -> bool:
@@ -45,10 +48,11 @@ def expected_terms(stamps: list[float], at: date, hour: int) -> dict[str, float]
     `hour`, with the default weights."""
     position, weights = season_position(at), Weights()
     season = sum(in_season(ts, position) for ts in stamps)
+    season_bins = sum(bin_in_season(b, position) for b in range(YEAR_BINS))  # the flat year's share
     weekday = sum(datetime.fromtimestamp(ts, UTC).weekday() == at.weekday() for ts in stamps)
     hours = sum(in_hour(ts, hour) for ts in stamps)
     return {
-        "season": DEFAULT_SEASON_WEIGHT * smoothed(season, len(stamps), 2 * SEASON_WINDOW_DAYS / YEAR_DAYS),
+        "season": DEFAULT_SEASON_WEIGHT * smoothed(season, len(stamps), season_bins / YEAR_BINS),
         "weekday": weights.weekday * smoothed(weekday, len(stamps), 1 / 7),
-        "hour": weights.hour * smoothed(hours, len(stamps), 2 * HOUR_WINDOW / 24),
+        "hour": weights.hour * smoothed(hours, len(stamps), 4 / 48),  # its four half-hours
     }

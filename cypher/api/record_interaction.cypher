@@ -37,11 +37,14 @@ OPTIONAL CALL (u, i) {
     SET p.total = p.total + 1, p.recorded = timestamp(),
         p.weekdays = [w IN range(0, 6) | p.weekdays[w] + CASE WHEN w = $bins.weekday THEN 1 ELSE 0 END],
         p.halfHours = [h IN range(0, 47) | p.halfHours[h] + CASE WHEN h = $bins.halfHour THEN 1 ELSE 0 END],
-        p.dayCounts = CASE WHEN $bins.day IN p.days
+        // a count per bin of the year (no days), or the item's few bins and their counts
+        p.dayCounts = CASE WHEN p.days IS NULL
+          THEN [d IN range(0, size(p.dayCounts) - 1) | p.dayCounts[d] + CASE WHEN d = $bins.day THEN 1 ELSE 0 END]
+          WHEN $bins.day IN p.days
           THEN [j IN range(0, size(p.days) - 1) |
                 p.dayCounts[j] + CASE WHEN p.days[j] = $bins.day THEN 1 ELSE 0 END]
           ELSE p.dayCounts + [1] END,
-        p.days = CASE WHEN $bins.day IN p.days THEN p.days ELSE p.days + [$bins.day] END)
+        p.days = CASE WHEN p.days IS NULL OR $bins.day IN p.days THEN p.days ELSE p.days + [$bins.day] END)
   RETURN old IS NULL AS created
 }
 RETURN u IS NOT NULL AS userFound, i IS NOT NULL AS itemFound, created;

@@ -81,20 +81,25 @@ CALL (userId) {
     // bin, weekday and half-hour), so each candidate costs a few list reads whatever its interactions
     OPTIONAL MATCH (p:GraphrecTimeProfile {item: i.`id`})
     WHERE 0.0 /* $seasonWeight */ <> 0.0 OR 0.0 /* $weekdayWeight */ <> 0.0 OR 0.0 /* $hourWeight */ <> 0.0
+    // each list read once (a property read in the loops below would be decoded at every step)
+    WITH p, p.days AS days, p.dayCounts AS dayCounts, p.halfHours AS halfHours
     RETURN coalesce(p.total, 0) AS total,
-      // the bins of the year (366) whose middle is within the season window of the day asked about
-      reduce(n = 0, j IN range(0, coalesce(size(p.days), 0) - 1) |
-        n + CASE WHEN abs(((p.days[j] + 0.5) * 365.2425 / 366 - 0.0 /* $atDay */ + 547.86375) % 365.2425
-          - 182.62125) <= 14 /* $seasonWindow */ THEN p.dayCounts[j] ELSE 0 END) AS inSeason,
+      // the bins of the year in the season window (the first and how many follow), read from a count per
+      // bin (p.days null) or found among the item's few bins
+      CASE WHEN p IS NULL OR 0.0 /* $seasonWeight */ = 0.0 THEN 0
+           WHEN days IS NULL THEN reduce(n = 0, o IN range(0, 28 /* $seasonSpan */) |
+             n + dayCounts[(0 /* $seasonFrom */ + o) % 366])
+           ELSE reduce(n = 0, j IN range(0, size(days) - 1) |
+             n + CASE WHEN (days[j] - 0 /* $seasonFrom */ + 366) % 366 <= 28 /* $seasonSpan */
+                      THEN dayCounts[j] ELSE 0 END) END AS inSeason,
       coalesce(p.weekdays[0 /* $atWeekday */], 0) AS onWeekday,
-      // the half-hours whose middle is within the hour window of the hour asked about
+      // the half-hours in the hour window (the first and how many follow)
       CASE WHEN p IS NULL OR 0.0 /* $hourWeight */ = 0.0 THEN 0
-           ELSE reduce(n = 0, h IN range(0, 47) |
-             n + CASE WHEN abs((h / 2.0 + 0.25 - 0.0 /* $atHour */ + 36.0) % 24.0 - 12.0)
-               <= 1.0 /* $hourWindow */ THEN p.halfHours[h] ELSE 0 END) END AS inHour
+           ELSE reduce(n = 0, o IN range(0, 3 /* $hourSpan */) | n + halfHours[(0 /* $hourFrom */ + o) % 48])
+      END AS inHour
   }
   WITH m, source, i, score, total, inSeason, onWeekday, inHour,
-       2 * 14 /* $seasonWindow */ / 365.2425 AS flatSeason, 2 * 1.0 /* $hourWindow */ / 24.0 AS flatHour,
+       (28 /* $seasonSpan */ + 1) / 366.0 AS flatSeason, (3 /* $hourSpan */ + 1) / 48.0 AS flatHour,
        point.distance(i.`location`, null /* $nearPoint */) / 1000.0 AS km
   WITH m, source, i, score, km, {
          season: 0.0 /* $seasonWeight */ * ((inSeason + 5.0 * flatSeason) / (total + 5.0) - flatSeason),

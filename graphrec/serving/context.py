@@ -12,7 +12,7 @@ then adds each term's contribution to the cosine score and keeps the best k:
   the items' time profiles (`graphrec.serving.time_profiles`: counts by day of the year in 366 bins,
   weekday and half-hour), so a candidate costs the same whatever its number of interactions: an
   interaction counts for the season when the middle of its bin of the year is within the window, and for
-  the hour when the middle of its half-hour is.
+  the hour when the middle of its half-hour is; the flat shares are the windows' bins over all bins.
 - **distance** (with `near`): -weight x (1 - exp(-km / scale)): nothing for an item at the spot, the whole
   weight for one far away, half of it at about 0.7 x scale; an item without a location counts as `scale`
   km away. `near.radius_km` is a hard filter as well: only items with a location within it (the point index
@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from neo4j.spatial import WGS84Point
@@ -96,9 +97,42 @@ class Weights:
     distance_scale_km: float = DEFAULT_DISTANCE_SCALE_KM
 
 
+DAY_BINS = 366
+"""The season term counts by the year cut into this many equal bins (each a little under a day), as the
+items' time profiles store them."""
+HALF_HOURS = 48
+
+
 def season_position(at: date) -> float:
-    """Where `at` falls in the year, in days: (days since 1970-01-01) mod 365.2425, as the query does."""
+    """Where `at` falls in the year, in days: (days since 1970-01-01) mod 365.2425."""
     return (at - date(1970, 1, 1)).days % YEAR_DAYS
+
+
+def _circular_run(inside: list[bool]) -> tuple[int, int]:
+    """The first index of the one run of True in a circular list, and how many more follow it."""
+    n = len(inside)
+    first = next(b for b in range(n) if inside[b] and not inside[b - 1])
+    return first, sum(inside) - 1
+
+
+@lru_cache(maxsize=1024)
+def season_bins(at: date) -> tuple[int, int]:
+    """The bins of the year in `at`'s season window, those whose middle is within `SEASON_WINDOW_DAYS` of its
+    day of the year: the first, and how many more follow it (counting on past the last bin to the first)."""
+    position, width = season_position(at), YEAR_DAYS / DAY_BINS
+    inside = [
+        abs(((b + 0.5) * width - position + 1.5 * YEAR_DAYS) % YEAR_DAYS - YEAR_DAYS / 2)
+        <= SEASON_WINDOW_DAYS
+        for b in range(DAY_BINS)
+    ]
+    return _circular_run(inside)
+
+
+def hour_bins(hour: int) -> tuple[int, int]:
+    """The half-hours in `hour`'s window, those whose middle is within `HOUR_WINDOW` hours of hour:30: the
+    first, and how many more follow it (past midnight too)."""
+    inside = [abs((h / 2 + 0.25 - hour - 0.5 + 36) % 24 - 12) <= HOUR_WINDOW for h in range(HALF_HOURS)]
+    return _circular_run(inside)
 
 
 HOURS = range(24)
@@ -132,13 +166,13 @@ def context_params(
     return {
         "diversity": float(check_diversity(diversity) or 0.0),
         "seasonWeight": float(w.season) if at is not None else 0.0,
-        "atDay": season_position(at) if at is not None else 0.0,
-        "seasonWindow": SEASON_WINDOW_DAYS,
+        "seasonFrom": season_bins(at)[0] if at is not None else 0,
+        "seasonSpan": season_bins(at)[1] if at is not None else 0,
         "weekdayWeight": float(w.weekday) if at is not None else 0.0,
         "atWeekday": at.weekday() if at is not None else 0,
         "hourWeight": float(w.hour) if hour is not None else 0.0,
-        "atHour": hour + 0.5 if hour is not None else 0.0,
-        "hourWindow": HOUR_WINDOW,
+        "hourFrom": hour_bins(hour)[0] if hour is not None else 0,
+        "hourSpan": hour_bins(hour)[1] if hour is not None else 0,
         "distanceWeight": float(w.distance) if near is not None else 0.0,
         "distanceScale": float(w.distance_scale_km),
         "nearPoint": near.point if near is not None else None,

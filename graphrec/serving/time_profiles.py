@@ -7,7 +7,8 @@ A profile is a `(:GraphrecTimeProfile {item})` node per item with at least one d
 item's own properties stay the user's), holding
 - `total`: its dated interactions;
 - `days`, `dayCounts`: the year (365.2425 days, as the season term measures it) cut into `DAY_BINS` equal
-  bins, the bins it has interactions in and how many (sparse: most items have few);
+  bins, the bins it has interactions in and how many (most items have few), or, for an item with
+  interactions in more than `SPARSE_DAYS` bins, no `days` and a count for every bin;
 - `weekdays`: 7 counts, Monday first; `halfHours`: 48 counts, from 00:00 UTC.
 
 Write-back rebuilds every profile from the graph (so a refresh, `graphrec writeback` and the demo all do),
@@ -30,11 +31,11 @@ import numpy.typing as npt
 
 from graphrec import ui
 from graphrec.db.graph import Graph
-from graphrec.serving.context import YEAR_DAYS
+from graphrec.serving.context import DAY_BINS, HALF_HOURS, YEAR_DAYS
 
-DAY_BINS = 366
-"""Bins the year is cut into for the season term: each a little under a day (365.2425 / 366)."""
-HALF_HOURS = 48
+SPARSE_DAYS = 32
+"""An item with interactions in at most this many bins of the year stores those bins and their counts; one
+with more stores all 366 counts. Either way the season term reads at most about 30 of them."""
 PAGE_SIZE = 2_000
 """Items whose interactions are read (and profiles written) per transaction."""
 DELETE_BATCH = 10_000
@@ -58,11 +59,12 @@ def profile(item: str, stamps: Sequence[float] | Stamps) -> dict[str, Any]:
     it."""
     day, weekday, half_hour = bins(stamps)
     days, day_counts = np.unique(day, return_counts=True)
+    dense = len(days) > SPARSE_DAYS
     return {
         "item": item,
         "total": len(day),
-        "days": days.tolist(),
-        "dayCounts": day_counts.tolist(),
+        "days": None if dense else days.tolist(),
+        "dayCounts": np.bincount(day, minlength=DAY_BINS).tolist() if dense else day_counts.tolist(),
         "weekdays": np.bincount(weekday, minlength=7).tolist(),
         "halfHours": np.bincount(half_hour, minlength=HALF_HOURS).tolist(),
     }

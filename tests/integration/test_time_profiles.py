@@ -22,7 +22,7 @@ from graphrec.ingest import synthetic
 from graphrec.ingest.load import load_dataset
 from graphrec.learn.model_dir import ModelArtifacts
 from graphrec.serving import versions
-from graphrec.serving.time_profiles import write_time_profiles
+from graphrec.serving.time_profiles import SPARSE_DAYS, write_time_profiles
 from graphrec.serving.writeback import WritebackOptions, writeback
 from integration.test_api import API_KEY, TestClient, api_settings, gql, ok
 
@@ -41,18 +41,34 @@ def expected_profile(stamps: list[int]) -> dict[str, Any]:
     return {"total": len(stamps), "days": dict(days), "weekdays": weekdays, "halfHours": half_hours}
 
 
+def days_of(stored: dict[str, Any]) -> dict[int, int]:
+    """A stored profile's {day bin: count}, from its few bins and their counts or its count per bin."""
+    if stored.get("days") is None:
+        assert len(stored["dayCounts"]) == YEAR_BINS
+        return {day: n for day, n in enumerate(stored["dayCounts"]) if n}
+    assert len(stored["days"]) <= SPARSE_DAYS
+    return dict(zip(stored["days"], stored["dayCounts"], strict=True))
+
+
 def stored_profiles(graph: Graph) -> dict[str, dict[str, Any]]:
     """Every stored profile by item id, its days as {day bin: count}."""
     rows = graph.execute("MATCH (p:GraphrecTimeProfile) RETURN p {.*} AS p")
     return {
         r["p"]["item"]: {
             "total": r["p"]["total"],
-            "days": dict(zip(r["p"]["days"], r["p"]["dayCounts"], strict=True)),
+            "days": days_of(r["p"]),
             "weekdays": r["p"]["weekdays"],
             "halfHours": r["p"]["halfHours"],
         }
         for r in rows
     }
+
+
+def kinds(graph: Graph) -> tuple[list[str], list[str]]:
+    """The items whose profile holds a count per bin of the year, and those holding their few bins."""
+    rows = graph.execute("MATCH (p:GraphrecTimeProfile) RETURN p.item AS item, p.days IS NULL AS dense")
+    items = sorted((r["item"], r["dense"]) for r in rows)
+    return [item for item, dense in items if dense], [item for item, dense in items if not dense]
 
 
 def graph_stamps(graph: Graph) -> dict[str, list[int]]:
@@ -69,7 +85,7 @@ def shop(neo4j_driver: Driver, neo4j_settings: Settings) -> Graph:
     """A small synthetic shop with random unit embeddings written back (which builds the profiles)."""
     graph = Graph(neo4j_driver, neo4j_settings.neo4j_database)
     clear_database(graph)
-    dataset = synthetic.generate(40, 60, 600, seed=7)
+    dataset = synthetic.generate(80, 60, 2000, seed=7)
     load_dataset(graph, dataset, show_progress=False)
     rng = np.random.default_rng(1)
     users, items = [r["id"] for r in dataset.users], [r["id"] for r in dataset.items]
@@ -85,6 +101,10 @@ def test_write_back_profiles_every_item_with_dated_interactions(shop: Graph) -> 
     stamps = graph_stamps(shop)
     assert len(stamps) > 30
     assert stored_profiles(shop) == {item: expected_profile(s) for item, s in stamps.items()}
+    dense, sparse = kinds(shop)
+    # both ways of storing the days are held against the timestamps
+    assert dense
+    assert sparse
 
 
 def test_a_rebuild_drops_profiles_of_items_without_dated_interactions(shop: Graph) -> None:
@@ -113,10 +133,15 @@ def test_a_recorded_interaction_counts_in_its_items_profile_at_once(shop: Graph,
     undated = sorted(graph_stamps(shop))[0]  # an item without a profile: the mutation creates it
     shop.execute("MATCH (:Item {id: $item})<-[r]-() REMOVE r.timestamp", {"item": undated})
     write_time_profiles(shop)
-    dated = sorted(graph_stamps(shop))[0]
+    (dense, *_), (sparse, *_) = kinds(shop)
     record = """mutation($item: ID!, $at: DateTime!) {
       recordInteraction(userId: "u1", itemId: $item, type: "PURCHASED", timestamp: $at) { type } }"""
-    for item, at in [(dated, "2025-12-24T18:40:00+00:00"), (undated, "2025-07-01T00:10:00+00:00")] * 2:
+    events = [
+        (dense, "2025-12-24T18:40:00+00:00"),
+        (sparse, "2025-03-03T11:00:00+00:00"),
+        (undated, "2025-07-01T00:10:00+00:00"),
+    ]
+    for item, at in events * 2:
         ok(gql(client, record, {"item": item, "at": at}, key=API_KEY))  # twice: the same event, once
     stamps = graph_stamps(shop)
     assert len(stamps[undated]) == 1

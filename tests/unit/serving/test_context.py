@@ -9,7 +9,19 @@ from datetime import date
 import pytest
 
 from graphrec.db.mapping import GraphMapping
-from graphrec.serving.context import CANDIDATES, SEASON_POOL, Near, Weights, context_params, pool
+from graphrec.serving.context import (
+    CANDIDATES,
+    DAY_BINS,
+    SEASON_POOL,
+    YEAR_DAYS,
+    Near,
+    Weights,
+    context_params,
+    hour_bins,
+    pool,
+    season_bins,
+    season_position,
+)
 from graphrec.serving.recommend import user_recommendation_query
 
 
@@ -21,7 +33,7 @@ def test_each_term_is_on_only_with_its_input() -> None:
     assert min(on["seasonWeight"], on["weekdayWeight"], on["hourWeight"]) > 0
     assert on["distanceWeight"] == 0.5
     assert on["atWeekday"] == 3  # a Thursday
-    assert on["atHour"] == 19.5  # the middle of the hour
+    assert (on["hourFrom"], on["hourSpan"]) == (37, 3)  # 18:30 to 20:30, around the middle of the hour
     assert (on["nearPoint"].latitude, on["nearPoint"].longitude) == (52.52, 13.40)
     assert on["nearRadius"] == 5000.0  # metres, as point.distance measures
     with pytest.raises(ValueError, match="hour"):
@@ -72,3 +84,19 @@ def test_the_radius_filters_every_path_on_the_mapped_location() -> None:
     assert within.text.count("point.distance(i.`geo`, $nearPoint) <= $nearRadius") == 4
     assert "point.distance(i.`geo`, $nearPoint)" in within.text  # the distance term reads it too
     assert within.params["overfetch"] > 1  # the index is asked for more, since the radius drops some
+
+
+@pytest.mark.parametrize("hour", [0, 7, 23])
+def test_an_hours_window_is_the_four_half_hours_around_its_middle(hour: int) -> None:
+    """hour:30 +- 1 h: from half past the hour before to half past the next, across midnight too."""
+    assert hour_bins(hour) == ((2 * hour - 1) % 48, 3)
+
+
+@pytest.mark.parametrize("at", [date(2026, 12, 24), date(2027, 1, 2), date(2026, 12, 30), date(2026, 6, 1)])
+def test_a_seasons_window_is_the_bins_around_its_day_across_the_new_year_too(at: date) -> None:
+    first, span = season_bins(at)
+    width = YEAR_DAYS / DAY_BINS
+    assert span + 1 in (28, 29)  # 2 x 14 days of bins a little under a day wide
+    middle = (first + (span + 1) / 2) * width  # where the window's bins centre, in days of the year
+    off = (middle - season_position(at) + YEAR_DAYS / 2) % YEAR_DAYS - YEAR_DAYS / 2
+    assert abs(off) <= width
