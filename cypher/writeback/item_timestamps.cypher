@@ -1,13 +1,9 @@
-// The interaction timestamps of the next page of items (by id, after $after; '' for the first page), for
-// the items' time profiles (graphrec.serving.time_profiles): one record, the page's item ids and, per item,
-// the unix seconds of its interactions that have a timestamp, whether stored as a number or a (local)
-// datetime or date (as sync reads them). `last` is the page's last id, the next page's $after (null: none).
-// Params: $after, e.g. ''; $pageSize, e.g. 2000.
-MATCH (i:`Item`)
-WHERE i.`id` > $after
-WITH i
-ORDER BY i.`id`
-LIMIT $pageSize
+// The interaction timestamps of the items $ids, for their time profiles (graphrec.serving.time_profiles):
+// per item, in step with $ids, the unix seconds of its interactions that have a timestamp, whether stored
+// as a number or a (local) datetime or date (as sync reads them). One record: stamps.
+// Params: $ids, e.g. ['50', '181'].
+UNWIND $ids AS id
+MATCH (i:`Item` {`id`: id})
 CALL (i) {
   MATCH (i)<-[r:`RATED`|`VIEWED`|`CLICKED`|`PURCHASED`]-()
   WITH r.`timestamp` AS raw
@@ -15,7 +11,7 @@ CALL (i) {
             WHEN raw IS :: ZONED DATETIME THEN raw.epochSeconds
             WHEN raw IS :: LOCAL DATETIME THEN datetime({datetime: raw, timezone: 'UTC'}).epochSeconds
             WHEN raw IS :: DATE THEN datetime({date: raw, timezone: 'UTC'}).epochSeconds END AS ts
+  WHERE ts IS NOT NULL
   RETURN collect(ts) AS stamps
 }
-WITH collect(i.`id`) AS ids, collect(stamps) AS stamps
-RETURN ids, stamps, ids[-1] AS last;
+RETURN collect(i.`id`) AS ids, collect(stamps) AS stamps;

@@ -36,8 +36,11 @@ from graphrec.serving.context import DAY_BINS, HALF_HOURS, YEAR_DAYS
 SPARSE_DAYS = 32
 """An item with interactions in at most this many bins of the year stores those bins and their counts; one
 with more stores all 366 counts. Either way the season term reads at most about 30 of them."""
-PAGE_SIZE = 2_000
-"""Items whose interactions are read (and profiles written) per transaction."""
+PAGE_SIZE = 5_000
+"""Items whose interaction counts are read per page (ids and counts only)."""
+GROUP_STAMPS = 200_000
+"""Timestamps read (and profiles written) per transaction at most, unless one item alone has more: memory
+stays bounded by this or the busiest item's interactions, whatever the catalogue."""
 DELETE_BATCH = 10_000
 
 Stamps = npt.NDArray[np.float64]
@@ -86,23 +89,36 @@ class ProfileSummary:
     seconds: float = 0.0
 
 
-def _pages(graph: Graph, page_size: int) -> Iterator[tuple[list[str], list[list[float | None]]]]:
-    """Items in id order, `page_size` at a time, with their interactions' timestamps (None: undated)."""
+def _groups(graph: Graph, page_size: int, group_stamps: int) -> Iterator[list[str]]:
+    """Items in id order, in groups whose interactions add up to at most `group_stamps` (or one item)."""
     after = ""
     while True:
-        record = graph.read("writeback/item_timestamps", {"after": after, "pageSize": page_size})[0]
-        if not record["ids"]:
+        page = graph.read("writeback/item_degrees", {"after": after, "pageSize": page_size})[0]
+        if not page["ids"]:
             return
-        yield list(record["ids"]), list(record["stamps"])
-        after = record["last"]
+        group: list[str] = []
+        held = 0
+        for item, degree in zip(page["ids"], page["degrees"], strict=True):
+            if group and held + degree > group_stamps:
+                yield group
+                group, held = [], 0
+            group.append(item)
+            held += degree
+        yield group
+        after = page["last"]
 
 
 def write_time_profiles(
-    graph: Graph, page_size: int = PAGE_SIZE, show_progress: bool = False, total_items: int | None = None
+    graph: Graph,
+    page_size: int = PAGE_SIZE,
+    group_stamps: int = GROUP_STAMPS,
+    show_progress: bool = False,
+    total_items: int | None = None,
 ) -> ProfileSummary:
     """Rebuild every item's time profile from the graph's interactions, then delete the profiles this
-    rebuild did not write. Memory: one page of items' timestamps. Readers see each page's new profiles as
-    it commits; a stopped rebuild leaves old and new profiles side by side, both from real interactions."""
+    rebuild did not write. Memory: one group of items' timestamps (`GROUP_STAMPS`). Readers see each
+    group's new profiles as it commits; a stopped rebuild leaves old and new profiles side by side, both
+    from real interactions."""
     started = time.perf_counter()
     build = uuid.uuid4().hex
     since = int(graph.execute("RETURN timestamp() AS now")[0]["now"])
@@ -111,18 +127,15 @@ def write_time_profiles(
     bar = ui.progress() if show_progress else None
     with bar if bar is not None else nullcontext():
         task = bar.add_task("time profiles", total=total_items) if bar is not None else None
-        for ids, stamps in _pages(graph, page_size):
-            rows = []
-            for item, item_stamps in zip(ids, stamps, strict=True):
-                dated = [s for s in item_stamps if s is not None]
-                if dated:
-                    rows.append(profile(item, dated))
-                    summary.interactions += len(dated)
+        for group in _groups(graph, page_size, group_stamps):
+            read = graph.read("writeback/item_timestamps", {"ids": group})[0]
+            rows = [profile(item, s) for item, s in zip(read["ids"], read["stamps"], strict=True) if s]
+            summary.interactions += sum(row["total"] for row in rows)
             if rows:
                 graph.execute(text, {"rows": rows, "build": build})
             summary.items += len(rows)
             if bar is not None and task is not None:
-                bar.advance(task, len(ids))
+                bar.advance(task, len(group))
     summary.deleted = delete_time_profiles(graph, build, since)
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary

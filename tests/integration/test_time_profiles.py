@@ -105,6 +105,12 @@ def test_write_back_profiles_every_item_with_dated_interactions(shop: Graph) -> 
     # both ways of storing the days are held against the timestamps
     assert dense
     assert sparse
+    # in pages of 7 items and groups of at most 40 timestamps (busier items alone): the same profiles
+    summary = write_time_profiles(shop, page_size=7, group_stamps=40)
+    assert max(len(s) for s in stamps.values()) > 40
+    assert summary.items == len(stamps)
+    assert summary.deleted == 0
+    assert stored_profiles(shop) == {item: expected_profile(s) for item, s in stamps.items()}
 
 
 def test_a_rebuild_drops_profiles_of_items_without_dated_interactions(shop: Graph) -> None:
