@@ -33,7 +33,7 @@ from graphrec.db.graph import Graph, run_batch
 from graphrec.errors import GraphrecError
 from graphrec.learn.model_dir import FloatMatrix, ModelArtifacts
 from graphrec.serving import versions
-from graphrec.serving.time_profiles import write_time_profiles
+from graphrec.serving.time_profiles import GROUP_STAMPS, write_time_profiles
 from graphrec.serving.vector_index import IndexOptions, create_index, wait_online
 
 if TYPE_CHECKING:
@@ -59,10 +59,14 @@ class WritebackOptions:
     show_progress: bool = True
     time_profiles: bool = True
     """Rebuild the items' time profiles (the season, weekday and hour terms read them)."""
+    profile_group: int = GROUP_STAMPS
+    """The most timestamps the profile rebuild reads per transaction (a busier item alone): its memory."""
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.profile_group < 1:
+            raise ValueError(f"profile group must be at least 1, got {self.profile_group}")
         if not 1 <= self.concurrency <= 32:
             raise ValueError(f"concurrency must be between 1 and 32, got {self.concurrency}")
         if self.keep < 2:
@@ -348,7 +352,12 @@ def writeback(
         )
 
     if options.time_profiles:
-        profiles = write_time_profiles(graph, show_progress=options.show_progress, total_items=summary.items)
+        profiles = write_time_profiles(
+            graph,
+            group_stamps=options.profile_group,
+            show_progress=options.show_progress,
+            total_items=summary.items,
+        )
         summary.profiles, summary.profile_seconds = profiles.items, profiles.seconds
         if hold is not None:
             hold.check()

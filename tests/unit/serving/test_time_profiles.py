@@ -6,11 +6,13 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from graphrec.serving.context import DAY_BINS, HALF_HOURS
-from graphrec.serving.time_profiles import SPARSE_DAYS, bins, event_bins, profile
+from graphrec.serving.time_profiles import GROUP_STAMPS, SPARSE_DAYS, bins, event_bins, profile
+from graphrec.serving.writeback import WritebackOptions
 
 SECONDS = st.integers(min_value=-2_000_000_000, max_value=4_000_000_000)
 
@@ -48,3 +50,9 @@ def test_a_day_bin_is_a_366th_of_the_year() -> None:
     """1970-01-01 00:00 opens bin 0, and the year's last seconds fall in the last bin."""
     year_seconds = 365.2425 * 86400
     assert bins([0, 86400 * 365.2425 / DAY_BINS - 1, year_seconds - 1])[0].tolist() == [0, 0, DAY_BINS - 1]
+
+
+def test_the_rebuilds_group_size_is_a_checked_setting() -> None:
+    assert WritebackOptions().profile_group == GROUP_STAMPS
+    with pytest.raises(ValueError, match="profile group must be at least 1"):
+        WritebackOptions(profile_group=0)
