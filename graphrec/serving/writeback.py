@@ -57,8 +57,6 @@ class WritebackOptions:
     activate: bool = True
     keep: int = 2
     show_progress: bool = True
-    time_profiles: bool = True
-    """Rebuild the items' time profiles (the season, weekday and hour terms read them)."""
     profile_group: int = GROUP_STAMPS
     """The most timestamps the profile rebuild reads per transaction (a busier item alone): its memory."""
 
@@ -351,16 +349,15 @@ def writeback(
             f"{item.label}.{item.id_property} (wrong database or mapping?)"
         )
 
-    if options.time_profiles:
-        profiles = write_time_profiles(
-            graph,
-            group_stamps=options.profile_group,
-            show_progress=options.show_progress,
-            total_items=summary.items,
-        )
-        summary.profiles, summary.profile_seconds = profiles.items, profiles.seconds
-        if hold is not None:
-            hold.check()
+    profiles = write_time_profiles(
+        graph,
+        group_stamps=options.profile_group,
+        show_progress=options.show_progress,
+        total_items=summary.items,
+    )
+    summary.profiles, summary.profile_seconds = profiles.items, profiles.seconds
+    if hold is not None:
+        hold.check()
     summary.index_seconds = round(build_indexes(graph, version, artifacts.dim, options.index), 3)
     user_index = versions.index_name("user", version) if options.index.users else None
     graph.write(
