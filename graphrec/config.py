@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     )
     """After a load into a graph with an active model, at most this many of the loaded users are re-embedded
     from their items (fold-in); a larger load waits for `graphrec refresh`, and says so."""
+    profile_max_items: int = Field(
+        100_000,
+        ge=0,
+        le=100_000_000,
+        validation_alias=AliasChoices("GRAPHREC_PROFILE_MAX_ITEMS", "profile_max_items"),
+    )
+    """After a load into a graph with an active model, at most this many of the loaded items get their time
+    profiles (the season, weekday and hour terms) rewritten; a larger load waits for `graphrec refresh`."""
 
     @field_validator("neo4j_password")
     @classmethod

@@ -175,29 +175,57 @@ def _run_load(dataset: Any, batch_size: int | None, mapping: Path | None, json_o
     settings = load_settings()
     with _suggest_skip_bad(), connect(mapping) as graph:
         summary = load_dataset(graph, dataset, batch_size or settings.batch_size, show_progress=not json_out)
-        refold = _refold_loaded(graph, dataset, settings.refold_max_users)
+        refold, profiles = _after_load(graph, dataset, settings, show_progress=not json_out)
     if json_out:
-        ui.emit_json(summary.to_dict() | {"refold": refold})
+        ui.emit_json(summary.to_dict() | {"refold": refold, "profiles": profiles})
         return
     ui.err.print(ui.table(summary_rows(summary), title=f"graph after loading {summary.dataset}"))
     for example in summary.bad.get("examples", []):
         ui.err.print(f"[yellow]skipped:[/] {example}", highlight=False)
     ui.err.print(summary.one_line(), highlight=False)
-    if refold.get("message"):
-        ui.err.print(refold["message"], highlight=False)
+    for outcome in (refold, profiles):
+        if outcome.get("message"):
+            ui.err.print(outcome["message"], highlight=False)
 
 
-def _refold_loaded(graph: Any, dataset: Any, most: int) -> dict[str, Any]:
-    """With an active model, re-embed the users the load gave interactions (fold-in, at most `most` of them),
-    so their recommendations reflect what was loaded before the next refresh; what happened, as a dict."""
+def _after_load(
+    graph: Any, dataset: Any, settings: Any, show_progress: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """With an active model, what the load's users and items need before the next refresh: the users
+    re-embedded (fold-in) and the items' time profiles rewritten; what happened to each, as dicts."""
     from graphrec.serving import versions
 
     if versions.active_version(graph) is None:
-        return {"refolded": 0}
+        return {"refolded": 0}, {"items": 0}
+    users: dict[str, None] = {}
+    items: dict[str, None] = {}
+    for row in dataset.iter_interactions():
+        users[str(row["user"])] = None
+        items[str(row["item"])] = None
+    profiles = _profile_loaded(graph, list(items), settings.profile_max_items, show_progress)
+    return _refold_loaded(graph, list(users), settings.refold_max_users), profiles
+
+
+def _profile_loaded(graph: Any, items: list[str], most: int, show_progress: bool) -> dict[str, Any]:
+    """Rewrite the time profiles of the items the load gave interactions (at most `most` of them)."""
+    from graphrec.serving.time_profiles import update_time_profiles
+
+    if len(items) > most:
+        message = (
+            f"{len(items):,} items got interactions, more than GRAPHREC_PROFILE_MAX_ITEMS ({most:,}): their "
+            "season, weekday and hour terms change at the next `graphrec refresh`"
+        )
+        return {"items": 0, "loaded": len(items), "message": message}
+    done = update_time_profiles(graph, items, show_progress=show_progress)
+    return {"items": done.items, "loaded": len(items), "seconds": done.seconds}
+
+
+def _refold_loaded(graph: Any, users: list[str], most: int) -> dict[str, Any]:
+    """Re-embed the users the load gave interactions (fold-in, at most `most` of them), so their
+    recommendations reflect what was loaded before the next refresh; what happened, as a dict."""
     from graphrec.serving.coldstart import ColdStartError  # imports torch (~600 MB): only with a model
     from graphrec.serving.reactive import refold_users
 
-    users = list(dict.fromkeys(str(row["user"]) for row in dataset.iter_interactions()))
     if len(users) > most:
         message = (
             f"{len(users):,} users got interactions, more than GRAPHREC_REFOLD_MAX_USERS ({most:,}): their "

@@ -11,10 +11,11 @@ item's own properties stay the user's), holding
   interactions in more than `SPARSE_DAYS` bins, no `days` and a count for every bin;
 - `weekdays`: 7 counts, Monday first; `halfHours`: 48 counts, from 00:00 UTC.
 
-Write-back rebuilds every profile from the graph (so a refresh, `graphrec writeback` and the demo all do),
-and `recordInteraction` adds each new dated interaction to its item's profile at once. Interactions written
-in other ways (`graphrec load`, the user's own Cypher) count from the next write-back on, as does one
-recorded while a rebuild has read its item's timestamps but not yet written its profile.
+Write-back rebuilds every profile from the graph (so a refresh, `graphrec writeback` and the demo all do);
+`recordInteraction` adds each new dated interaction to its item's profile at once, and `graphrec load` into
+a graph with an active model rewrites the profiles of the items it gave interactions. Interactions written
+in other ways (the user's own Cypher) count from the next write-back on, as does one recorded while a
+rebuild has read its item's timestamps but not yet written its profile.
 """
 
 from __future__ import annotations
@@ -81,31 +82,60 @@ def event_bins(timestamp: float) -> dict[str, int]:
 
 @dataclass
 class ProfileSummary:
-    """What a rebuild did: items profiled, the dated interactions they hold, stale profiles deleted."""
+    """What a rebuild did: items profiled, the dated interactions they hold, stale profiles deleted, and the
+    mark its profiles carry."""
 
+    build: str = ""
     items: int = 0
     interactions: int = 0
     deleted: int = 0
     seconds: float = 0.0
 
 
+def _split(ids: Sequence[str], degrees: Sequence[int], group_stamps: int) -> Iterator[list[str]]:
+    """`ids` in groups whose interactions add up to at most `group_stamps` (or one item)."""
+    group: list[str] = []
+    held = 0
+    for item, degree in zip(ids, degrees, strict=True):
+        if group and held + degree > group_stamps:
+            yield group
+            group, held = [], 0
+        group.append(item)
+        held += degree
+    if group:
+        yield group
+
+
 def _groups(graph: Graph, page_size: int, group_stamps: int) -> Iterator[list[str]]:
-    """Items in id order, in groups whose interactions add up to at most `group_stamps` (or one item)."""
+    """Every item in id order, in groups whose interactions add up to at most `group_stamps` (or one item)."""
     after = ""
     while True:
         page = graph.read("writeback/item_degrees", {"after": after, "pageSize": page_size})[0]
         if not page["ids"]:
             return
-        group: list[str] = []
-        held = 0
-        for item, degree in zip(page["ids"], page["degrees"], strict=True):
-            if group and held + degree > group_stamps:
-                yield group
-                group, held = [], 0
-            group.append(item)
-            held += degree
-        yield group
+        yield from _split(page["ids"], page["degrees"], group_stamps)
         after = page["last"]
+
+
+def _write(
+    graph: Graph, groups: Iterator[list[str]], *, recorded: bool, bar_total: int | None, show: bool
+) -> ProfileSummary:
+    """Read each group's timestamps and write its profiles (items without dated interactions get none)."""
+    summary = ProfileSummary(build=uuid.uuid4().hex)
+    text = graph.query("writeback/write_time_profiles")
+    bar = ui.progress() if show else None
+    with bar if bar is not None else nullcontext():
+        task = bar.add_task("time profiles", total=bar_total) if bar is not None else None
+        for group in groups:
+            read = graph.read("writeback/item_timestamps", {"ids": group})[0]
+            rows = [profile(item, s) for item, s in zip(read["ids"], read["stamps"], strict=True) if s]
+            summary.interactions += sum(row["total"] for row in rows)
+            if rows:
+                graph.execute(text, {"rows": rows, "build": summary.build, "recorded": recorded})
+            summary.items += len(rows)
+            if bar is not None and task is not None:
+                bar.advance(task, len(group))
+    return summary
 
 
 def write_time_profiles(
@@ -120,23 +150,27 @@ def write_time_profiles(
     group's new profiles as it commits; a stopped rebuild leaves old and new profiles side by side, both
     from real interactions."""
     started = time.perf_counter()
-    build = uuid.uuid4().hex
     since = int(graph.execute("RETURN timestamp() AS now")[0]["now"])
-    summary = ProfileSummary()
-    text = graph.query("writeback/write_time_profiles")
-    bar = ui.progress() if show_progress else None
-    with bar if bar is not None else nullcontext():
-        task = bar.add_task("time profiles", total=total_items) if bar is not None else None
-        for group in _groups(graph, page_size, group_stamps):
-            read = graph.read("writeback/item_timestamps", {"ids": group})[0]
-            rows = [profile(item, s) for item, s in zip(read["ids"], read["stamps"], strict=True) if s]
-            summary.interactions += sum(row["total"] for row in rows)
-            if rows:
-                graph.execute(text, {"rows": rows, "build": build})
-            summary.items += len(rows)
-            if bar is not None and task is not None:
-                bar.advance(task, len(group))
-    summary.deleted = delete_time_profiles(graph, build, since)
+    groups = _groups(graph, page_size, group_stamps)
+    summary = _write(graph, groups, recorded=False, bar_total=total_items, show=show_progress)
+    summary.deleted = delete_time_profiles(graph, summary.build, since)
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary
+
+
+def update_time_profiles(
+    graph: Graph, items: Sequence[str], group_stamps: int = GROUP_STAMPS, show_progress: bool = False
+) -> ProfileSummary:
+    """Rewrite the profiles of `items` from their interactions now (a load gave them new ones), leaving the
+    others as they are; ids not in the graph are skipped."""
+    started = time.perf_counter()
+
+    def groups() -> Iterator[list[str]]:
+        for start in range(0, len(items), PAGE_SIZE):
+            page = graph.read("writeback/item_degrees_of", {"ids": list(items[start : start + PAGE_SIZE])})[0]
+            yield from _split(page["ids"], page["degrees"], group_stamps)
+
+    summary = _write(graph, groups(), recorded=True, bar_total=len(items), show=show_progress)
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
 

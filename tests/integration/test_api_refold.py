@@ -102,6 +102,28 @@ def test_a_recorded_interaction_changes_the_next_recommendations(client: TestCli
     assert rows[0]["n"] == 1
 
 
+def profile_total(graph: Graph, item: str) -> int:
+    """The dated interactions the item's time profile counts (0: it has none)."""
+    rows = graph.execute("MATCH (p:GraphrecTimeProfile {item: $i}) RETURN p.total AS n", {"i": item})
+    return int(rows[0]["n"]) if rows else 0
+
+
+def test_a_load_beyond_the_profile_limit_leaves_the_profiles_to_the_refresh(
+    trained: Graph, cli_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRAPHREC_PROFILE_MAX_ITEMS", "0")
+    item = "i3"
+    dated_before = profile_total(trained, item)
+    interactions = tmp_path / "more.csv"
+    interactions.write_text(f"user_id,item_id,type,timestamp,weight\nu2,{item},click,2026-11-02,1\n")
+    result = CliRunner().invoke(app, ["load", "csv", "--interactions", str(interactions), "--json"])
+    assert result.exit_code == 0, result.output
+    profiles = json.loads(result.stdout)["profiles"]
+    assert (profiles["loaded"], profiles["items"]) == (1, 0)
+    assert "GRAPHREC_PROFILE_MAX_ITEMS" in profiles["message"]
+    assert profile_total(trained, item) == dated_before
+
+
 def test_a_load_re_embeds_the_users_it_gave_interactions(
     trained: Graph, cli_env: None, tmp_path: Path
 ) -> None:
@@ -109,12 +131,17 @@ def test_a_load_re_embeds_the_users_it_gave_interactions(
     seen = set(histories(trained, [user])[user])
     target = next(f"i{n}" for n in range(24, 0, -1) if f"i{n}" not in seen)
     before = stored_vector(trained, user)
+    dated_before = profile_total(trained, target)
     interactions = tmp_path / "more.csv"
     interactions.write_text(f"user_id,item_id,type,timestamp,weight\n{user},{target},rating,2026-12-01,5\n")
     result = CliRunner().invoke(app, ["load", "csv", "--interactions", str(interactions), "--json"])
     assert result.exit_code == 0, result.output
     refold = json.loads(result.stdout)["refold"]
     assert (refold["users"], refold["refolded"]) == (1, 1)
+    # the item's time profile counts the loaded interaction (the context terms read it)
+    profiles = json.loads(result.stdout)["profiles"]
+    assert (profiles["loaded"], profiles["items"]) == (1, 1)
+    assert profile_total(trained, target) == dated_before + 1
     after = stored_vector(trained, user)
     assert not np.allclose(after, before)
     active = versions.active_version(trained)
