@@ -102,6 +102,16 @@ def test_a_recorded_interaction_changes_the_next_recommendations(client: TestCli
     assert rows[0]["n"] == 1
 
 
+def load_one(tmp_path: Path, row: str) -> dict[str, Any]:
+    """`graphrec load csv --json` of one interaction (user_id,item_id,type,timestamp,weight): its output."""
+    interactions = tmp_path / "more.csv"
+    interactions.write_text(f"user_id,item_id,type,timestamp,weight\n{row}\n")
+    result = CliRunner().invoke(app, ["load", "csv", "--interactions", str(interactions), "--json"])
+    assert result.exit_code == 0, result.output
+    output: dict[str, Any] = json.loads(result.stdout)
+    return output
+
+
 def profile_total(graph: Graph, item: str) -> int:
     """The dated interactions the item's time profile counts (0: it has none)."""
     rows = graph.execute("MATCH (p:GraphrecTimeProfile {item: $i}) RETURN p.total AS n", {"i": item})
@@ -114,11 +124,7 @@ def test_a_load_beyond_the_profile_limit_leaves_the_profiles_to_the_refresh(
     monkeypatch.setenv("GRAPHREC_PROFILE_MAX_ITEMS", "0")
     item = "i3"
     dated_before = profile_total(trained, item)
-    interactions = tmp_path / "more.csv"
-    interactions.write_text(f"user_id,item_id,type,timestamp,weight\nu2,{item},click,2026-11-02,1\n")
-    result = CliRunner().invoke(app, ["load", "csv", "--interactions", str(interactions), "--json"])
-    assert result.exit_code == 0, result.output
-    profiles = json.loads(result.stdout)["profiles"]
+    profiles = load_one(tmp_path, f"u2,{item},click,2026-11-02,1")["profiles"]
     assert (profiles["loaded"], profiles["items"]) == (1, 0)
     assert "GRAPHREC_PROFILE_MAX_ITEMS" in profiles["message"]
     assert profile_total(trained, item) == dated_before
@@ -132,14 +138,11 @@ def test_a_load_re_embeds_the_users_it_gave_interactions(
     target = next(f"i{n}" for n in range(24, 0, -1) if f"i{n}" not in seen)
     before = stored_vector(trained, user)
     dated_before = profile_total(trained, target)
-    interactions = tmp_path / "more.csv"
-    interactions.write_text(f"user_id,item_id,type,timestamp,weight\n{user},{target},rating,2026-12-01,5\n")
-    result = CliRunner().invoke(app, ["load", "csv", "--interactions", str(interactions), "--json"])
-    assert result.exit_code == 0, result.output
-    refold = json.loads(result.stdout)["refold"]
+    loaded = load_one(tmp_path, f"{user},{target},rating,2026-12-01,5")
+    refold = loaded["refold"]
     assert (refold["users"], refold["refolded"]) == (1, 1)
     # the item's time profile counts the loaded interaction (the context terms read it)
-    profiles = json.loads(result.stdout)["profiles"]
+    profiles = loaded["profiles"]
     assert (profiles["loaded"], profiles["items"]) == (1, 1)
     assert profile_total(trained, target) == dated_before + 1
     after = stored_vector(trained, user)
