@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,13 +27,17 @@ from graphrec.db.lock import (
     LockHeld,
     LockLost,
     Process,
+    Stopped,
     acquire_lock,
     lock_holder,
     refresh_lock,
 )
+from graphrec.learn import sync as sync_module
 from graphrec.learn.model_dir import ModelArtifacts
+from graphrec.serving import refresh as refresh_module
 from graphrec.serving import versions
 from graphrec.serving import writeback as writeback_module
+from graphrec.serving.refresh import RefreshOptions, refresh
 
 HERE = Process.current()
 
@@ -167,6 +172,33 @@ def test_sigterm_stops_a_refresh_releases_the_lock_and_exits_143(
     assert report["exit_code"] == 143
     assert report["error"].startswith("stopped by SIGTERM ")
     assert "the lock was released" in report["error"]
+    assert lock_holder(lock_graph) is None
+
+
+def sigterm_wrapped_by_an_import(*_: Any, **__: Any) -> Any:
+    """What Python 3.11 raises when SIGTERM lands while a dataclass is defined (a lazy import): a
+    RuntimeError caused by the interrupt. CI once saw a refresh end with exit 1 instead of 143 that way."""
+    try:
+        raise Stopped(signal.SIGTERM)
+    except Stopped as exc:
+        raise RuntimeError("Error calling __set_name__ on 'Field' instance 'vocab' in 'FeatureSpec'") from exc
+
+
+@pytest.mark.parametrize("where", ["sync", "between steps"])
+def test_a_signal_wrapped_on_its_way_up_still_stops_a_refresh_with_its_exit_code(
+    lock_graph: Graph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    if where == "sync":
+        monkeypatch.setattr(sync_module, "sync_graph", sigterm_wrapped_by_an_import)
+    else:  # the sync step done, the signal lands before the next one
+        synced = SimpleNamespace(summary=SimpleNamespace(to_dict=dict))
+        monkeypatch.setattr(sync_module, "sync_graph", lambda *_, **__: synced)
+        monkeypatch.setattr(refresh_module, "graph_signature", sigterm_wrapped_by_an_import)
+    report = refresh(lock_graph, RefreshOptions(work_dir=tmp_path, show_progress=False))
+    assert report.exit_code == 143
+    assert report.error is not None
+    assert f"stopped by SIGTERM {'during sync' if where == 'sync' else where}" in report.error
+    assert [(s.step, s.status) for s in report.steps] == [("sync", "stopped" if where == "sync" else "ok")]
     assert lock_holder(lock_graph) is None
 
 
