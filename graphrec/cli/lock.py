@@ -35,6 +35,12 @@ def stopping(after: str) -> Iterator[None]:
     except KeyboardInterrupt as exc:
         name, code = lock.stop_signal(exc)
         raise fail(f"stopped by {name}: {after}", code) from None
+    except Exception as exc:  # a signal wrapped on its way up (`lock.wrapped_interrupt`) is still a stop
+        interrupt = lock.wrapped_interrupt(exc)
+        if interrupt is None:
+            raise
+        name, code = lock.stop_signal(interrupt)
+        raise fail(f"stopped by {name}: {after}", code) from None
 
 
 def warn(text: str) -> None:

@@ -72,6 +72,20 @@ def stop_signal(exc: KeyboardInterrupt) -> tuple[str, int]:
     return signal.Signals(signum).name, 128 + signum
 
 
+def wrapped_interrupt(exc: BaseException) -> KeyboardInterrupt | None:
+    """The interrupt (SIGINT, or SIGTERM under `stop_on_signals`) behind `exc`, if one was wrapped on
+    its way up: Python 3.11 turns one that lands while a class body sets up its fields (a dataclass in a
+    lazy import, say) into a RuntimeError caused by it, which would otherwise end the run with exit 1."""
+    seen: BaseException | None = exc
+    for _ in range(32):  # a chain, not a cycle
+        if seen is None:
+            return None
+        if isinstance(seen, KeyboardInterrupt):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 # --- which process holds the lock, and whether it still runs -------------------------------------------
 
 

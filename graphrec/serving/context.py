@@ -164,16 +164,18 @@ def context_params(
     """The query's context parameters; a term whose input is absent gets weight 0 (off)."""
     check_hour(hour)
     w = weights or Weights()
+    season = season_bins(at) if at is not None else (0, 0)
+    hours = hour_bins(hour) if hour is not None else (0, 0)
     return {
         "diversity": float(check_diversity(diversity) or 0.0),
         "seasonWeight": float(w.season) if at is not None else 0.0,
-        "seasonFrom": season_bins(at)[0] if at is not None else 0,
-        "seasonSpan": season_bins(at)[1] if at is not None else 0,
+        "seasonFrom": season[0],
+        "seasonSpan": season[1],
         "weekdayWeight": float(w.weekday) if at is not None else 0.0,
         "atWeekday": at.weekday() if at is not None else 0,
         "hourWeight": float(w.hour) if hour is not None else 0.0,
-        "hourFrom": hour_bins(hour)[0] if hour is not None else 0,
-        "hourSpan": hour_bins(hour)[1] if hour is not None else 0,
+        "hourFrom": hours[0],
+        "hourSpan": hours[1],
         "distanceWeight": float(w.distance) if near is not None else 0.0,
         "distanceScale": float(w.distance_scale_km),
         "nearPoint": near.point if near is not None else None,

@@ -345,7 +345,7 @@ def refresh(graph: Graph, options: RefreshOptions, owner: str | None = None) -> 
             report.steps.append(StepReport(name, "failed", round(time.perf_counter() - started, 3)))
             raise
         except Exception as exc:
-            interrupt = wrapped_interrupt(exc)
+            interrupt = lock.wrapped_interrupt(exc)
             if interrupt is not None:  # a signal, wrapped on its way up: stopped, not failed
                 report.steps.append(StepReport(name, "stopped", round(time.perf_counter() - started, 3)))
                 raise interrupt from exc
@@ -368,26 +368,12 @@ def refresh(graph: Graph, options: RefreshOptions, owner: str | None = None) -> 
         name, report.exit_code = lock.stop_signal(exc)
         report.error = f"stopped by {name} {_stopped_where(report)}; the lock was released"
     except Exception as exc:  # between steps (a lazy import): a wrapped signal is still a stop
-        interrupt = wrapped_interrupt(exc)
+        interrupt = lock.wrapped_interrupt(exc)
         if interrupt is None:
             raise
         name, report.exit_code = lock.stop_signal(interrupt)
         report.error = f"stopped by {name} {_stopped_where(report)}; the lock was released"
     return report
-
-
-def wrapped_interrupt(exc: BaseException) -> KeyboardInterrupt | None:
-    """The interrupt (SIGINT, or SIGTERM under `lock.stop_on_signals`) behind `exc`, if one was wrapped on
-    its way up: Python 3.11 turns one that lands while a class body sets up its fields (a dataclass in a
-    lazy import, say) into a RuntimeError caused by it, which would otherwise end the run with exit 1."""
-    seen: BaseException | None = exc
-    for _ in range(32):  # a chain, not a cycle
-        if seen is None:
-            return None
-        if isinstance(seen, KeyboardInterrupt):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
 
 
 def _stopped_where(report: RefreshReport) -> str:

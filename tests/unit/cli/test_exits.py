@@ -3,16 +3,19 @@ code, hints commands add are appended, anything else keeps its traceback."""
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 import typer
 from neo4j.exceptions import ClientError
 from typer.testing import CliRunner
 
 from graphrec.cli.exits import CommandError, ExitOnError, hint, user_errors
+from graphrec.cli.lock import stopping
 from graphrec.db.cypher import CypherFileError
 from graphrec.db.graph import Neo4jUnavailable
 from graphrec.db.local import LocalNeo4jError
-from graphrec.db.lock import EXIT_CODE, LockHeld, LockLost
+from graphrec.db.lock import EXIT_CODE, LockHeld, LockLost, Stopped
 from graphrec.db.mapping import MappingError
 from graphrec.errors import GraphrecError
 from graphrec.ingest.download import DownloadError
@@ -123,3 +126,20 @@ def test_user_facing_errors_share_one_base_and_keep_their_builtin_one(
     assert issubclass(error, GraphrecError)
     assert issubclass(error, builtin)
     assert error.exit_code == code  # type: ignore[attr-defined]
+
+
+def test_a_signal_wrapped_on_its_way_up_still_exits_with_its_code() -> None:
+    """What Python 3.11 raises when SIGTERM lands while a dataclass is defined (a lazy import): a
+    RuntimeError caused by the interrupt; `graphrec writeback` and the demo stop with 143 all the same."""
+
+    def lazy_import() -> None:
+        try:
+            raise Stopped(signal.SIGTERM)
+        except Stopped as exc:
+            raise RuntimeError("Error calling __set_name__ on 'Field' instance") from exc
+
+    with pytest.raises(typer.Exit) as stopped, stopping("nothing was activated"):
+        lazy_import()
+    assert stopped.value.exit_code == 143
+    with pytest.raises(RuntimeError, match="not a signal"), stopping("nothing was activated"):
+        raise RuntimeError("not a signal")
