@@ -59,6 +59,17 @@ def pairs_of(path: Path) -> list[tuple[str, str]]:
     return [(row["user"], row["item"]) for row in lightgcn.read([path]).iter_interactions()]
 
 
+def setting(text: str) -> tuple[str, Any]:
+    """`NAME=VALUE` as (name, value), the value read as JSON; a ValueError that names `text` otherwise."""
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise ValueError(f"{text!r}: expected NAME=VALUE")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        raise ValueError(f"{text!r}: the value is not JSON (strings need quotes: '\"random\"')") from None
+
+
 def say(line: str) -> None:
     """A progress line on stderr."""
     ui.err.print(line, highlight=False)
@@ -94,6 +105,12 @@ def main() -> None:
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
+    overrides: dict[str, Any] = {} if args.epochs is None else {"epochs": args.epochs}
+    try:
+        overrides.update(setting(text) for text in args.set)
+        config = from_settings(overrides)
+    except ValueError as exc:
+        parser.error(f"--set: {exc}")
 
     started = time.perf_counter()
     train_file, test_file = args.data / "train.txt", args.data / args.test
@@ -105,17 +122,6 @@ def main() -> None:
         f"pairs; {test_file.name}: {test.counts()} (read in {time.perf_counter() - started:.1f}s)",
         highlight=False,
     )
-    overrides: dict[str, Any] = {} if args.epochs is None else {"epochs": args.epochs}
-    for setting in args.set:
-        key, _, value = setting.partition("=")
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
-            parser.error(f"--set {setting}: the value is not JSON (strings need quotes: '\"random\"')")
-    try:
-        config = from_settings(overrides)
-    except ValueError as exc:
-        parser.error(f"--set: {exc}")
     summaries: list[Any] = []
     walls: list[float] = []
     for model in affordable(models, train_set, say):

@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python benchmarks/quality.py [--datasets ml-100k,ml-1m,gowalla] [--source neo4j|files]
        [--models sage,gcn,...] [--ablations dim=64,layers=1,...|none] [--protocols ro,temporal] [--seeds 3]
-       [--threads 2] [--jobs 1] [--json]
+       [--threads 2] [--jobs 1] [--set MODEL:NAME=VALUE ...] [--json]
 
 ml-100k (the default dataset) runs the split protocols (`--protocols`). `--source neo4j` (default) loads it
 into Neo4j with `load_dataset` and reads it back with `learn.sync` (a local server on a free port in a
@@ -13,12 +13,16 @@ GRAPHREC_DATA_DIR) run the literature's fixed protocol: train.txt, scored on val
 and metrics); an ablation is the default model with one setting changed (`ABLATIONS`). Before the ml-100k
 table the default model's training speed is timed alone (`--threads` torch threads, nothing else of ours
 running). `--jobs N` runs table cells in N processes (faster on a busy machine; their s/epoch then include
-the contention). On 2 cores Gowalla takes about 7 minutes a model and seed.
+the contention). `--set MODEL:NAME=VALUE` (repeatable, VALUE as JSON) changes a training setting of one
+encoder's rows, its label then naming the settings; e.g. the LightGCN that #12 compares the default with on
+Gowalla, trained to convergence: `--set lightgcn:time_budget_s=null --set lightgcn:lr=0.0071 --set
+lightgcn:layers=2`. On 2 cores Gowalla takes about 7 minutes a model and seed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -45,7 +49,7 @@ from graphrec.learn.evaluate import (
 from graphrec.learn.interactions import Interactions
 from graphrec.learn.splits import Split, split, split_fixed
 from graphrec.learn.train import train
-from graphrec.learn.train_config import TrainConfig
+from graphrec.learn.train_config import TrainConfig, from_settings
 
 ML100K = Path(
     os.environ.get("GRAPHREC_ML100K", Path(__file__).resolve().parents[2] / "shared/datasets/ml-100k")
@@ -125,29 +129,67 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-Cell = tuple[Any, Split, str, str, int, int]
-"""(data, split, model name, ablation label or "", seed, torch threads): one table cell."""
+Settings = dict[str, dict[str, Any]]
+"""Training settings per encoder name, from `--set MODEL:NAME=VALUE`."""
+Cell = tuple[Any, Split, str, str, int, int, dict[str, Any]]
+"""(data, split, model name, ablation label or "", seed, torch threads, the model's own settings): one
+table cell."""
+
+
+def model_settings(given: list[str], models: list[str]) -> Settings:
+    """`--set MODEL:NAME=VALUE` items as {model: {name: value}}, each model's checked by `TrainConfig`; a
+    ValueError naming the item otherwise (baselines take no training settings)."""
+    from fixed_split import setting
+
+    from graphrec.learn.evaluate import BASELINES
+
+    settings: Settings = {}
+    for text in given:
+        model, colon, rest = text.partition(":")
+        if not colon or model not in models or model in BASELINES:
+            encoders = [m for m in models if m not in BASELINES]
+            raise ValueError(f"{text!r}: expected MODEL:NAME=VALUE, MODEL one of the encoders {encoders}")
+        name, value = setting(rest)
+        settings.setdefault(model, {})[name] = value
+    for model, named in settings.items():
+        try:
+            from_settings(named)
+        except ValueError as exc:
+            raise ValueError(f"{model}: {exc}") from None
+    return settings
 
 
 def _cell(args: Cell) -> RunResult:
-    data, parts, model, ablation, seed, threads = args
+    data, parts, model, ablation, seed, threads, settings = args
     torch.set_num_threads(threads)
-    config = TrainConfig(**ABLATIONS.get(ablation, {}))
+    config = from_settings({**ABLATIONS.get(ablation, {}), **settings})
     run = run_one(model, data, parts, seed, config=config)
     if ablation:
         run.model = f"{model} ({ablation})"
+    elif settings:
+        run.model = f"{model} ({', '.join(f'{k}={json.dumps(v)}' for k, v in settings.items())})"
     return run
 
 
 def cells_of(
-    data: Any, parts: Split, seed: int, *, models: list[str], ablations: list[str], threads: int
+    data: Any,
+    parts: Split,
+    seed: int,
+    *,
+    models: list[str],
+    ablations: list[str],
+    threads: int,
+    settings: Settings,
 ) -> list[Cell]:
-    """One split's cells: every model in `models`, then the default encoder under each ablation."""
-    plain = [(data, parts, m, "", seed, threads) for m in models]
-    return plain + [(data, parts, TrainConfig().encoder, a, seed, threads) for a in ablations]
+    """One split's cells: every model in `models` (with its `settings`), then the default encoder under each
+    ablation."""
+    plain = [(data, parts, m, "", seed, threads, settings.get(m, {})) for m in models]
+    return plain + [(data, parts, TrainConfig().encoder, a, seed, threads, {}) for a in ablations]
 
 
-def fixed_cells(name: str, models: list[str], ablations: list[str], seeds: int, threads: int) -> list[Cell]:
+def fixed_cells(
+    name: str, models: list[str], ablations: list[str], seeds: int, *, threads: int, settings: Settings
+) -> list[Cell]:
     """Cells of a LightGCN-format dataset under the fixed protocol (train.txt, scored on valid.txt)."""
     from fixed_split import hetero, pairs_of
 
@@ -161,7 +203,9 @@ def fixed_cells(name: str, models: list[str], ablations: list[str], seeds: int, 
     cells: list[Cell] = []
     for seed in range(seeds):
         parts = split_fixed(train_set, test, seed)
-        cells += cells_of(data, parts, seed, models=kept, ablations=ablations, threads=threads)
+        cells += cells_of(
+            data, parts, seed, models=kept, ablations=ablations, threads=threads, settings=settings
+        )
     return cells
 
 
@@ -208,6 +252,13 @@ def main() -> None:
         "--from-sync", type=Path, default=None, help="a .pt file from --save-sync or `graphrec sync`"
     )
     parser.add_argument("--timing-only", action="store_true", help="time the default model, skip the table")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="MODEL:NAME=VALUE",
+        help="a TrainConfig field for one encoder's rows, VALUE as JSON (repeatable)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     models = [m for m in args.models.split(",") if m]
@@ -218,6 +269,10 @@ def main() -> None:
     unknown += [a for a in ablations if a not in ABLATIONS]
     if unknown:
         parser.error(f"unknown dataset(s) or ablation(s) {unknown}")
+    try:
+        settings = model_settings(args.set, models)
+    except ValueError as exc:
+        parser.error(f"--set: {exc}")
     threads = args.threads if args.jobs == 1 else 1
     started = time.perf_counter()
     tables: dict[str, list[Summary]] = {}
@@ -249,10 +304,12 @@ def main() -> None:
         for protocol in protocols:
             for seed in range(args.seeds):
                 parts = split(inter, protocol, seed)
-                cells += cells_of(data, parts, seed, models=models, ablations=ablations, threads=threads)
+                cells += cells_of(
+                    data, parts, seed, models=models, ablations=ablations, threads=threads, settings=settings
+                )
         tables["ml-100k"] = by_model(run_cells(cells, args.jobs))
     for name in (d for d in datasets if d in FIXED_DATASETS):
-        cells = fixed_cells(name, models, ablations, args.seeds, threads)
+        cells = fixed_cells(name, models, ablations, args.seeds, threads=threads, settings=settings)
         tables[name] = by_model(run_cells(cells, args.jobs))
     if args.json:
         ui.emit_json(
