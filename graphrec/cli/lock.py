@@ -32,11 +32,8 @@ def stopping(after: str) -> Iterator[None]:
     try:
         with lock.stop_on_signals():
             yield
-    except KeyboardInterrupt as exc:
-        name, code = lock.stop_signal(exc)
-        raise fail(f"stopped by {name}: {after}", code) from None
-    except Exception as exc:  # a signal wrapped on its way up (`lock.wrapped_interrupt`) is still a stop
-        interrupt = lock.wrapped_interrupt(exc)
+    except (KeyboardInterrupt, Exception) as exc:  # a signal, or one wrapped on its way up, is a stop
+        interrupt = lock.wrapped_interrupt(exc)  # the KeyboardInterrupt itself, or the one behind `exc`
         if interrupt is None:
             raise
         name, code = lock.stop_signal(interrupt)

@@ -364,11 +364,8 @@ def refresh(graph: Graph, options: RefreshOptions, owner: str | None = None) -> 
         failure = exc if isinstance(exc, RefreshFailed) else RefreshFailed("lock", str(exc))
         report.exit_code = failure.code
         report.error = str(failure)
-    except KeyboardInterrupt as exc:  # the lock was released on the way out
-        name, report.exit_code = lock.stop_signal(exc)
-        report.error = f"stopped by {name} {_stopped_where(report)}; the lock was released"
-    except Exception as exc:  # between steps (a lazy import): a wrapped signal is still a stop
-        interrupt = lock.wrapped_interrupt(exc)
+    except (KeyboardInterrupt, Exception) as exc:  # a signal, or one wrapped between steps (a lazy import)
+        interrupt = lock.wrapped_interrupt(exc)  # either way a stop; the lock was released on the way out
         if interrupt is None:
             raise
         name, report.exit_code = lock.stop_signal(interrupt)
