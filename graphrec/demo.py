@@ -66,7 +66,8 @@ def analyses(graph: Graph) -> dict[str, list[dict[str, Any]]]:
     tables = {"Most-interacted items": top}
     if top:
         also = graph.read("analysis/also_rated", {"itemId": top[0]["item"], "limit": 5})
-        tables[f"Users of {top[0]['title']} also chose"] = [record.data() for record in also]
+        name = top[0]["title"] or f"item {top[0]['item']}"  # check-ins and clicks often have no titles
+        tables[f"Users of {name} also chose"] = [record.data() for record in also]
     monthly = graph.read("analysis/interactions_per_month", {})
     tables["Interactions per month"] = [record.data() for record in monthly]
     return tables

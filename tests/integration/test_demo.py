@@ -16,6 +16,7 @@ from graphrec.cli import app
 from graphrec.config import get_settings
 from graphrec.db.graph import Graph
 from graphrec.db.local import free_port
+from graphrec.demo import analyses
 
 SERVE_THEN_WAIT = """
 import signal, sys
@@ -65,3 +66,14 @@ def test_ctrl_c_stops_the_served_api_and_exits_quietly(cli_env: None) -> None:
     assert "Finished server process" in err  # uvicorn shut down before the interpreter did
     assert "nanobind" not in err
     assert "Warning" not in err
+
+
+def test_the_analyses_name_an_item_without_a_title_by_its_id(graph: Graph) -> None:
+    graph.execute(
+        "UNWIND ['u1', 'u2'] AS u MERGE (user:User {id: u}) "
+        "WITH user UNWIND ['a', 'b'] AS i MERGE (item:Item {id: i}) MERGE (user)-[:VIEWED]->(item)"
+    )
+    graph.execute("MATCH (u:User {id: 'u1'}) MERGE (c:Item {id: 'c'}) MERGE (u)-[:VIEWED]->(c)")
+    tables = analyses(graph)
+    assert [row["item"] for row in tables["Most-interacted items"]] == ["a", "b", "c"]
+    assert [row["item"] for row in tables["Users of item a also chose"]] == ["b", "c"]
