@@ -117,10 +117,16 @@ def test_a_minibatch_step_sampling_every_neighbour_is_the_full_graph_step(data: 
     )  # fmt: skip
     losses = [
         train(data, config.model_copy(update=update), inter, None).history[0]["loss"]
-        for update in ({"mode": "full"}, {"mode": "minibatch", "fanout": [largest]}, {"mode": "minibatch"})
+        for update in (
+            {"mode": "full"},
+            {"mode": "minibatch", "fanout": [largest]},
+            {"mode": "minibatch", "fanout": [3]},
+        )
     ]
     assert losses[1] == pytest.approx(losses[0], rel=1e-5)
-    assert losses[2] != pytest.approx(losses[0], rel=1e-3)  # ten of up to `largest` neighbours: a sample
+    # three of up to `largest` neighbours: a sample, ~10% off (the default ten, near most nodes' degree here,
+    # drew a sample within 0.1% of the full step with the packages installed on 2026-12-07)
+    assert losses[2] != pytest.approx(losses[0], rel=1e-2)
 
 
 def test_weights_recency_and_time_features_run(data: HeteroData) -> None:
