@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from graphrec import ui
 from graphrec.learn.evaluate import (
+    BASELINES,
     MODELS,
     RunResult,
     Summary,
@@ -140,8 +141,6 @@ def model_settings(given: list[str], models: list[str]) -> Settings:
     """`--set MODEL:NAME=VALUE` items as {model: {name: value}}, each model's checked by `TrainConfig`; a
     ValueError naming the item otherwise (baselines take no training settings)."""
     from fixed_split import setting
-
-    from graphrec.learn.evaluate import BASELINES
 
     settings: Settings = {}
     for text in given:
